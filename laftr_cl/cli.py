@@ -1,0 +1,30 @@
+"""The ``laftr-cl`` command: a Hydra app over ``configs/``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from laftr_cl.config_check import ConfigError
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    """Composes the config, runs the experiment, returns the final average accuracy (for sweeps)."""
+    from laftr_cl.experiment import run_experiment
+
+    try:
+        payload = run_experiment(cfg, HydraConfig.get().runtime.output_dir)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"laftr-cl: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return payload["final"]["average_accuracy"]
+
+
+if __name__ == "__main__":
+    main()

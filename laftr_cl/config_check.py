@@ -1,0 +1,84 @@
+"""Checks of the composed config that Hydra's own type checks do not cover.
+
+Each failure raises :class:`ConfigError` with one paragraph naming the setting, the value,
+what is allowed and the command-line override that fixes it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+NONNEGATIVE_PLUGIN_KEYS = ("ewc_lambda", "si_lambda", "lambda_reg", "alpha", "fsd_lambda")
+POSITIVE_PLUGIN_KEYS = ("temperature", "mem_size", "num_samples", "decay_factor")
+
+
+class ConfigError(ValueError):
+    """A setting of the run config is invalid; the message says which and how to fix it."""
+
+
+def _fail(setting: str, value: Any, allowed: str, fix: str) -> None:
+    raise ConfigError(
+        f"Invalid setting {setting}={value!r}: {allowed}. Fix it on the command line, "
+        f"e.g. `laftr-cl ... {fix}`, or in the config file that sets it.")
+
+
+def _check_int_at_least(cfg: DictConfig, path: str, low: int) -> None:
+    value = _get(cfg, path)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        _fail(path, value, f"it must be an integer >= {low}", f"{path}={max(low, 1)}")
+
+
+def _get(cfg: DictConfig, path: str) -> Any:
+    node: Any = cfg
+    for key in path.split("."):
+        node = node[key]
+    return node
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Raises :class:`ConfigError` on the first invalid setting of a composed run config."""
+    _check_int_at_least(cfg, "train.epochs", 1)
+    _check_int_at_least(cfg, "train.batch_size", 1)
+    _check_int_at_least(cfg, "train.eval_batch_size", 1)
+    _check_int_at_least(cfg, "num_workers", 0)
+    _check_int_at_least(cfg, "seed", 0)
+    if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
+        _fail("device", cfg.device, "it must be auto, cpu, cuda or cuda:N", "device=auto")
+    if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
+        _fail("device", cfg.device, "CUDA is not available on this machine", "device=cpu")
+    lr = cfg.optimizer.get("lr")
+    if lr is not None and not lr > 0:
+        _fail("optimizer.lr", lr, "the learning rate must be > 0", "optimizer.lr=0.001")
+    _check_regularizer(cfg)
+
+
+def _check_regularizer(cfg: DictConfig) -> None:
+    reg = cfg.regularizer
+    plugin = reg.get("plugin") or {}
+    for key in NONNEGATIVE_PLUGIN_KEYS:
+        value = plugin.get(key)
+        if isinstance(value, (int, float)) and value < 0:
+            _fail(f"regularizer.plugin.{key}", value,
+                  f"the strength of regularizer={reg.name} must be >= 0",
+                  f"regularizer.plugin.{key}=1.0")
+    for key in POSITIVE_PLUGIN_KEYS:
+        value = plugin.get(key)
+        if isinstance(value, (int, float)) and value <= 0:
+            _fail(f"regularizer.plugin.{key}", value, "it must be > 0",
+                  f"regularizer.plugin.{key}=<a positive value>")
+    requires = reg.get("requires") or {}
+    models = requires.get("models")
+    if models is not None and cfg.model.name not in models:
+        raise ConfigError(
+            f"regularizer={reg.name} (with these options) does not fit model={cfg.model.name}: "
+            f"it supports model in {list(models)}. {requires.get('why', '')} Choose "
+            f"`model={models[0]}` or change the regularizer's options.".replace("  ", " "))
+    scenarios = requires.get("scenarios")
+    if scenarios is not None and cfg.benchmark.scenario not in scenarios:
+        raise ConfigError(
+            f"regularizer={reg.name} does not fit benchmark={cfg.benchmark.name} with "
+            f"benchmark.scenario={cfg.benchmark.scenario}: it needs scenario in "
+            f"{list(scenarios)}. Set `benchmark.scenario={scenarios[0]}` or pick another "
+            "regularizer.")
