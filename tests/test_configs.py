@@ -1,0 +1,66 @@
+"""Every config option composes, and unknown options fail with Hydra's own message."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from helpers import REPO_ROOT, compose_run_config
+
+CONFIGS = REPO_ROOT / "configs"
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group", ["benchmark", "model", "regularizer", "optimizer", "logger",
+                                   "experiment"])
+def test_every_option_of_a_group_composes_and_resolves(group, tmp_path):
+    options = _options(group)
+    assert options, f"configs/{group} is empty"
+    for option in options:
+        cfg = compose_run_config([f"{group}={option}"], tmp_path)
+        container = OmegaConf.to_container(cfg, resolve=True)
+        assert container["benchmark"]["name"] == cfg.benchmark.name
+
+
+def test_default_config_is_split_mnist_mlp_naive(tmp_path):
+    cfg = compose_run_config([], tmp_path)
+    assert (cfg.benchmark.name, cfg.model.name, cfg.regularizer.name) == ("split_mnist", "mlp", "none")
+    assert cfg.model.net.num_outputs == cfg.benchmark.num_classes == 10
+
+
+def test_unknown_option_lists_the_choices():
+    with pytest.raises(ConfigCompositionException) as err:
+        compose_run_config(["regularizer=nope"])
+    message = str(err.value) + str(err.value.__cause__)
+    assert "nope" in message and "ewc" in message and "replay" in message
+
+
+def test_unknown_key_is_rejected():
+    with pytest.raises(ConfigCompositionException, match="not_a_setting"):
+        compose_run_config(["train.not_a_setting=3"])
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "laftr_cl.cli", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_help_and_cfg_job():
+    out = _cli("--help")
+    assert out.returncode == 0 and "regularizer: " in out.stdout and "laftr-cl" in out.stdout
+    job = _cli("benchmark=split_fmnist", "regularizer=ewc", "--cfg", "job")
+    assert job.returncode == 0
+    cfg = OmegaConf.create(job.stdout)
+    assert cfg.benchmark.name == "split_fmnist"
+    assert cfg.regularizer.plugin._target_ == "avalanche.training.plugins.EWCPlugin"
+
+
+def test_cli_unknown_option_names_the_choices():
+    out = _cli("benchmark=mnist_big", "--cfg", "job")
+    assert out.returncode != 0
+    assert "mnist_big" in out.stderr and "split_mnist" in out.stderr
