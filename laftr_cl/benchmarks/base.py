@@ -4,9 +4,40 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
 from torch import Tensor
 
 ScenarioKind = Literal["task", "class", "domain"]
+
+
+@dataclass(frozen=True)
+class ClassificationData:
+    """A whole dataset's decoded tensors, before it is cut into experiences.
+
+    Attributes:
+        x_train, x_test: ``[N, *input_shape]`` float32, normalised.
+        y_train, y_test: ``[N]`` int64 class ids.
+    """
+
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the four tensors."""
+        tensors = (self.x_train, self.y_train, self.x_test, self.y_test)
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def to(self, device: torch.device) -> ClassificationData:
+        """The same tensors on ``device`` (no copy when already there)."""
+        return ClassificationData(
+            self.x_train.to(device),
+            self.y_train.to(device),
+            self.x_test.to(device),
+            self.y_test.to(device),
+        )
 
 
 @dataclass

@@ -1,0 +1,75 @@
+"""Permuted MNIST: the same 10 digits in every experience, under a fixed pixel permutation each."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from laftr_cl.benchmarks.avalanche_scenario import tensor_scenario
+from laftr_cl.benchmarks.base import ScenarioKind, TaskTensors, TensorBenchmark
+from laftr_cl.benchmarks.data import benchmark_data
+from laftr_cl.benchmarks.registry import register
+from laftr_cl.benchmarks.settings import BenchmarkSettings, resolve_scenario
+from laftr_cl.benchmarks.sources import MNIST, load_sources
+
+NAME = "permuted_mnist"
+PERMUTED_SCENARIOS: tuple[ScenarioKind, ...] = ("domain", "task")
+"""``domain``: one head, task label 0 (the default); ``task``: task label = experience index."""
+
+
+@register(NAME)
+def permuted_mnist(settings: BenchmarkSettings) -> TensorBenchmark:
+    """MNIST ``[N, 1, 28, 28]`` in ``num_experiences`` (default 10) pixel orders.
+
+    Experience 0 is unpermuted; experience ``i ≥ 1`` applies permutation ``i`` of
+    ``pixel_permutations(num_experiences, 784, seed)`` to train and test alike. Every experience
+    has classes 0–9 (``task_classes[i] = [0, …, 9]``). ``extra["permutations"]`` holds the
+    permutations, ``[num_experiences, 784]`` int64 on the CPU.
+    """
+    kind = resolve_scenario(NAME, settings.scenario, PERMUTED_SCENARIOS)
+    if settings.class_order is not None:
+        raise ValueError(
+            f"benchmark.class_order={list(settings.class_order)} does not apply to {NAME!r}: "
+            "every experience holds the same 10 digits. Set benchmark.class_order=null."
+        )
+    num_experiences = settings.num_experiences or 10
+    data = benchmark_data(
+        settings,
+        MNIST.input_shape,
+        MNIST.num_classes,
+        lambda s: load_sources(s, NAME, MNIST)[0],
+    )
+    permutations = pixel_permutations(num_experiences, data.x_train[0].numel(), settings.seed)
+    train, test = [], []
+    for index, permutation in enumerate(permutations):
+        task_label = index if kind == "task" else 0
+        train.append(TaskTensors(permute_pixels(data.x_train, permutation), data.y_train, task_label))
+        test.append(TaskTensors(permute_pixels(data.x_test, permutation), data.y_test, task_label))
+    return TensorBenchmark(
+        name=NAME,
+        scenario=tensor_scenario(train, test),
+        train=train,
+        test=test,
+        task_classes=[list(range(MNIST.num_classes)) for _ in range(num_experiences)],
+        num_classes=MNIST.num_classes,
+        input_shape=MNIST.input_shape,
+        scenario_kind=kind,
+        extra={"synthetic": settings.synthetic is not None, "permutations": permutations},
+    )
+
+
+def pixel_permutations(num_experiences: int, num_pixels: int, seed: int) -> Tensor:
+    """``[num_experiences, num_pixels]`` int64: row 0 the identity, the others random from ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = [torch.arange(num_pixels)]
+    rows += [torch.randperm(num_pixels, generator=generator) for _ in range(num_experiences - 1)]
+    return torch.stack(rows)
+
+
+def permute_pixels(x: Tensor, permutation: Tensor) -> Tensor:
+    """``x [N, C, H, W]`` with its ``C·H·W`` inputs reordered: ``out.flatten(1) = x.flatten(1)[:, permutation]``.
+
+    One ``gather`` (twice as fast as advanced indexing on the CPU).
+    """
+    flat = x.flatten(1)
+    index = permutation.to(flat.device).expand_as(flat)
+    return torch.gather(flat, 1, index).view_as(x)

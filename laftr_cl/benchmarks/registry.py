@@ -1,0 +1,87 @@
+"""Benchmark name → builder, and the one entry point ``build_benchmark``.
+
+A new benchmark is one function ``builder(settings: BenchmarkSettings) -> TensorBenchmark``
+decorated with ``@register("name")`` in a module imported by ``laftr_cl.benchmarks``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Callable
+
+import torch
+
+from laftr_cl.benchmarks.base import TensorBenchmark
+from laftr_cl.benchmarks.settings import BenchmarkSettings, make_settings
+
+Builder = Callable[[BenchmarkSettings], TensorBenchmark]
+
+BENCHMARKS: dict[str, Builder] = {}
+"""Every registered benchmark, by config name."""
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Decorator adding ``builder`` to ``BENCHMARKS`` under ``name``."""
+
+    def add(builder: Builder) -> Builder:
+        if name in BENCHMARKS:
+            raise ValueError(f"Benchmark {name!r} is registered twice; give the new one another name.")
+        BENCHMARKS[name] = builder
+        return builder
+
+    return add
+
+
+def build_benchmark(
+    name: str,
+    *,
+    root: str,
+    scenario: str | None = None,
+    num_experiences: int | None = None,
+    class_order: Sequence[int] | None = None,
+    seed: int = 0,
+    synthetic: Mapping | None = None,
+    device: str | torch.device = "cpu",
+    download: bool = False,
+) -> TensorBenchmark:
+    """Builds benchmark ``name`` (see ``BENCHMARKS``) as tensors plus an Avalanche scenario.
+
+    Args:
+        name: ``split_mnist``, ``permuted_mnist``, ``split_fmnist``, ``split_cifar10``,
+            ``split_cifar100`` or ``split_cifar110_6``.
+        root: folder holding the datasets in torchvision's layout (``data.root``).
+        scenario: ``task`` (task label = experience index, multi-head), ``class`` (task label
+            0, one head) or ``domain`` (permuted MNIST only); None: the benchmark's default
+            (``domain`` for permuted MNIST, ``task`` otherwise).
+        num_experiences: None for the default (5 for MNIST/FMNIST/CIFAR-10 splits, 10 for
+            permuted MNIST and CIFAR-100, 6 for split_cifar110_6); a split benchmark needs a
+            divisor of its number of classes.
+        class_order: a permutation of the class ids, cut into consecutive equal experiences;
+            None is the natural order ``0, 1, …`` whatever the seed (no shuffling). Class ids are
+            never remapped: experience ``i`` of ``class_order=[9, 8, …]`` holds classes 9 and 8.
+        seed: draws the permutations of permuted MNIST and the synthetic data.
+        synthetic: ``{train_per_class: int, test_per_class: int}`` (defaults 20 and 10): random
+            data of the real benchmark's shapes and classes; no file is read.
+        device: where the tensors live (the CPU when they would not fit on the GPU).
+        download: let torchvision download missing files (needs network).
+
+    Raises:
+        ValueError: an unknown ``name`` or a setting the benchmark does not support.
+        BenchmarkDataNotFoundError: (a ``FileNotFoundError``) the files are not under ``root``.
+    """
+    builder = BENCHMARKS.get(name)
+    if builder is None:
+        raise ValueError(
+            f"Unknown benchmark {name!r}: choose benchmark=<name> with name one of "
+            f"{sorted(BENCHMARKS)}."
+        )
+    settings = make_settings(
+        root=root,
+        scenario=scenario,
+        num_experiences=num_experiences,
+        class_order=class_order,
+        seed=seed,
+        synthetic=synthetic,
+        device=device,
+        download=download,
+    )
+    return builder(settings)

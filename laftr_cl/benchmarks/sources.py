@@ -1,0 +1,165 @@
+"""Real datasets read once through torchvision's classes and normalised as tensor operations.
+
+Decoding is cached per process (``(source, root, split)`` → uint8 images and int64 labels), never
+on disk; normalising runs on the target device, so only uint8 bytes cross to a GPU.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import Tensor
+from torchvision import datasets
+
+from laftr_cl.benchmarks.base import ClassificationData
+from laftr_cl.benchmarks.data import data_device
+from laftr_cl.benchmarks.errors import missing_data_error
+from laftr_cl.benchmarks.settings import BenchmarkSettings
+
+_IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """A torchvision dataset: its class, the files it reads under ``data.root``, its statistics.
+
+    Attributes:
+        dataset_class: e.g. ``torchvision.datasets.MNIST``; its ``.data`` is uint8
+            ``[N, H, W]`` (grey) or ``[N, H, W, C]`` (colour), its ``.targets`` the labels.
+        files: paths relative to ``data.root``, e.g. ``MNIST/raw/train-images-idx3-ubyte``.
+        mean, std: per-channel statistics of the training images scaled to [0, 1].
+        input_shape: ``(C, H, W)`` of one normalised image.
+        num_classes: number of class ids ``0 … num_classes − 1``.
+    """
+
+    dataset_class: type
+    files: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+
+MNIST = DatasetSource(
+    datasets.MNIST, tuple(f"MNIST/raw/{f}" for f in _IDX_FILES), (0.1307,), (0.3081,), (1, 28, 28), 10
+)
+FASHION_MNIST = DatasetSource(
+    datasets.FashionMNIST,
+    tuple(f"FashionMNIST/raw/{f}" for f in _IDX_FILES),
+    (0.2860,),
+    (0.3530,),
+    (1, 28, 28),
+    10,
+)
+CIFAR10 = DatasetSource(
+    datasets.CIFAR10,
+    tuple(
+        f"cifar-10-batches-py/{f}"
+        for f in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                  "test_batch", "batches.meta")
+    ),
+    (0.4914, 0.4822, 0.4465),
+    (0.2470, 0.2435, 0.2616),
+    (3, 32, 32),
+    10,
+)
+CIFAR100 = DatasetSource(
+    datasets.CIFAR100,
+    tuple(f"cifar-100-python/{f}" for f in ("train", "test", "meta")),
+    (0.5071, 0.4865, 0.4409),
+    (0.2673, 0.2564, 0.2762),
+    (3, 32, 32),
+    100,
+)
+
+
+def load_sources(
+    settings: BenchmarkSettings, benchmark: str, *sources: DatasetSource
+) -> list[ClassificationData]:
+    """Train and test split of each source: ``x [N, C, H, W]`` float32 normalised, ``y [N]`` int64.
+
+    Files are looked for under ``settings.root``. Every source's files are checked (and
+    downloaded, with ``settings.download``) before any is read, so one error lists everything
+    missing. Each dataset is on ``settings.device`` when it fits there (see ``data_device``),
+    else on the CPU.
+
+    Raises:
+        BenchmarkDataNotFoundError: files missing and no download asked, the download failed,
+            or torchvision could not read the files.
+    """
+    root = settings.root
+    expected = [path for source in sources for path in expected_files(source, root)]
+    missing = [str(path) for path in expected if not path.is_file()]
+    if missing and not settings.download:
+        raise missing_data_error(benchmark, root, expected, _missing_reason(missing, expected))
+    if missing:
+        _download(sources, benchmark, root, expected, _missing_reason(missing, expected))
+    resolved = str(Path(root).resolve())
+    loaded = []
+    for source in sources:
+        try:
+            images_train, y_train = _decode(source, resolved, True)
+            images_test, y_test = _decode(source, resolved, False)
+        except Exception as err:  # present but unreadable: torchvision raises Runtime/Assertion/EOF...
+            raise missing_data_error(
+                benchmark, root, expected, f"torchvision could not read them ({type(err).__name__}: {err})"
+            ) from err
+        data_at = data_device(settings.device, 4 * (images_train.numel() + images_test.numel()))
+        loaded.append(
+            ClassificationData(
+                _normalise(images_train, source, data_at),
+                y_train.to(data_at),
+                _normalise(images_test, source, data_at),
+                y_test.to(data_at),
+            )
+        )
+    return loaded
+
+
+def expected_files(source: DatasetSource, root: str) -> list[Path]:
+    """Every file ``source`` reads, as paths under ``root``."""
+    return [Path(root) / name for name in source.files]
+
+
+def _missing_reason(missing: list[str], expected: list[Path]) -> str:
+    if len(missing) == len(expected):
+        return "none of its files is there"
+    return f"{len(missing)} of its {len(expected)} files are missing ({', '.join(missing)})"
+
+
+def _download(
+    sources: Sequence[DatasetSource], benchmark: str, root: str, expected: list[Path], reason: str
+) -> None:
+    try:
+        for source in sources:
+            for train in (True, False):
+                source.dataset_class(root, train=train, download=True)
+    except Exception as err:  # torchvision raises RuntimeError/URLError/OSError by mirror
+        raise missing_data_error(
+            benchmark, root, expected, f"{reason} and data.download=true failed ({err})"
+        ) from err
+
+
+@lru_cache(maxsize=8)
+def _decode(source: DatasetSource, root: str, train: bool) -> tuple[Tensor, Tensor]:
+    """uint8 images ``[N, H, W]`` or ``[N, H, W, C]`` and int64 labels ``[N]`` of one split."""
+    dataset = source.dataset_class(root, train=train, download=False)
+    return torch.as_tensor(dataset.data), torch.as_tensor(dataset.targets, dtype=torch.int64)
+
+
+def _normalise(images: Tensor, source: DatasetSource, device: torch.device) -> Tensor:
+    """uint8 ``[N, H, W]`` / ``[N, H, W, C]`` → float32 ``[N, C, H, W]``, ``(x/255 − mean)/std``."""
+    images = images.to(device)
+    images = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
+    x = images.to(dtype=torch.float32, memory_format=torch.contiguous_format)
+    mean = torch.tensor(source.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(source.std, device=device).view(1, -1, 1, 1)
+    return x.div_(255).sub_(mean).div_(std)
