@@ -86,11 +86,18 @@ def build_model(cfg: DictConfig, benchmark: TensorBenchmark, device: torch.devic
     return model
 
 
+def run_config_dict(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved run config as plain data, without Hydra's own ``hydra`` node."""
+    full = OmegaConf.to_container(cfg, resolve=True)
+    full.pop("hydra", None)
+    return full
+
+
 def build_loggers(cfg: DictConfig) -> list[Any]:
     """Instantiates every logger under ``logger``; ``config: null`` gets the full run config."""
-    full = OmegaConf.to_container(cfg, resolve=True)
+    full = run_config_dict(cfg)
     return [
-        instantiate(entry, **({"config": full} if "config" in entry else {}))
+        instantiate(entry, _partial_=True)(config=full) if "config" in entry else instantiate(entry)
         for entry in cfg.logger.values()
     ]
 
@@ -135,7 +142,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     num_exp = benchmark.num_experiences
     recorder = ResultsRecorder(
         Path(output_dir) / "results.json",
-        OmegaConf.to_container(cfg, resolve=True),
+        run_config_dict(cfg),
         num_experiences=num_exp,
         expected_rows=1 if joint else num_exp,
         device=device_name(device),

@@ -9,6 +9,7 @@ import pytest
 from helpers import REPO_ROOT, compose_run_config, shared_dataset
 from laftr_cl.config_check import ConfigError
 from laftr_cl.experiment import run_experiment
+from laftr_cl.wandb_offline import read_offline_run
 
 TWO_TASKS = {
     "split_mnist": ["benchmark.num_experiences=2"],
@@ -108,10 +109,11 @@ def test_wandb_offline_and_tensorboard_loggers_write_real_files(tmp_path, monkey
     results = run_experiment(cfg, tmp_path)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    config = (runs[0] / "files" / "config.yaml").read_text()
-    assert "split_mnist" in config and "ewc_lambda" in config
-    summary = json.loads((runs[0] / "files" / "wandb-summary.json").read_text())
-    assert summary["final/average_accuracy"] == pytest.approx(results["final"]["average_accuracy"])
+    run = read_offline_run(runs[0])
+    assert run["group"] == "split_mnist" and run["tags"] == ["ewc", "mlp"]
+    assert run["config"]["regularizer"]["plugin"]["ewc_lambda"] == 100.0
+    assert run["summary"]["final/average_accuracy"] == pytest.approx(results["final"]["average_accuracy"])
+    assert any(key.startswith("Top1_Acc_Stream") for row in run["history"] for key in row)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
 

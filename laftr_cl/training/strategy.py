@@ -61,9 +61,9 @@ class TensorLoaderMixin:
 class TensorNaive(TensorLoaderMixin, Naive):
     """Avalanche's ``Naive`` (fine-tuning plus plugins) with the tensor fast path."""
 
-    def __init__(self, *args: Any, tensor_benchmark: TensorBenchmark | None = None, **kwargs: Any):
+    def __init__(self, *, tensor_benchmark: TensorBenchmark | None = None, **kwargs: Any):
         self.tensor_benchmark = tensor_benchmark
-        super().__init__(*args, **kwargs)
+        super().__init__(**kwargs)
 
 
 STRATEGIES = {"naive": TensorNaive, "joint": JointTraining}
