@@ -1,0 +1,158 @@
+"""Entry points: ``fsd`` (the LAFTR regularizer from summaries) and ``true_fsd`` (on real data)."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from laftr_cl.fsd.bank import SummaryBank
+from laftr_cl.fsd.data import iterate_batches
+from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS
+from laftr_cl.fsd.gated_view import unwrap
+from laftr_cl.fsd.metrics import get_metric
+from laftr_cl.fsd.noise import Noise
+from laftr_cl.fsd.summary import TaskSummary
+
+REDUCTIONS = ("mean", "sum", "none")
+_CACHE_SIZE = 4
+_bank_cache: "OrderedDict[tuple, SummaryBank]" = OrderedDict()
+
+
+def fsd(
+    model: nn.Module,
+    summaries: Sequence[TaskSummary] | SummaryBank,
+    *,
+    estimator: str = "bernoulli",
+    metric: str = "l2_prob",
+    num_samples: int = 40,
+    gate_draws: str = "per_input",
+    same_dropout: bool = False,
+    anchor: str = "per_task",
+    generator: torch.Generator | Noise | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Estimated FSD between ``model`` now and each summarized task, all tasks in one batched pass.
+
+    Differentiable w.r.t. the model's current parameters; the summaries get no gradient.
+
+    Args:
+        model: the network being trained (an ``nn.Sequential`` or a wrapper with ``.net``).
+        summaries: the earlier tasks' :class:`TaskSummary` objects (stacked into a
+            :class:`SummaryBank`, cached by the identity of the model and of the summaries:
+            treat summaries as immutable), or a bank built beforehand.
+        estimator: ``bernoulli`` (stochastic gates), ``relu`` (the reference's gates) or ``exact``
+            (closed form; ``metric="l2_logit"``, MLPs only).
+        metric: ρ, one of ``l2_prob``, ``kl``, ``l2_logit``.
+        num_samples: S, input draws per task and step (split evenly over the classes of a
+            classwise summary: ``S // C`` per class).
+        gate_draws: ``per_input`` (a gate per draw and unit) or ``per_step`` (one gate vector per
+            task, or class, and step, as in the reference code); also how dropout masks are shared.
+        same_dropout: apply the network's dropout inside the regularizer, one mask for both networks.
+        anchor: ``per_task`` (task t against its own snapshot θ_t) or ``latest`` (every task
+            against the newest summary's snapshot; older summaries may drop theirs).
+        generator: random source on the model's device (None: the device's default generator).
+        reduction: ``mean`` over tasks (the regularizer of spec §6), ``sum``, or ``none`` (``[T]``).
+
+    Returns:
+        A scalar, or ``[T]`` with ``reduction="none"``.
+
+    Per step this draws fixed-shape random tensors and does tensor maths only (no host sync),
+    so it can be captured in a CUDA graph.
+    """
+    estimate = ESTIMATORS.get(estimator)()
+    get_metric(metric)
+    if gate_draws not in GATE_DRAWS:
+        raise ValueError(f"Unknown gate_draws={gate_draws!r}: choose one of {', '.join(GATE_DRAWS)}.")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"Unknown reduction={reduction!r}: choose one of {', '.join(REDUCTIONS)}.")
+    bank = _bank(model, summaries, anchor)
+    slot_values = estimate(
+        bank,
+        metric=metric,
+        num_samples=num_samples,
+        noise=Noise.wrap(generator, bank.device, bank.dtype),
+        gate_draws=gate_draws,
+        same_dropout=same_dropout,
+    )
+    per_task = bank.per_task(slot_values)
+    if reduction == "mean":
+        return per_task.mean()
+    if reduction == "sum":
+        return per_task.sum()
+    return per_task
+
+
+def _bank(model: nn.Module, summaries: Sequence[TaskSummary] | SummaryBank, anchor: str) -> SummaryBank:
+    """The cached bank for ``(model, summaries, anchor)`` on the model's device and dtype."""
+    net = unwrap(model)
+    if isinstance(summaries, SummaryBank):
+        if summaries.view.net is not net:
+            raise ValueError("This SummaryBank was built for another model: build one with SummaryBank(model, summaries).")
+        if summaries.anchor != anchor:
+            raise ValueError(f"This SummaryBank was built with anchor={summaries.anchor!r}, not anchor={anchor!r}.")
+        return summaries
+    param = next(net.parameters())
+    key = (id(net), anchor, tuple(id(s) for s in summaries), param.device, param.dtype)
+    bank = _bank_cache.get(key)
+    if bank is None:
+        bank = SummaryBank(net, summaries, anchor=anchor)
+        _bank_cache[key] = bank
+        while len(_bank_cache) > _CACHE_SIZE:
+            _bank_cache.popitem(last=False)
+    else:
+        _bank_cache.move_to_end(key)
+    return bank
+
+
+def true_fsd(
+    model: nn.Module,
+    reference_model: nn.Module,
+    data: Any,
+    *,
+    metric: str = "l2_prob",
+    output_units: Sequence[int] | None = None,
+    batch_size: int = 256,
+) -> Tensor:
+    """The exact FSD on real data: mean over ``data`` of ρ(f(x; θ_t)[O_t], f(x; θ)[O_t]).
+
+    Args:
+        model: the network at θ (differentiable); reference_model: the same network at θ_t.
+            Either may be an ``nn.Sequential`` or a wrapper with ``.net`` (its plain forward is used).
+        data: ``(x [N, ...], y [N])`` tensors or an iterable of ``(x, ...)`` batches; labels are unused.
+        metric: ρ, one of ``l2_prob``, ``kl``, ``l2_logit``.
+        output_units: O_t, or None for all outputs.
+
+    Both networks run in eval mode (their modes are restored afterwards). Returns a scalar.
+    """
+    rho = get_metric(metric)
+    net, reference = unwrap(model), unwrap(reference_model)
+    param = next(net.parameters())
+    units = None if output_units is None else torch.as_tensor(list(output_units), dtype=torch.long, device=param.device)
+    total, count = param.new_zeros(()), 0
+    with _eval_mode(net), _eval_mode(reference):
+        for x, _ in iterate_batches(data, batch_size):
+            x = x.to(param.device, param.dtype)
+            logits = net(x)
+            with torch.no_grad():
+                reference_logits = reference(x)
+            if units is not None:
+                logits, reference_logits = logits[:, units], reference_logits[:, units]
+            total = total + rho(reference_logits, logits).sum()
+            count += x.shape[0]
+    if count == 0:
+        raise ValueError("true_fsd() got no data.")
+    return total / count
+
+
+@contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    modes = {m: m.training for m in module.modules()}
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes.items():
+            m.train(training)

@@ -1,0 +1,176 @@
+"""SummaryBank: the summaries of several tasks stacked once, for one batched FSD pass per step."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from laftr_cl.fsd.gated_view import GatedView
+from laftr_cl.fsd.summary import TaskSummary
+
+ANCHORS = ("per_task", "latest")
+PADDING_LOGIT = -1.0e4
+"""Logit of a padding output in both networks: equal values, so it adds 0 to every metric."""
+
+
+class SummaryBank:
+    """Stacked, device-resident tensors of ``summaries`` for the network ``model``.
+
+    Built once per list of summaries (``fsd`` caches it) so that each step does tensor maths only.
+    Layout: ``N`` snapshots × ``P`` *slots*; a slot is one component (a task, or one class of a
+    task with ``classwise``) evaluated against its snapshot, with ``S`` draws per slot.
+
+    * ``anchor="per_task"``: ``N = T``; snapshot t holds task t's components in its ``P = C_max``
+      slots (``C_max``: most components of any task); unused slots are padding with weight 0.
+    * ``anchor="latest"``: ``N = 1``, only the newest summary's snapshot; the ``P`` slots hold every
+      component of every task. Older summaries may have dropped their snapshot
+      (:meth:`TaskSummary.without_snapshot`): memory stays constant in the number of tasks.
+
+    Attributes:
+        view: the :class:`GatedView` of ``model``.
+        num_tasks: T. num_snapshots: N. slots: P. max_classes: C_max. input_shape: per-example input shape.
+        inputs: the slots' input models, batch ``[N, P]``.
+        firing_rates: one ``[N, P, *units]`` tensor per ReLU.
+        reference_params: parameter name → snapshots ``[N, *shape]`` (detached).
+        output_units: ``[N, P, K]`` int64 output indices per slot (padded with 0), or None when every
+            task uses all outputs. output_valid: ``[N, P, K]`` bool, False on padding.
+        task_weights: ``[T, N·P]``, slot → task weights (1/C_t on task t's slots): FSD per task is
+            ``task_weights @ slot_values``.
+    """
+
+    def __init__(self, model: nn.Module, summaries: Sequence[TaskSummary], *, anchor: str = "per_task") -> None:
+        if anchor not in ANCHORS:
+            raise ValueError(f"Unknown anchor={anchor!r}: choose one of {', '.join(ANCHORS)}.")
+        summaries = tuple(summaries)
+        if not summaries or not all(isinstance(s, TaskSummary) for s in summaries):
+            raise ValueError("fsd() needs a non-empty list of TaskSummary objects (made by summarize()).")
+        self.view = GatedView(model)
+        self.summaries, self.anchor = summaries, anchor
+        param = next(self.view.net.parameters())
+        self.device, self.dtype = param.device, param.dtype
+        self.input_shape = summaries[0].input_shape
+        self._check(summaries)
+
+        slots = self._slot_table(summaries, anchor)  # [(summary, component, weight)] in slot order
+        self.num_tasks = len(summaries)
+        self.max_classes = max(s.num_components for s in summaries)
+        self.num_snapshots = self.num_tasks if anchor == "per_task" else 1
+        self.slots = len(slots) // self.num_snapshots
+        offsets = [sum(s.num_components for s in summaries[:t]) for t in range(len(summaries))]
+        owner = torch.tensor([t for t, _, _ in slots])
+        flat_index = torch.tensor([offsets[t] + c for t, c, _ in slots], device=self.device)
+        shape = (self.num_snapshots, self.slots)
+
+        inputs = type(summaries[0].inputs).concat([s.inputs.to(self.device, self.dtype) for s in summaries])
+        self.inputs = inputs.take(flat_index).reshape_batch(shape)
+        self.firing_rates = [
+            torch.cat([s.firing_rates[j].to(self.device, self.dtype) for s in summaries])[flat_index].reshape(
+                *shape, *summaries[0].firing_rates[j].shape[1:]
+            )
+            for j in range(self.view.num_relus)
+        ]
+        anchors = summaries if anchor == "per_task" else summaries[-1:]
+        self.reference_params = {
+            name: _batched_matmul_layout(torch.stack([s.snapshot[name] for s in anchors]).to(self.device, self.dtype))
+            for name, _ in self.view.net.named_parameters()
+        }
+        self._build_outputs(summaries, owner, shape)
+        weights = torch.zeros(self.num_tasks, len(slots), dtype=self.dtype)
+        for position, (task, _, weight) in enumerate(slots):
+            weights[task, position] = weight
+        self.task_weights = weights.to(self.device)
+
+    # ------------------------------------------------------------------ building
+    def _check(self, summaries: Sequence[TaskSummary]) -> None:
+        first = summaries[0]
+        names = {type(s.inputs).__name__ for s in summaries}
+        if len(names) > 1:
+            raise ValueError(f"All summaries of one fsd() call need the same input model (got {sorted(names)}).")
+        shapes = {s.input_shape for s in summaries}
+        if len(shapes) > 1:
+            raise ValueError(f"All summaries need the same input shape (got {sorted(shapes)}).")
+        units = self.view.unit_shapes(first.input_shape)
+        params = dict(self.view.net.named_parameters())
+        for t, s in enumerate(summaries):
+            got = [tuple(r.shape[1:]) for r in s.firing_rates]
+            if got != [tuple(u) for u in units]:
+                raise ValueError(
+                    f"Summary {t} has firing rates of shapes {got} but the model's ReLUs have {[tuple(u) for u in units]}: "
+                    "it was made for another architecture."
+                )
+            if s.output_units is not None and int(s.output_units.max()) >= self.view.num_outputs:
+                raise ValueError(
+                    f"Summary {t} uses output units up to {int(s.output_units.max())} but the model has "
+                    f"{self.view.num_outputs} outputs."
+                )
+            if self.anchor == "per_task" or t == len(summaries) - 1 or s.snapshot is not None:
+                self._check_snapshot(t, s, params)
+
+    def _check_snapshot(self, t: int, summary: TaskSummary, params: dict[str, Tensor]) -> None:
+        if summary.snapshot is None:
+            raise ValueError(
+                f"Summary {t} has no snapshot, which anchor={self.anchor!r} needs: keep snapshots, or use "
+                "anchor='latest' (only the newest summary needs one)."
+            )
+        got = {k: tuple(v.shape) for k, v in summary.snapshot.items()}
+        want = {k: tuple(v.shape) for k, v in params.items()}
+        if got != want:
+            raise ValueError(
+                f"Summary {t}'s snapshot has parameters {got} but the model has {want}: "
+                "it was made for another architecture."
+            )
+
+    @staticmethod
+    def _slot_table(summaries: Sequence[TaskSummary], anchor: str) -> list[tuple[int, int, float]]:
+        """``(summary index, component index, weight)`` per slot, in ``[N, P]`` row-major order."""
+        if anchor == "latest":
+            return [(t, c, 1.0 / s.num_components) for t, s in enumerate(summaries) for c in range(s.num_components)]
+        width = max(s.num_components for s in summaries)
+        return [
+            (t, c, 1.0 / s.num_components) if c < s.num_components else (t, 0, 0.0)
+            for t, s in enumerate(summaries)
+            for c in range(width)
+        ]
+
+    def _build_outputs(self, summaries: Sequence[TaskSummary], owner: Tensor, shape: tuple[int, int]) -> None:
+        if all(s.output_units is None for s in summaries):
+            self.output_units = self.output_valid = None
+            return
+        per_task = [
+            s.output_units.cpu() if s.output_units is not None else torch.arange(self.view.num_outputs)
+            for s in summaries
+        ]
+        width = max(u.numel() for u in per_task)
+        units = torch.zeros(len(summaries), width, dtype=torch.long)
+        valid = torch.zeros(len(summaries), width, dtype=torch.bool)
+        for t, u in enumerate(per_task):
+            units[t, : u.numel()], valid[t, : u.numel()] = u, True
+        self.output_units = units[owner].reshape(*shape, width).to(self.device)
+        self.output_valid = valid[owner].reshape(*shape, width).to(self.device)
+
+    # ------------------------------------------------------------------ per step
+    def samples_per_slot(self, num_samples: int) -> int:
+        """Draws per slot: ``S // C_max`` (at least 1), S split evenly over a task's classes."""
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f"num_samples must be an integer ≥ 1 (got {num_samples!r}).")
+        return max(1, num_samples // self.max_classes)
+
+    def select_outputs(self, logits: Tensor) -> Tensor:
+        """``[N, P, S, out]`` → ``[N, P, S, K]``: each slot's units O_t, padding set to ``PADDING_LOGIT``."""
+        if self.output_units is None:
+            return logits
+        index = self.output_units.unsqueeze(2).expand(*logits.shape[:3], -1)
+        chosen = logits.gather(-1, index)
+        return chosen.masked_fill(~self.output_valid.unsqueeze(2), PADDING_LOGIT)
+
+    def per_task(self, slot_values: Tensor) -> Tensor:
+        """``[N, P]`` slot FSDs → ``[T]`` task FSDs (weighted mean over each task's components)."""
+        return self.task_weights @ slot_values.reshape(-1)
+
+
+def _batched_matmul_layout(stacked: Tensor) -> Tensor:
+    """Stacked snapshots, detached; Linear weights ``[N, o, i]`` stored as ``[N, i, o]``-contiguous
+    (``.mT`` of them is contiguous: ``bmm(x, W.mT)`` then runs about 1.7x faster on CPU)."""
+    stacked = stacked.detach()
+    return stacked.mT.contiguous().mT if stacked.dim() == 3 else stacked

@@ -1,0 +1,38 @@
+"""The estimator interface and registry (spec §3, config ``estimator``)."""
+from __future__ import annotations
+
+from torch import Tensor
+
+from laftr_cl.fsd.bank import SummaryBank
+from laftr_cl.fsd.noise import Noise
+from laftr_cl.fsd.registry import Registry
+
+GATE_DRAWS = ("per_input", "per_step")
+
+
+class Estimator:
+    """Estimates FSD for every slot of a :class:`SummaryBank` in one batched pass."""
+
+    def __call__(
+        self,
+        bank: SummaryBank,
+        *,
+        metric: str,
+        num_samples: int,
+        noise: Noise,
+        gate_draws: str,
+        same_dropout: bool,
+    ) -> Tensor:
+        """Per-slot FSD ``[N, P]``, differentiable w.r.t. the current parameters of ``bank.view.net``.
+
+        Args:
+            metric: name of ρ (see :mod:`laftr_cl.fsd.metrics`).
+            num_samples: S, draws per task (split over a task's classes, see ``bank.samples_per_slot``).
+            noise: the random source; every draw has shape ``[N, P, ...]``.
+            gate_draws: ``per_input`` (fresh gates per draw) or ``per_step`` (one gate vector per slot).
+            same_dropout: apply one shared dropout mask to both networks.
+        """
+        raise NotImplementedError
+
+
+ESTIMATORS: Registry[type[Estimator]] = Registry("estimator")

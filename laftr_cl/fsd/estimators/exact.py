@@ -1,0 +1,173 @@
+"""``exact``: closed-form E[ρ] for ρ = l2_logit, Gaussian (or coreset) inputs and Bernoulli gates.
+
+Propagates the first and second moments of the joint pair ``(a^t_l, δ_l)``, ``δ_l = a_l − a^t_l``
+(the current minus the reference activation), layer by layer, batched over the bank's ``[N, P]``
+slots. Working with δ instead of ``a_l`` avoids cancellation: δ is exactly 0 at θ = θ_t.
+
+* Linear: ``s^t = W^t a^t + b^t``, ``δs = ΔW a^t + W δ + Δb`` with ``ΔW = W − W^t``.
+* Gate: ``a^t' = z ⊙ s^t``, ``δ' = z ⊙ δs`` with z independent of the layer input and
+  ``E[z zᵀ] = p pᵀ + diag(p ⊙ (1 − p))``, so for X, Y ∈ {s^t, δs}:
+  ``E[X'] = p ⊙ E[X]``, ``Cov(X', Y') = (p pᵀ) ⊙ Cov(X, Y) + diag(p(1−p) ⊙ (Cov(X, Y)_ii + E[X_i] E[Y_i]))``.
+  A shared dropout mask (``same_dropout``) is the same with ``p = 1 − rate`` and a ``1/(1 − rate)`` scale.
+* Output: ``E[ρ] = ½ Σ_{k ∈ O_t} (E[δ_k]² + Var δ_k)``.
+
+The input model enters only through its mean and ``project(W) = W F`` (``Σ = F Fᵀ``); a coreset
+uses its empirical moments. This equals the expectation of ``bernoulli`` with ``l2_logit``.
+Shapes: means ``[N, P, h]``, covariances ``[N, P, h, h]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from laftr_cl.fsd.bank import SummaryBank
+from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
+from laftr_cl.fsd.gated_view import DropoutOp, FlattenOp, GateOp, LinearOp
+
+
+@dataclass
+class JointMoments:
+    """Moments of ``(a^t, δ)``: means ``[N, P, h]``, covariances ``[N, P, h, h]`` (``cov_tδ = Cov(a^t, δ)``)."""
+
+    mean_t: Tensor
+    mean_d: Tensor
+    cov_tt: Tensor
+    cov_td: Tensor
+    cov_dd: Tensor
+
+    def linear(self, weight_t: Tensor, bias_t: Tensor | None, weight: Tensor, bias: Tensor | None) -> "JointMoments":
+        """Affine layer: ``weight_t [N, 1, o, i]`` (snapshots), ``weight [o, i]`` (current)."""
+        delta = weight - weight_t
+        tt_delta = self.cov_tt @ delta.mT
+        td_weight = self.cov_td @ weight.mT
+        cross = delta @ td_weight
+        return JointMoments(
+            mean_t=_affine(weight_t, self.mean_t, bias_t),
+            mean_d=_affine(delta, self.mean_t, _bias_delta(bias_t, bias)) + self.mean_d @ weight.mT,
+            cov_tt=weight_t @ self.cov_tt @ weight_t.mT,
+            cov_td=weight_t @ (tt_delta + td_weight),
+            cov_dd=delta @ tt_delta + cross + cross.mT + weight @ self.cov_dd @ weight.mT,
+        )
+
+    def gate(self, rate: Tensor, scale: float = 1.0) -> "JointMoments":
+        """Independent Bernoulli(rate) gates (``rate [N, P, h]`` or a scalar), outputs times ``scale``."""
+        rate = torch.as_tensor(rate, dtype=self.mean_t.dtype, device=self.mean_t.device).expand_as(self.mean_t)
+        outer = rate.unsqueeze(-1) * rate.unsqueeze(-2) * scale**2
+        spread = rate * (1 - rate) * scale**2
+
+        def cov(c: Tensor, mean_x: Tensor, mean_y: Tensor) -> Tensor:
+            return outer * c + torch.diag_embed(spread * (c.diagonal(dim1=-2, dim2=-1) + mean_x * mean_y))
+
+        return JointMoments(
+            mean_t=rate * self.mean_t * scale,
+            mean_d=rate * self.mean_d * scale,
+            cov_tt=cov(self.cov_tt, self.mean_t, self.mean_t),
+            cov_td=cov(self.cov_td, self.mean_t, self.mean_d),
+            cov_dd=cov(self.cov_dd, self.mean_d, self.mean_d),
+        )
+
+    def output_second_moments(
+        self, weight_t: Tensor, bias_t: Tensor | None, weight: Tensor, bias: Tensor | None
+    ) -> Tensor:
+        """``E[δ_k²]`` of the output layer's units, ``[N, P, out]``."""
+        delta = weight - weight_t
+        mean = _affine(delta, self.mean_t, _bias_delta(bias_t, bias)) + self.mean_d @ weight.mT
+        variance = (
+            ((delta @ self.cov_tt) * delta).sum(-1)
+            + 2 * ((delta @ self.cov_td) * weight).sum(-1)
+            + ((weight @ self.cov_dd) * weight).sum(-1)
+        )
+        return mean.pow(2) + variance
+
+
+def _affine(weight: Tensor, x: Tensor, bias: Tensor | None) -> Tensor:
+    """``weight [N, 1, o, i]`` or ``[o, i]`` applied to ``x [N, P, i]`` → ``[N, P, o]``."""
+    out = (weight @ x.unsqueeze(-1)).squeeze(-1)
+    return out if bias is None else out + bias
+
+
+def _bias_delta(bias_t: Tensor | None, bias: Tensor | None) -> Tensor | None:
+    if bias is None:
+        return None
+    return bias - bias_t
+
+
+@ESTIMATORS.register("exact")
+class ExactEstimator(Estimator):
+    """Closed form; ``num_samples``, ``noise`` and ``gate_draws`` are unused (no sampling)."""
+
+    def __call__(self, bank, *, metric, num_samples, noise, gate_draws, same_dropout):
+        if metric != "l2_logit":
+            raise ValueError(
+                f"estimator=exact computes metric=l2_logit in closed form (got metric={metric!r}): use "
+                "metric=l2_logit, or estimator=bernoulli or relu for l2_prob and kl."
+            )
+        if bank.view.has_conv:
+            raise ValueError(
+                "estimator=exact supports MLPs only; use bernoulli or relu (this network has Conv2d/MaxPool2d layers)."
+            )
+        moments: JointMoments | None = None  # None: still at the input, before the first Linear
+        for op in bank.view.ops[:-1]:
+            if isinstance(op, LinearOp):
+                weights = self._weights(bank, op)
+                moments = self._first_linear(bank, *weights) if moments is None else moments.linear(*weights)
+            elif isinstance(op, GateOp):
+                self._require_linear(moments, op)
+                moments = moments.gate(bank.firing_rates[op.relu_index])
+            elif isinstance(op, DropoutOp) and same_dropout and op.module.p > 0:
+                self._require_linear(moments, op)
+                keep = 1 - op.module.p
+                moments = moments.gate(torch.tensor(keep), 1 / keep)
+            elif not isinstance(op, (FlattenOp, DropoutOp)):
+                raise ValueError(f"estimator=exact supports MLPs only; use bernoulli or relu (layer {op.position}).")
+        head = self._weights(bank, bank.view.head)
+        if moments is None:
+            second = self._input_output_second_moments(bank, *head)
+        else:
+            second = moments.output_second_moments(*head)
+        return 0.5 * self._sum_task_outputs(bank, second)
+
+    @staticmethod
+    def _weights(bank: SummaryBank, op: LinearOp) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
+        """``(W^t [N, 1, o, i], b^t [N, 1, o] | None, W [o, i], b [o] | None)``."""
+        weight_t, bias_t = op.reference_weights(bank.reference_params)
+        bias_t = bias_t.unsqueeze(1) if bias_t is not None else None
+        return weight_t.unsqueeze(1), bias_t, op.module.weight, op.module.bias
+
+    @staticmethod
+    def _first_linear(bank: SummaryBank, weight_t, bias_t, weight, bias) -> JointMoments:
+        """Inputs ``a^t = a = x`` (δ = 0): moments after the first layer, from the input model's factor."""
+        mean = bank.inputs.mean
+        delta = weight - weight_t
+        factor_t, factor_d = bank.inputs.project(weight_t), bank.inputs.project(delta)
+        return JointMoments(
+            mean_t=_affine(weight_t, mean, bias_t),
+            mean_d=_affine(delta, mean, _bias_delta(bias_t, bias)),
+            cov_tt=factor_t @ factor_t.mT,
+            cov_td=factor_t @ factor_d.mT,
+            cov_dd=factor_d @ factor_d.mT,
+        )
+
+    @staticmethod
+    def _input_output_second_moments(bank: SummaryBank, weight_t, bias_t, weight, bias) -> Tensor:
+        """No hidden layer: ``δ = ΔW x + Δb``, so ``E[δ_k²] = (ΔW μ + Δb)_k² + ‖(ΔW F)_k‖²``."""
+        delta = weight - weight_t
+        mean = _affine(delta, bank.inputs.mean, _bias_delta(bias_t, bias))
+        return mean.pow(2) + bank.inputs.project(delta).pow(2).sum(-1)
+
+    @staticmethod
+    def _sum_task_outputs(bank: SummaryBank, second: Tensor) -> Tensor:
+        """``[N, P, out]`` → ``[N, P]``: sum over each slot's output units O_t."""
+        if bank.output_units is None:
+            return second.sum(-1)
+        return (second.gather(-1, bank.output_units) * bank.output_valid).sum(-1)
+
+    @staticmethod
+    def _require_linear(moments: JointMoments | None, op) -> None:
+        if moments is None:
+            raise ValueError(
+                f"estimator=exact needs a Linear layer before layer {op.position} ({type(op.module).__name__}); "
+                "use bernoulli or relu for this network."
+            )

@@ -1,0 +1,225 @@
+"""Task summaries (spec §6): firing rates, input model, output units and snapshot of a finished task."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from laftr_cl.fsd.data import iterate_batches
+from laftr_cl.fsd.gated_view import GatedView
+from laftr_cl.fsd.input_models import InputModel, input_model_class
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class TaskSummary:
+    """What LAFTR keeps of task t. Treated as immutable (``fsd`` caches stacked copies by identity).
+
+    A summary has C *components*: one (C = 1), or one per class of the task with ``classwise``.
+
+    Attributes:
+        firing_rates: one tensor per ReLU of the network, ``[C, *units]`` (``[C, h]`` for an MLP,
+            ``[C, channels, rows, cols]`` for a convolution): the fraction of the component's
+            inputs with pre-activation ``s > 0`` at θ_t.
+        inputs: the input model, batch shape ``[C]``.
+        num_examples: ``[C]`` (int64) examples per component.
+        input_shape: per-example input shape, e.g. ``(1, 28, 28)``.
+        classes: ``[C]`` (int64) class labels of the components, or None if not classwise.
+        output_units: ``[K]`` (int64) output units O_t of the task's head, or None for all outputs.
+        snapshot: parameter name (of the unwrapped net) → detached copy of θ_t, or None when dropped
+            (enough for ``anchor="latest"`` except on the newest summary).
+    """
+
+    firing_rates: tuple[Tensor, ...]
+    inputs: InputModel
+    num_examples: Tensor
+    input_shape: tuple[int, ...]
+    classes: Tensor | None = None
+    output_units: Tensor | None = None
+    snapshot: dict[str, Tensor] | None = None
+
+    @property
+    def num_components(self) -> int:
+        return int(self.num_examples.shape[0])
+
+    def without_snapshot(self) -> "TaskSummary":
+        """The same summary without θ_t (for ``anchor="latest"``, which needs only the newest snapshot)."""
+        return dataclasses.replace(self, snapshot=None)
+
+    def nbytes(self) -> dict[str, int]:
+        """Bytes held, part by part: ``rates``, ``inputs``, ``snapshot``, ``output_units`` and ``total``."""
+
+        def size(tensors: Sequence[Tensor]) -> int:
+            return sum(t.numel() * t.element_size() for t in tensors)
+
+        parts = {
+            "rates": size(self.firing_rates),
+            "inputs": self.inputs.nbytes(),
+            "snapshot": size(list(self.snapshot.values())) if self.snapshot is not None else 0,
+            "output_units": size([self.output_units]) if self.output_units is not None else 0,
+        }
+        parts["total"] = sum(parts.values())
+        return parts
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain tensors and Python values (``torch.save``-able); :meth:`from_state_dict` restores it exactly."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "inputs": self.inputs.name,
+            "input_model": self.inputs.state_dict(),
+            "firing_rates": list(self.firing_rates),
+            "num_examples": self.num_examples,
+            "input_shape": list(self.input_shape),
+            "classes": self.classes,
+            "output_units": self.output_units,
+            "snapshot": self.snapshot,
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> "TaskSummary":
+        version = state.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"TaskSummary state has format_version={version!r}; this code reads version {FORMAT_VERSION}."
+            )
+        return cls(
+            firing_rates=tuple(state["firing_rates"]),
+            inputs=input_model_class(state["inputs"]).from_state_dict(state["input_model"]),
+            num_examples=state["num_examples"],
+            input_shape=tuple(state["input_shape"]),
+            classes=state["classes"],
+            output_units=state["output_units"],
+            snapshot=state["snapshot"],
+        )
+
+
+def summarize(
+    model: nn.Module,
+    data: Any,
+    *,
+    inputs: str = "full",
+    rank: int | None = None,
+    coreset_size: int | None = None,
+    classwise: bool = False,
+    output_units: Sequence[int] | None = None,
+    batch_size: int = 256,
+    generator: torch.Generator | None = None,
+) -> TaskSummary:
+    """Summarize a finished task in one pass over its data, in eval mode at the current θ_t.
+
+    Args:
+        model: an ``nn.Sequential`` ReLU network or a wrapper with ``.net`` (see :class:`GatedView`).
+        data: ``(x [N, ...], y [N])`` tensors or an iterable of ``(x, y, ...)`` batches.
+        inputs: input model, one of ``full``, ``diag``, ``lowrank``, ``coreset``.
+        rank: k for ``inputs="lowrank"`` (1 ≤ k ≤ d); ignored otherwise.
+        coreset_size: m for ``inputs="coreset"`` (m ≥ 1; per class with ``classwise``); ignored otherwise.
+        classwise: one input model and one set of firing rates per class in ``y``.
+        output_units: the task's output units O_t (its head), or None for all outputs (single head).
+        batch_size: chunk size when ``data`` is a tuple of tensors.
+        generator: draws the coreset (on the generator's device).
+
+    Firing rates count ``s > 0`` (a unit whose pre-activation is exactly 0 does not fire, matching
+    ``relu``'s zero output there; the reference code counts ``s ≥ 0``) and are measured at θ_t on
+    all of the task's data (the reference code averaged train-mode minibatch rates while θ moved).
+    The model's train/eval modes are restored afterwards.
+    """
+    view = GatedView(model)
+    input_class = input_model_class(inputs)
+    input_class.validate(dim=None, rank=rank, coreset_size=coreset_size)
+    units = _output_units_tensor(output_units, view.num_outputs)
+    reference = next(view.net.parameters())
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            counts, firing, flat_inputs, labels, input_shape = _one_pass(view, data, batch_size, classwise, reference)
+    finally:
+        for module, training in modes.items():
+            module.train(training)
+
+    present = torch.nonzero(counts).flatten()
+    input_class.validate(dim=flat_inputs.shape[1], rank=rank, coreset_size=coreset_size)
+    models = [
+        input_class.fit(flat_inputs[labels == c], rank=rank, coreset_size=coreset_size, generator=generator)
+        for c in present.tolist()
+    ]
+    num_examples = counts[present]
+    rates = tuple(
+        (f[present] / num_examples.unsqueeze(-1)).to(reference.dtype).reshape(len(present), *shape)
+        for f, shape in zip(firing, view.unit_shapes(input_shape))
+    )
+    return TaskSummary(
+        firing_rates=rates,
+        inputs=input_class.stack(models),
+        num_examples=num_examples,
+        input_shape=input_shape,
+        classes=present if classwise else None,
+        output_units=None if units is None else units.to(reference.device),
+        snapshot={name: p.detach().clone() for name, p in view.net.named_parameters()},
+    )
+
+
+def _one_pass(view: GatedView, data: Any, batch_size: int, classwise: bool, reference: Tensor):
+    """Per-component example counts ``[L]``, firing counts per ReLU ``[L, units]``, flat inputs
+    ``[N, d]`` with component labels ``[N]``, and the per-example input shape."""
+    counts = torch.zeros(0, dtype=torch.long, device=reference.device)
+    firing: list[Tensor] = []
+    flat_inputs, labels, input_shape = [], [], None
+    for x, y in iterate_batches(data, batch_size):
+        if x.shape[0] == 0:
+            continue
+        x = x.to(device=reference.device, dtype=reference.dtype)
+        if input_shape is None:
+            input_shape = tuple(x.shape[1:])
+        elif tuple(x.shape[1:]) != input_shape:
+            raise ValueError(f"All inputs of a task need one shape: got {list(x.shape[1:])} after {list(input_shape)}.")
+        component = _component_labels(y, classwise, reference.device)
+        size = max(counts.shape[0], int(component.max()) + 1)
+        _, pre_activations = view.relu_inputs(x)
+        counts = _grow(counts, size).index_add_(0, component, torch.ones_like(component))
+        if not firing:
+            firing = [torch.zeros(0, s[0].numel(), dtype=torch.long, device=x.device) for s in pre_activations]
+        firing = [
+            _grow(f, size).index_add_(0, component, (s > 0).flatten(1).long()) for f, s in zip(firing, pre_activations)
+        ]
+        flat_inputs.append(x.flatten(1))
+        labels.append(component)
+    if input_shape is None:
+        raise ValueError("summarize() got no data: the task's data is empty.")
+    return counts, firing, torch.cat(flat_inputs), torch.cat(labels), input_shape
+
+
+def _component_labels(y: Tensor, classwise: bool, device: torch.device) -> Tensor:
+    y = y.to(device)
+    if not classwise:
+        return torch.zeros(y.shape[0], dtype=torch.long, device=device)
+    if y.is_floating_point() or y.dim() != 1:
+        raise ValueError(f"classwise=True needs integer class labels y of shape [B] (got {y.dtype}, {list(y.shape)}).")
+    if y.numel() and int(y.min()) < 0:
+        raise ValueError("classwise=True needs class labels ≥ 0.")
+    return y.long()
+
+
+def _grow(t: Tensor, rows: int) -> Tensor:
+    """``t`` with zero rows appended up to ``rows`` rows."""
+    if t.shape[0] >= rows:
+        return t
+    return torch.cat([t, t.new_zeros(rows - t.shape[0], *t.shape[1:])])
+
+
+def _output_units_tensor(output_units: Sequence[int] | None, num_outputs: int) -> Tensor | None:
+    if output_units is None:
+        return None
+    units = torch.as_tensor(list(output_units), dtype=torch.long)
+    if units.numel() == 0 or units.dim() != 1:
+        raise ValueError("output_units must be a non-empty list of output indices (or None for all outputs).")
+    if int(units.min()) < 0 or int(units.max()) >= num_outputs or units.unique().numel() != units.numel():
+        raise ValueError(
+            f"output_units={units.tolist()} must be distinct indices in [0, {num_outputs}) "
+            f"(the model has {num_outputs} outputs)."
+        )
+    return units
