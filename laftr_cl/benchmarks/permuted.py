@@ -8,7 +8,7 @@ from laftr_cl.benchmarks.avalanche_scenario import tensor_scenario
 from laftr_cl.benchmarks.base import ScenarioKind, TaskTensors, TensorBenchmark
 from laftr_cl.benchmarks.data import benchmark_data
 from laftr_cl.benchmarks.registry import register
-from laftr_cl.benchmarks.settings import BenchmarkSettings, resolve_scenario
+from laftr_cl.benchmarks.settings import BenchmarkSettings, resolve_scenario, task_labels
 from laftr_cl.benchmarks.sources import MNIST, load_sources
 
 NAME = "permuted_mnist"
@@ -39,11 +39,9 @@ def permuted_mnist(settings: BenchmarkSettings) -> TensorBenchmark:
         lambda s: load_sources(s, NAME, MNIST)[0],
     )
     permutations = pixel_permutations(num_experiences, data.x_train[0].numel(), settings.seed)
-    train, test = [], []
-    for index, permutation in enumerate(permutations):
-        task_label = index if kind == "task" else 0
-        train.append(TaskTensors(permute_pixels(data.x_train, permutation), data.y_train, task_label))
-        test.append(TaskTensors(permute_pixels(data.x_test, permutation), data.y_test, task_label))
+    labels = task_labels(kind, num_experiences)
+    train = _permuted_experiences(data.x_train, data.y_train, permutations, labels)
+    test = _permuted_experiences(data.x_test, data.y_test, permutations, labels)
     return TensorBenchmark(
         name=NAME,
         scenario=tensor_scenario(train, test),
@@ -58,17 +56,25 @@ def permuted_mnist(settings: BenchmarkSettings) -> TensorBenchmark:
 
 
 def pixel_permutations(num_experiences: int, num_pixels: int, seed: int) -> Tensor:
-    """``[num_experiences, num_pixels]`` int64: row 0 the identity, the others random from ``seed``."""
+    """``[num_experiences, num_pixels]`` int64: row 0 the identity, the others from ``seed``."""
     generator = torch.Generator().manual_seed(seed)
     rows = [torch.arange(num_pixels)]
     rows += [torch.randperm(num_pixels, generator=generator) for _ in range(num_experiences - 1)]
     return torch.stack(rows)
 
 
-def permute_pixels(x: Tensor, permutation: Tensor) -> Tensor:
-    """``x [N, C, H, W]`` with its ``C·H·W`` inputs reordered: ``out.flatten(1) = x.flatten(1)[:, permutation]``.
+def _permuted_experiences(
+    x: Tensor, y: Tensor, permutations: Tensor, labels: list[int]
+) -> list[TaskTensors]:
+    """One experience per row of ``permutations``: ``x`` permuted, ``y`` shared (not copied)."""
+    return [TaskTensors(permute_pixels(x, p), y, t) for p, t in zip(permutations, labels)]
 
-    One ``gather`` (twice as fast as advanced indexing on the CPU).
+
+def permute_pixels(x: Tensor, permutation: Tensor) -> Tensor:
+    """``x [N, C, H, W]`` with its ``C·H·W`` inputs reordered by ``permutation [C·H·W]``.
+
+    ``out.flatten(1) = x.flatten(1)[:, permutation]``, computed as one ``gather`` (twice as fast
+    as advanced indexing on the CPU).
     """
     flat = x.flatten(1)
     index = permutation.to(flat.device).expand_as(flat)

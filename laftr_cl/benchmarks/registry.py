@@ -24,7 +24,9 @@ def register(name: str) -> Callable[[Builder], Builder]:
 
     def add(builder: Builder) -> Builder:
         if name in BENCHMARKS:
-            raise ValueError(f"Benchmark {name!r} is registered twice; give the new one another name.")
+            raise ValueError(
+                f"Benchmark {name!r} is registered twice; give the new one another name."
+            )
         BENCHMARKS[name] = builder
         return builder
 

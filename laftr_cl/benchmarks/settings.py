@@ -1,6 +1,7 @@
 """The settings every builder receives, checked once, and the checks that depend on a benchmark.
 
-Error messages name the config setting (``benchmark.scenario``, ``data.synthetic``, ...) and the fix.
+Error messages name the config setting (``benchmark.scenario``, ``data.synthetic``, ...) and the
+fix.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class SyntheticSpec:
 
     @classmethod
     def from_setting(cls, setting: Mapping) -> SyntheticSpec:
-        """Reads ``{train_per_class: int, test_per_class: int}`` (missing keys take the defaults)."""
+        """Reads ``{train_per_class: int, test_per_class: int}``; missing keys take the defaults."""
         if not isinstance(setting, Mapping):
             raise ValueError(
                 f"data.synthetic={setting!r} must be a mapping such as "
@@ -78,9 +79,7 @@ def make_settings(
     download: bool,
 ) -> BenchmarkSettings:
     """Checks the benchmark-independent settings and returns them normalised."""
-    if num_experiences is not None and (
-        isinstance(num_experiences, bool) or not isinstance(num_experiences, int) or num_experiences < 1
-    ):
+    if num_experiences is not None and (type(num_experiences) is not int or num_experiences < 1):
         raise ValueError(
             f"benchmark.num_experiences={num_experiences!r} must be a positive integer, or null "
             "for the benchmark's default."
@@ -115,6 +114,11 @@ def resolve_scenario(
             f"{choices}."
         )
     return scenario  # type: ignore[return-value]
+
+
+def task_labels(kind: ScenarioKind, num_experiences: int) -> list[int]:
+    """Each experience's task label: its index in the ``task`` scenario, else 0."""
+    return list(range(num_experiences)) if kind == "task" else [0] * num_experiences
 
 
 def resolve_task_classes(

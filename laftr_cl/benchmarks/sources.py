@@ -49,35 +49,39 @@ class DatasetSource:
 
 
 MNIST = DatasetSource(
-    datasets.MNIST, tuple(f"MNIST/raw/{f}" for f in _IDX_FILES), (0.1307,), (0.3081,), (1, 28, 28), 10
+    dataset_class=datasets.MNIST,
+    files=tuple(f"MNIST/raw/{name}" for name in _IDX_FILES),
+    mean=(0.1307,),
+    std=(0.3081,),
+    input_shape=(1, 28, 28),
+    num_classes=10,
 )
 FASHION_MNIST = DatasetSource(
-    datasets.FashionMNIST,
-    tuple(f"FashionMNIST/raw/{f}" for f in _IDX_FILES),
-    (0.2860,),
-    (0.3530,),
-    (1, 28, 28),
-    10,
+    dataset_class=datasets.FashionMNIST,
+    files=tuple(f"FashionMNIST/raw/{name}" for name in _IDX_FILES),
+    mean=(0.2860,),
+    std=(0.3530,),
+    input_shape=(1, 28, 28),
+    num_classes=10,
 )
 CIFAR10 = DatasetSource(
-    datasets.CIFAR10,
-    tuple(
-        f"cifar-10-batches-py/{f}"
-        for f in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
-                  "test_batch", "batches.meta")
+    dataset_class=datasets.CIFAR10,
+    files=tuple(
+        f"cifar-10-batches-py/{name}"
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
     ),
-    (0.4914, 0.4822, 0.4465),
-    (0.2470, 0.2435, 0.2616),
-    (3, 32, 32),
-    10,
+    mean=(0.4914, 0.4822, 0.4465),
+    std=(0.2470, 0.2435, 0.2616),
+    input_shape=(3, 32, 32),
+    num_classes=10,
 )
 CIFAR100 = DatasetSource(
-    datasets.CIFAR100,
-    tuple(f"cifar-100-python/{f}" for f in ("train", "test", "meta")),
-    (0.5071, 0.4865, 0.4409),
-    (0.2673, 0.2564, 0.2762),
-    (3, 32, 32),
-    100,
+    dataset_class=datasets.CIFAR100,
+    files=tuple(f"cifar-100-python/{name}" for name in ("train", "test", "meta")),
+    mean=(0.5071, 0.4865, 0.4409),
+    std=(0.2673, 0.2564, 0.2762),
+    input_shape=(3, 32, 32),
+    num_classes=100,
 )
 
 
@@ -108,10 +112,9 @@ def load_sources(
         try:
             images_train, y_train = _decode(source, resolved, True)
             images_test, y_test = _decode(source, resolved, False)
-        except Exception as err:  # present but unreadable: torchvision raises Runtime/Assertion/EOF...
-            raise missing_data_error(
-                benchmark, root, expected, f"torchvision could not read them ({type(err).__name__}: {err})"
-            ) from err
+        except Exception as err:  # present but unreadable: Runtime-, Assertion-, EOFError...
+            reason = f"torchvision could not read them ({type(err).__name__}: {err})"
+            raise missing_data_error(benchmark, root, expected, reason) from err
         data_at = data_device(settings.device, 4 * (images_train.numel() + images_test.numel()))
         loaded.append(
             ClassificationData(

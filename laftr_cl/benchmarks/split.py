@@ -12,6 +12,7 @@ from laftr_cl.benchmarks.settings import (
     BenchmarkSettings,
     resolve_scenario,
     resolve_task_classes,
+    task_labels,
 )
 from laftr_cl.benchmarks.sources import (
     CIFAR10,
@@ -47,9 +48,8 @@ def build_split(
     kind = resolve_scenario(name, settings.scenario, SPLIT_SCENARIOS)
     num_experiences = settings.num_experiences or default_experiences
     task_classes = resolve_task_classes(name, num_classes, settings.class_order, num_experiences)
-    task_labels = list(range(num_experiences)) if kind == "task" else [0] * num_experiences
     data = benchmark_data(settings, input_shape, num_classes, load_real)
-    train, test = split_by_class(data, task_classes, task_labels)
+    train, test = split_by_class(data, task_classes, task_labels(kind, num_experiences))
     return TensorBenchmark(
         name=name,
         scenario=tensor_scenario(train, test),
@@ -125,12 +125,18 @@ def _cifar110_6_data(settings: BenchmarkSettings) -> ClassificationData:
     statistics."""
     cifar10, cifar100 = load_sources(settings, "split_cifar110_6", CIFAR10, CIFAR100)
     cifar100 = cifar100.to(cifar10.x_train.device)
-    x_train, y_train = _append_cifar100(cifar10.x_train, cifar10.y_train, cifar100.x_train, cifar100.y_train)
-    x_test, y_test = _append_cifar100(cifar10.x_test, cifar10.y_test, cifar100.x_test, cifar100.y_test)
+    x_train, y_train = _append_cifar100(
+        cifar10.x_train, cifar10.y_train, cifar100.x_train, cifar100.y_train
+    )
+    x_test, y_test = _append_cifar100(
+        cifar10.x_test, cifar10.y_test, cifar100.x_test, cifar100.y_test
+    )
     return ClassificationData(x_train, y_train, x_test, y_test)
 
 
-def _append_cifar100(x10: Tensor, y10: Tensor, x100: Tensor, y100: Tensor) -> tuple[Tensor, Tensor]:
+def _append_cifar100(
+    x10: Tensor, y10: Tensor, x100: Tensor, y100: Tensor
+) -> tuple[Tensor, Tensor]:
     """CIFAR-10 samples, then the CIFAR-100 samples of classes 0–49 relabelled 10–59."""
     keep = y100 < CIFAR100_CLASSES_IN_CIFAR110_6
     return torch.cat([x10, x100[keep]]), torch.cat([y10, y100[keep] + CIFAR10.num_classes])

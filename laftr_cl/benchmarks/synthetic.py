@@ -1,4 +1,4 @@
-"""Random stand-in data with a benchmark's shapes and classes, for tests and timing without files."""
+"""Random stand-in data with a benchmark's shapes and classes: tests and timing without files."""
 from __future__ import annotations
 
 import math

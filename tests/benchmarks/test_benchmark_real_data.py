@@ -43,7 +43,8 @@ def test_mnist_pixels_are_the_files_bytes_normalised(mnist_5k_root: Path) -> Non
 def test_permuted_mnist_5k(mnist_5k_root: Path) -> None:
     bm = build_benchmark("permuted_mnist", root=str(mnist_5k_root), num_experiences=3)
     split = build_benchmark("split_mnist", root=str(mnist_5k_root), num_experiences=1)
-    assert torch.equal(bm.train[0].x, split.train[0].x) and torch.equal(bm.test[2].y, split.test[0].y)
+    assert torch.equal(bm.train[0].x, split.train[0].x)
+    assert torch.equal(bm.test[2].y, split.test[0].y)
     permutation = bm.extra["permutations"][2]
     assert torch.equal(bm.test[2].x.flatten(1), split.test[0].x.flatten(1)[:, permutation])
 
@@ -51,6 +52,7 @@ def test_permuted_mnist_5k(mnist_5k_root: Path) -> None:
 def test_split_fmnist(fashion_mnist_root: Path) -> None:
     bm = build_benchmark("split_fmnist", root=str(fashion_mnist_root), scenario="class")
     assert sum(len(t.y) for t in bm.train) == 60000 and sum(len(t.y) for t in bm.test) == 10000
-    assert [len(t.y) for t in bm.train] == [12000] * 5 and [t.task_label for t in bm.train] == [0] * 5
+    assert [len(t.y) for t in bm.train] == [12000] * 5
+    assert [t.task_label for t in bm.train] == [0] * 5
     x = torch.cat([t.x for t in bm.train])
     assert abs(x.mean().item()) < 0.01 and abs(x.std().item() - 1) < 0.01

@@ -20,11 +20,12 @@ CIFAR10_MARK, CIFAR100_MARK = 7, 200
 
 
 def _images(labels: list[int], mark: int) -> np.ndarray:
-    """``[N, 3072]`` uint8 rows in CIFAR's channel-major layout: red = label, green = mark, blue = 255."""
-    rows = np.empty((len(labels), 3, 1024), dtype=np.uint8)
-    rows[:, 0] = np.array(labels, dtype=np.uint8)[:, None]
+    """``[N, 3072]`` uint8 rows in CIFAR's channel-major layout: red = label, green = mark,
+    blue = 7·row (so a transposed image would show)."""
+    rows = np.empty((len(labels), 3, 32, 32), dtype=np.uint8)
+    rows[:, 0] = np.array(labels, dtype=np.uint8)[:, None, None]
     rows[:, 1] = mark
-    rows[:, 2] = 255
+    rows[:, 2] = 7 * np.arange(32, dtype=np.uint8)[:, None]
     return rows.reshape(len(labels), 3072)
 
 
@@ -62,13 +63,15 @@ def _raw(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> to
 def test_split_cifar10_decodes_channels_first_and_normalises_per_channel(tmp_path: Path) -> None:
     _write_cifar10(tmp_path, per_class=2)
     bm = build_benchmark("split_cifar10", root=str(tmp_path))
-    assert [len(t.y) for t in bm.train] == [2 * 2 * 5] * 5  # 5 batch files × 2 per class × 2 classes
+    assert [len(t.y) for t in bm.train] == [5 * 2 * 2] * 5  # 5 batch files, 2 per class, 2 classes
     x = bm.train[1].x
     assert x.shape == (20, 3, 32, 32) and x.is_contiguous()
     red = (bm.train[1].y.float() / 255 - CIFAR10.mean[0]) / CIFAR10.std[0]
     assert torch.allclose(x[:, 0], red.view(-1, 1, 1).expand(-1, 32, 32), atol=1e-5)
-    assert torch.allclose(x[:, 1], torch.tensor((CIFAR10_MARK / 255 - CIFAR10.mean[1]) / CIFAR10.std[1]), atol=1e-5)
-    assert torch.allclose(x[:, 2], torch.tensor((1 - CIFAR10.mean[2]) / CIFAR10.std[2]), atol=1e-5)
+    green = (CIFAR10_MARK / 255 - CIFAR10.mean[1]) / CIFAR10.std[1]
+    assert torch.allclose(x[:, 1], torch.tensor(green), atol=1e-5)
+    blue = (7 * torch.arange(32.0) / 255 - CIFAR10.mean[2]) / CIFAR10.std[2]
+    assert torch.allclose(x[:, 2], blue.view(1, 32, 1).expand(20, 32, 32), atol=1e-5)
 
 
 def test_split_cifar110_6_maps_cifar100_classes_0_to_49_onto_10_to_59(tmp_path: Path) -> None:
@@ -94,4 +97,5 @@ def test_split_cifar100_uses_fine_labels(tmp_path: Path) -> None:
     bm = build_benchmark("split_cifar100", root=str(tmp_path), scenario="class")
     assert bm.task_classes[9] == list(range(90, 100))
     assert sorted(bm.test[9].y.tolist()) == list(range(90, 100))
-    assert torch.allclose(_raw(bm.test[9].x, CIFAR100.mean, CIFAR100.std)[:, 0, 5, 5], bm.test[9].y.float(), atol=1e-3)
+    red = _raw(bm.test[9].x, CIFAR100.mean, CIFAR100.std)[:, 0, 5, 5]
+    assert torch.allclose(red, bm.test[9].y.float(), atol=1e-3)

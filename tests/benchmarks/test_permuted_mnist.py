@@ -28,14 +28,19 @@ def test_permutations_applied_consistently(tiny: dict[str, int]) -> None:
 
 def test_permutations_depend_on_seed_only(tiny: dict[str, int]) -> None:
     def perms(seed: int, spec: dict[str, int]) -> torch.Tensor:
-        return build_benchmark("permuted_mnist", root="/x", seed=seed, synthetic=spec).extra["permutations"]
+        bm = build_benchmark("permuted_mnist", root="/x", seed=seed, synthetic=spec)
+        return bm.extra["permutations"]
 
     assert torch.equal(perms(1, tiny), perms(1, {"train_per_class": 2, "test_per_class": 1}))
     assert not torch.equal(perms(1, tiny), perms(2, tiny))
 
 
-@pytest.mark.parametrize(("scenario", "labels"), [(None, [0] * 10), ("domain", [0] * 10), ("task", list(range(10)))])
-def test_scenarios_and_classes(scenario: str | None, labels: list[int], tiny: dict[str, int]) -> None:
+@pytest.mark.parametrize(
+    ("scenario", "labels"), [(None, [0] * 10), ("domain", [0] * 10), ("task", list(range(10)))]
+)
+def test_scenarios_and_classes(
+    scenario: str | None, labels: list[int], tiny: dict[str, int]
+) -> None:
     bm = build_benchmark("permuted_mnist", root="/x", scenario=scenario, synthetic=tiny)
     assert bm.scenario_kind == (scenario or "domain") and bm.num_classes == 10
     assert bm.task_classes == [list(range(10))] * 10

@@ -21,7 +21,8 @@ def test_registry_lists_every_benchmark() -> None:
 
 
 def _check_stream_matches_tensors(bm: TensorBenchmark) -> None:
-    for stream, tensors in ((bm.scenario.train_stream, bm.train), (bm.scenario.test_stream, bm.test)):
+    streams = ((bm.scenario.train_stream, bm.train), (bm.scenario.test_stream, bm.test))
+    for stream, tensors in streams:
         assert len(stream) == len(tensors) == bm.num_experiences
         for index, (exp, task) in enumerate(zip(stream, tensors)):
             assert exp.current_experience == index
@@ -39,13 +40,18 @@ def test_split_structure_task_scenario(name: str, tiny: dict[str, int]) -> None:
     per_exp = num_classes // num_experiences
     assert (bm.name, bm.scenario_kind, bm.num_classes) == (name, "task", num_classes)
     assert bm.input_shape == input_shape
-    assert bm.task_classes == [list(range(i * per_exp, (i + 1) * per_exp)) for i in range(num_experiences)]
-    for split, per_class in ((bm.train, tiny["train_per_class"]), (bm.test, tiny["test_per_class"])):
+    assert bm.task_classes == [
+        list(range(i * per_exp, (i + 1) * per_exp)) for i in range(num_experiences)
+    ]
+    sizes = ((bm.train, tiny["train_per_class"]), (bm.test, tiny["test_per_class"]))
+    for split, per_class in sizes:
         for index, task in enumerate(split):
             assert task.task_label == index
             assert task.x.shape == (per_exp * per_class, *input_shape)
             assert task.x.dtype == torch.float32 and task.y.dtype == torch.int64
-            assert torch.bincount(task.y, minlength=num_classes)[bm.task_classes[index]].tolist() == [per_class] * per_exp
+            counts = torch.bincount(task.y, minlength=num_classes)
+            assert counts[bm.task_classes[index]].tolist() == [per_class] * per_exp
+            assert counts.sum() == len(task.y)
     _check_stream_matches_tensors(bm)
 
 
@@ -59,9 +65,12 @@ def test_split_class_scenario_has_task_label_zero(name: str, tiny: dict[str, int
 
 def test_class_order_and_num_experiences(tiny: dict[str, int]) -> None:
     order = [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
-    bm = build_benchmark("split_mnist", root="/x", class_order=order, num_experiences=2, synthetic=tiny)
+    bm = build_benchmark(
+        "split_mnist", root="/x", class_order=order, num_experiences=2, synthetic=tiny
+    )
     assert bm.task_classes == [[9, 8, 7, 6, 5], [4, 3, 2, 1, 0]]
-    assert set(bm.train[0].y.tolist()) == {5, 6, 7, 8, 9} and set(bm.test[1].y.tolist()) == {0, 1, 2, 3, 4}
+    assert set(bm.train[0].y.tolist()) == {5, 6, 7, 8, 9}
+    assert set(bm.test[1].y.tolist()) == {0, 1, 2, 3, 4}
 
 
 def test_split_cifar110_6_class_layout(tiny: dict[str, int]) -> None:
