@@ -43,7 +43,7 @@ class TensorPairs(Dataset):
 
 
 class ListAttribute(DataAttribute):
-    """A ``DataAttribute`` over a Python list, with ``uniques`` and ``val_to_idx`` read off the list.
+    """A ``DataAttribute`` over a Python list; ``uniques`` and ``val_to_idx`` read off the list.
 
     Avalanche's generic versions look each sample up through its ``FlatData`` (~5 µs a sample:
     3 s for the 700k targets of permuted MNIST, spent in ``with_classes_timeline``). Subsets and
