@@ -11,7 +11,8 @@ import torch
 from omegaconf import DictConfig
 
 NONNEGATIVE_PLUGIN_KEYS = ("ewc_lambda", "si_lambda", "lambda_reg", "alpha", "fsd_lambda")
-POSITIVE_PLUGIN_KEYS = ("temperature", "mem_size", "num_samples", "decay_factor")
+POSITIVE_PLUGIN_KEYS = ("temperature", "mem_size", "num_samples", "decay_factor", "rank",
+                        "coreset_size", "summary_batch_size")
 
 
 class ConfigError(ValueError):
@@ -40,6 +41,8 @@ def _get(cfg: DictConfig, path: str) -> Any:
 def validate_config(cfg: DictConfig) -> None:
     """Raises :class:`ConfigError` on the first invalid setting of a composed run config."""
     _check_int_at_least(cfg, "train.epochs", 1)
+    if cfg.train.first_task_epochs is not None:
+        _check_int_at_least(cfg, "train.first_task_epochs", 1)
     _check_int_at_least(cfg, "train.batch_size", 1)
     _check_int_at_least(cfg, "train.eval_batch_size", 1)
     _check_int_at_least(cfg, "num_workers", 0)
@@ -68,17 +71,16 @@ def _check_regularizer(cfg: DictConfig) -> None:
         if isinstance(value, (int, float)) and value <= 0:
             _fail(f"regularizer.plugin.{key}", value, "it must be > 0",
                   f"regularizer.plugin.{key}=<a positive value>")
-    requires = reg.get("requires") or {}
-    models = requires.get("models")
-    if models is not None and cfg.model.name not in models:
-        raise ConfigError(
-            f"regularizer={reg.name} (with these options) does not fit model={cfg.model.name}: "
-            f"it supports model in {list(models)}. {requires.get('why', '')} Choose "
-            f"`model={models[0]}` or change the regularizer's options.".replace("  ", " "))
-    scenarios = requires.get("scenarios")
-    if scenarios is not None and cfg.benchmark.scenario not in scenarios:
-        raise ConfigError(
-            f"regularizer={reg.name} does not fit benchmark={cfg.benchmark.name} with "
-            f"benchmark.scenario={cfg.benchmark.scenario}: it needs scenario in "
-            f"{list(scenarios)}. Set `benchmark.scenario={scenarios[0]}` or pick another "
-            "regularizer.")
+    if plugin.get("mode") == "online" and plugin.get("decay_factor") is None:
+        _fail("regularizer.plugin.decay_factor", None, "online EWC needs a decay factor in (0, 1]",
+              "regularizer.plugin.decay_factor=0.9")
+    if plugin.get("estimator") == "exact":
+        if cfg.model.name != "mlp":
+            raise ConfigError(
+                f"regularizer.plugin.estimator=exact does not fit model={cfg.model.name}: the closed "
+                "form propagates moments through MLPs only. Use "
+                "`regularizer.plugin.estimator=bernoulli` (or relu), or `model=mlp`.")
+        if plugin.get("metric") != "l2_logit":
+            _fail("regularizer.plugin.metric", plugin.get("metric"),
+                  "estimator=exact is the closed form of the l2_logit metric only",
+                  "regularizer.plugin.metric=l2_logit")

@@ -46,17 +46,20 @@ def load_benchmark(cfg: DictConfig, device: torch.device) -> TensorBenchmark:
     """Builds the configured benchmark; data stays on ``device`` when ``data.on_device``."""
     bm = cfg.benchmark
     synthetic = cfg.data.synthetic
-    return build_benchmark(
-        bm.name,
-        root=to_absolute_path(cfg.data.root),
-        scenario=bm.scenario,
-        num_experiences=bm.num_experiences,
-        class_order=list(bm.class_order) if bm.class_order is not None else None,
-        seed=cfg.seed,
-        synthetic=OmegaConf.to_container(synthetic) if synthetic is not None else None,
-        device=device if cfg.data.on_device else "cpu",
-        download=cfg.data.download,
-    )
+    try:
+        return build_benchmark(
+            bm.name,
+            root=to_absolute_path(cfg.data.root),
+            scenario=bm.scenario,
+            num_experiences=bm.num_experiences,
+            class_order=list(bm.class_order) if bm.class_order is not None else None,
+            seed=cfg.seed,
+            synthetic=OmegaConf.to_container(synthetic) if synthetic is not None else None,
+            device=device if cfg.data.on_device else "cpu",
+            download=cfg.data.download,
+        )
+    except ValueError as err:  # the builders' setting errors name the setting and the fix
+        raise ConfigError(str(err)) from err
 
 
 def build_model(cfg: DictConfig, benchmark: TensorBenchmark, device: torch.device) -> TaskMaskedClassifier:
@@ -153,7 +156,9 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     train_stream, test_stream = benchmark.scenario.train_stream, benchmark.scenario.test_stream
     steps = [(train_stream, num_exp)] if joint else [(exp, i + 1) for i, exp in enumerate(train_stream)]
     payload: dict[str, Any] = {}
+    first_epochs = cfg.train.first_task_epochs or cfg.train.epochs
     for to_train, seen in steps:
+        strategy.train_epochs = first_epochs if seen == 1 else cfg.train.epochs
         strategy.train(to_train, num_workers=cfg.num_workers)
         metrics = strategy.eval(test_stream, num_workers=cfg.num_workers)
         payload = recorder.record(metrics, seen, memory_bytes(plugin) if plugin is not None else None)

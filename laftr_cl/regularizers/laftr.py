@@ -1,0 +1,132 @@
+"""LAFTR as an Avalanche plugin: summarize each finished task, add λ·FSD to later tasks' loss.
+
+A thin adapter over :mod:`laftr_cl.fsd` in the shape of Avalanche's EWC plugin: the maths is
+``summarize(...)`` in ``after_training_exp`` and ``fsd(...)`` in ``before_backward``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from avalanche.core import SupervisedPlugin
+from avalanche.evaluation.metric_results import MetricValue
+from torch.utils.data import DataLoader
+
+from laftr_cl.fsd import SummaryBank, TaskSummary, fsd, summarize
+
+
+class LaftrPlugin(SupervisedPlugin):
+    """Function-space regularization with LAFTR summaries (spec ``shared/design/laftr.md``).
+
+    While training experience k: ``loss = CE + fsd_lambda · mean_{t<k} FSD_t(θ)``, all earlier
+    tasks in one batched pass. Options are those of :func:`laftr_cl.fsd.summarize` (``inputs``,
+    ``rank``, ``coreset_size``, ``classwise``) and :func:`laftr_cl.fsd.fsd` (``estimator``,
+    ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``anchor``).
+
+    Logs ``LAFTR_FSD/train_phase/Exp<k>`` (the mean FSD term of each epoch, before λ) and
+    ``LAFTR_summary_bytes`` through the strategy's evaluator. ``memory_bytes()`` reports the
+    summaries' size by part. Its state (the summaries) travels in Avalanche checkpoints
+    (``save_checkpoint``/``maybe_load_checkpoint`` pickle the strategy with its plugins) and
+    through :meth:`state_dict`/:meth:`load_state_dict`.
+    """
+
+    def __init__(
+        self,
+        fsd_lambda: float = 1.0,
+        estimator: str = "bernoulli",
+        metric: str = "l2_prob",
+        num_samples: int = 40,
+        inputs: str = "full",
+        rank: int | None = None,
+        coreset_size: int | None = None,
+        classwise: bool = False,
+        gate_draws: str = "per_input",
+        same_dropout: bool = False,
+        anchor: str = "per_task",
+        summary_batch_size: int = 1000,
+    ) -> None:
+        super().__init__()
+        if fsd_lambda < 0:
+            raise ValueError(f"regularizer.plugin.fsd_lambda={fsd_lambda} must be >= 0.")
+        self.fsd_lambda = fsd_lambda
+        self.fsd_options = dict(estimator=estimator, metric=metric, num_samples=num_samples,
+                                gate_draws=gate_draws, same_dropout=same_dropout, anchor=anchor)
+        self.summary_options = dict(inputs=inputs, rank=rank, coreset_size=coreset_size,
+                                    classwise=classwise, batch_size=summary_batch_size)
+        self.summaries: dict[int, TaskSummary] = {}
+        self._bank: SummaryBank | None = None
+        self._epoch_total: torch.Tensor | None = None
+        self._epoch_steps = 0
+
+    # ------------------------------------------------------------------ training hooks
+    def before_backward(self, strategy: Any, **kwargs: Any) -> None:
+        if not self.summaries or self.fsd_lambda == 0:
+            return
+        if self._bank is None:
+            self._bank = SummaryBank(strategy.model, list(self.summaries.values()),
+                                     anchor=self.fsd_options["anchor"])
+        value = fsd(strategy.model, self._bank, **self.fsd_options)
+        strategy.loss += self.fsd_lambda * value
+        detached = value.detach()
+        self._epoch_total = detached if self._epoch_total is None else self._epoch_total + detached
+        self._epoch_steps += 1
+
+    def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
+        if self._epoch_steps:
+            mean = (self._epoch_total / self._epoch_steps).item()
+            exp = strategy.experience.current_experience
+            self._publish(strategy, f"LAFTR_FSD/train_phase/Exp{exp:03d}", mean)
+        self._epoch_total, self._epoch_steps = None, 0
+
+    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        """Summarizes the experience just learned, at the final θ_t, in eval mode."""
+        exp = strategy.experience
+        task = exp.task_label if hasattr(exp, "task_label") else 0
+        output_units = (strategy.model.output_units(task)
+                        if hasattr(strategy.model, "output_units") else None)
+        summary = summarize(strategy.model, self._task_data(strategy),
+                            output_units=output_units, **self.summary_options)
+        if self.fsd_options["anchor"] == "latest":
+            self.summaries = {k: s.without_snapshot() for k, s in self.summaries.items()}
+        self.summaries[exp.current_experience] = summary
+        self._bank = None
+        self._publish(strategy, "LAFTR_summary_bytes", self.memory_bytes()["total"])
+
+    # ------------------------------------------------------------------ helpers
+    def _task_data(self, strategy: Any) -> Any:
+        """The experience's training inputs: its tensors when the strategy has them, else a loader."""
+        tensors = strategy._experience_tensors() if hasattr(strategy, "_experience_tensors") else None
+        if tensors is not None:
+            return tensors.x, tensors.y
+        dataset = strategy.experience.dataset.eval()
+        return DataLoader(dataset, batch_size=self.summary_options["batch_size"])
+
+    @staticmethod
+    def _publish(strategy: Any, name: str, value: float) -> None:
+        evaluator = getattr(strategy, "evaluator", None)
+        if evaluator is not None:
+            evaluator.publish_metric_value(
+                MetricValue("LaftrPlugin", name, value, strategy.clock.train_iterations))
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Bytes of all summaries by part (``rates``, ``inputs``, ``snapshot``, ``output_units``)."""
+        parts: dict[str, int] = {}
+        for summary in self.summaries.values():
+            for part, size in summary.nbytes().items():
+                if part != "total":
+                    parts[part] = parts.get(part, 0) + size
+        parts["total"] = sum(parts.values())
+        return parts
+
+    def state_dict(self) -> dict[str, Any]:
+        """The summaries as plain tensors, keyed by experience id."""
+        return {"summaries": {k: s.state_dict() for k, s in self.summaries.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.summaries = {int(k): TaskSummary.from_state_dict(s) for k, s in state["summaries"].items()}
+        self._bank = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_bank"] = None  # rebuilt from the summaries on the next step
+        return state

@@ -1,0 +1,127 @@
+"""The LAFTR Avalanche plugin: when it acts, what it stores, how its state travels."""
+import copy
+
+import pytest
+import torch
+from avalanche.checkpointing import maybe_load_checkpoint, save_checkpoint
+from avalanche.training.plugins import EvaluationPlugin
+from torch import nn
+
+from helpers import compose_run_config
+from laftr_cl.benchmarks import build_benchmark
+from laftr_cl.config_check import ConfigError
+from laftr_cl.experiment import run_experiment
+from laftr_cl.fsd import fsd
+from laftr_cl.models import MLP, TaskMaskedClassifier
+from laftr_cl.regularizers.laftr import LaftrPlugin
+from laftr_cl.training.strategy import build_strategy
+
+
+@pytest.fixture(scope="module")
+def benchmark():
+    return build_benchmark("split_mnist", root="unused", num_experiences=5,
+                           synthetic={"train_per_class": 12, "test_per_class": 4})
+
+
+def _strategy(benchmark, plugins, seed=0, net=None):
+    torch.manual_seed(seed)
+    model = TaskMaskedClassifier(net or MLP(784, [16], 10), benchmark.task_classes)
+    return build_strategy("naive", model=model, optimizer=torch.optim.Adam(model.parameters(), lr=1e-2),
+                          plugins=plugins, evaluator=EvaluationPlugin(), benchmark=benchmark,
+                          device=torch.device("cpu"), epochs=1, batch_size=8, eval_batch_size=64)
+
+
+def _params(strategy):
+    return [p.detach().clone() for p in strategy.model.parameters()]
+
+
+def test_loss_changes_only_from_the_second_task_on(benchmark):
+    plain = _strategy(benchmark, [])
+    laftr = _strategy(benchmark, [LaftrPlugin(fsd_lambda=10.0, num_samples=8, inputs="diag")])
+    history = []
+    for exp in list(benchmark.scenario.train_stream)[:3]:
+        torch.manual_seed(100 + exp.current_experience)
+        plain.train(exp)
+        torch.manual_seed(100 + exp.current_experience)
+        laftr.train(exp)
+        history.append([torch.equal(a, b) for a, b in zip(_params(plain), _params(laftr))])
+    assert all(history[0]), "the first task must train exactly as without a regularizer"
+    assert not any(history[1]) and not any(history[2])
+    assert sorted(laftr.plugins[0].summaries) == [0, 1, 2]
+
+
+def test_summary_uses_the_task_head_and_reports_memory(benchmark):
+    plugin = LaftrPlugin(num_samples=8, inputs="lowrank", rank=3)
+    strategy = _strategy(benchmark, [plugin])
+    strategy.train(benchmark.scenario.train_stream[0])
+    strategy.train(benchmark.scenario.train_stream[1])
+    assert plugin.summaries[1].output_units.tolist() == [2, 3]
+    memory = plugin.memory_bytes()
+    per_task = [s.nbytes()["total"] for s in plugin.summaries.values()]
+    assert memory["total"] == sum(per_task) > 0
+    assert memory["snapshot"] == 2 * sum(p.numel() * 4 for p in strategy.model.parameters())
+    logged = strategy.evaluator.get_last_metrics()
+    assert "LAFTR_FSD/train_phase/Exp000" not in logged  # nothing to regularize on the first task
+    assert logged["LAFTR_FSD/train_phase/Exp001"] > 0
+    assert logged["LAFTR_summary_bytes"] == memory["total"]
+
+
+def test_anchor_latest_keeps_one_snapshot(benchmark):
+    plugin = LaftrPlugin(num_samples=8, inputs="diag", anchor="latest")
+    strategy = _strategy(benchmark, [plugin])
+    for exp in list(benchmark.scenario.train_stream)[:3]:
+        strategy.train(exp)
+    snapshots = [s.snapshot is not None for s in plugin.summaries.values()]
+    assert snapshots == [False, False, True]
+
+
+def test_state_dict_and_avalanche_checkpoint_round_trip(benchmark, tmp_path):
+    plugin = LaftrPlugin(num_samples=8, inputs="full")
+    strategy = _strategy(benchmark, [plugin])
+    for exp in list(benchmark.scenario.train_stream)[:2]:
+        strategy.train(exp)
+
+    def value(p, model):
+        return fsd(model, list(p.summaries.values()), num_samples=8, generator=torch.Generator().manual_seed(0))
+
+    reference = value(plugin, strategy.model)
+    restored = LaftrPlugin()
+    restored.load_state_dict(copy.deepcopy(plugin.state_dict()))
+    assert torch.equal(value(restored, strategy.model), reference)
+
+    # torch 2.14's optimizers do not pickle with dill (Avalanche's pickler); the plugin does
+    save_checkpoint(strategy, tmp_path / "ckpt.pkl", exclude=["optimizer"])
+    fresh = _strategy(benchmark, [LaftrPlugin(num_samples=8, inputs="full")], seed=7)
+    fresh, _ = maybe_load_checkpoint(fresh, tmp_path / "ckpt.pkl")
+    loaded = next(p for p in fresh.plugins if isinstance(p, LaftrPlugin))
+    assert sorted(loaded.summaries) == [0, 1]
+    assert torch.equal(value(loaded, fresh.model), reference)
+
+
+def test_non_relu_network_fails_at_summary_time_naming_the_layer(benchmark):
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.Tanh(), nn.Linear(16, 10))
+    strategy = _strategy(benchmark, [LaftrPlugin(num_samples=8)], net=net)
+    with pytest.raises(ValueError, match="Tanh"):
+        strategy.train(benchmark.scenario.train_stream[0])
+
+
+@pytest.mark.parametrize("overrides, setting", [
+    (["model=cifar_net", "benchmark=split_cifar10", "regularizer.plugin.estimator=exact",
+      "regularizer.plugin.metric=l2_logit"], "estimator=exact"),
+    (["regularizer.plugin.estimator=exact"], r"regularizer\.plugin\.metric"),
+    (["regularizer.plugin.inputs=coreset", "regularizer.plugin.coreset_size=0"], r"regularizer\.plugin\.coreset_size"),
+    (["regularizer.plugin.fsd_lambda=-1"], r"regularizer\.plugin\.fsd_lambda"),
+])
+def test_bad_laftr_options_are_config_errors(overrides, setting, tmp_path):
+    cfg = compose_run_config(["debug=fast", "regularizer=laftr", *overrides], tmp_path)
+    with pytest.raises(ConfigError, match=setting):
+        run_experiment(cfg, tmp_path)
+
+
+def test_laftr_run_writes_summary_memory_to_results(tmp_path):
+    cfg = compose_run_config(["debug=fast", "regularizer=laftr", "benchmark.num_experiences=2",
+                              "regularizer.plugin.inputs=diag", "model.net.hidden_sizes=[16]"], tmp_path)
+    results = run_experiment(cfg, tmp_path)
+    memory = results["summary_memory_bytes"]
+    assert set(memory) == {"rates", "inputs", "snapshot", "output_units", "total"}
+    assert memory["rates"] == 2 * 16 * 4  # one float per hidden unit per task
