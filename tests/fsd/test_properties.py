@@ -138,7 +138,7 @@ def test_exact_equals_bernoulli_mean(lib, inputs, classwise, gate_draws, same_dr
     sums = summaries_for(lib, net, inputs, classwise=classwise)
     moved = lib.perturb(net, scale=0.3)
     exact = fsd(moved, sums, estimator="exact", metric="l2_logit", reduction="none", same_dropout=same_dropout).detach()
-    mean, stderr = _monte_carlo(moved, sums, 40, num_samples=600, gate_draws=gate_draws, same_dropout=same_dropout)
+    mean, stderr = _monte_carlo(moved, sums, 200, num_samples=600, gate_draws=gate_draws, same_dropout=same_dropout)
     assert (exact > 0).all()
     assert ((exact - mean).abs() < 4 * stderr).all(), (exact, mean, stderr)
 
