@@ -1,0 +1,115 @@
+"""Time per training step of each regularizer, as a ratio to an unregularized step.
+
+MLP 784-512-512-10, batch 128, Adam. For each T in ``--tasks`` the regularizers are first given
+T genuinely earlier tasks (a real Avalanche run over T small synthetic Permuted MNIST tasks
+fills EWC's Fisher and LAFTR's summaries), then one training step — forward, cross-entropy,
+the regularizer's ``before_backward`` (which adds λ·penalty to the loss), backward, Adam — is
+timed over ``--steps`` steps after warm-up, every method in the same process and loop.
+
+    python scripts/bench_regularizer.py                      # CPU
+    python scripts/bench_regularizer.py --device cuda --steps 500
+
+Columns: ms per step, ratio to ``none`` at the same T, and the bytes the regularizer keeps
+per earlier task.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import torch
+from avalanche.training.plugins import EvaluationPlugin, EWCPlugin
+from torch import nn
+
+from laftr_cl.benchmarks import build_benchmark
+from laftr_cl.experiment import resolve_device
+from laftr_cl.models import MLP, TaskMaskedClassifier
+from laftr_cl.regularizers.laftr import LaftrPlugin
+from laftr_cl.regularizers.memory import memory_bytes
+from laftr_cl.training.strategy import build_strategy
+
+METHODS: dict[str, Callable[[int], Any]] = {
+    "none": lambda s: None,
+    "ewc": lambda s: EWCPlugin(ewc_lambda=1.0),
+    "laftr bernoulli": lambda s: LaftrPlugin(estimator="bernoulli", metric="l2_prob", num_samples=s),
+    "laftr exact": lambda s: LaftrPlugin(estimator="exact", metric="l2_logit", num_samples=s),
+}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def prepared(method: str, tasks: int, samples: int, device: torch.device) -> tuple[nn.Module, Any]:
+    """A model and a plugin that have really been through ``tasks`` earlier experiences."""
+    torch.manual_seed(0)
+    model = TaskMaskedClassifier(MLP(784, [512, 512], 10), None).to(device)
+    plugin = METHODS[method](samples)
+    if plugin is None or tasks == 0:
+        return model, plugin
+    bench = build_benchmark("permuted_mnist", root="unused", num_experiences=tasks,
+                            synthetic={"train_per_class": 13, "test_per_class": 1}, device=device)
+    strategy = build_strategy("naive", model=model, optimizer=torch.optim.Adam(model.parameters()),
+                              plugins=[plugin], evaluator=EvaluationPlugin(), benchmark=bench,
+                              device=device, epochs=1, batch_size=128, eval_batch_size=128)
+    for exp in bench.scenario.train_stream:
+        strategy.train(exp)
+    return model, plugin
+
+
+def time_steps(model: nn.Module, plugin: Any, tasks: int, steps: int, batch: int,
+               device: torch.device) -> float:
+    """ms per training step with ``plugin.before_backward`` adding its penalty."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn = nn.CrossEntropyLoss()
+    x = torch.randn(batch, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    fake = SimpleNamespace(model=model, device=device, loss=None,
+                           clock=SimpleNamespace(train_exp_counter=tasks))
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        fake.loss = loss_fn(model.net(x), y)
+        if plugin is not None:
+            plugin.before_backward(fake)
+        fake.loss.backward()
+        optimizer.step()
+
+    for _ in range(max(5, steps // 10)):
+        step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    return 1000 * (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--tasks", type=int, nargs="+", default=[1, 3, 9])
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--samples", type=int, default=40, help="S, LAFTR's draws per task and step")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    print(f"device: {name}; MLP 784-512-512-10, batch {args.batch_size}, S = {args.samples}, {args.steps} timed steps")
+    print("| T | method | ms / step | ratio to none | bytes per task |\n| --- | --- | --- | --- | --- |")
+    for tasks in args.tasks:
+        base = None
+        for method in METHODS:
+            model, plugin = prepared(method, tasks, args.samples, device)
+            ms = time_steps(model, plugin, tasks, args.steps, args.batch_size, device)
+            base = ms if method == "none" else base
+            memory = memory_bytes(plugin) if plugin is not None else None
+            per_task = f"{memory['total'] // tasks:,}" if memory else "0"
+            print(f"| {tasks} | {method} | {ms:.2f} | {ms / base:.2f}x | {per_task} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
