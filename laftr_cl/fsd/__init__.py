@@ -6,7 +6,7 @@ Typical use::
     loss = ce + lam * fsd(model, summaries, estimator="bernoulli", num_samples=40)  # task k > t
 """
 from laftr_cl.fsd.api import fsd, true_fsd
-from laftr_cl.fsd.bank import ANCHORS, SummaryBank
+from laftr_cl.fsd.bank import ANCHORS, CLASS_WEIGHTS, SummaryBank
 from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS, Estimator
 from laftr_cl.fsd.gated_view import SUPPORTED_LAYERS, GatedView
 from laftr_cl.fsd.input_models import (
@@ -39,6 +39,7 @@ __all__ = [
     "ESTIMATORS",
     "METRICS",
     "ANCHORS",
+    "CLASS_WEIGHTS",
     "GATE_DRAWS",
     "SUPPORTED_LAYERS",
 ]

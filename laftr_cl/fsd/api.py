@@ -31,6 +31,7 @@ def fsd(
     gate_draws: str = "per_input",
     same_dropout: bool = False,
     anchor: str = "per_task",
+    class_weights: str = "uniform",
     generator: torch.Generator | Noise | None = None,
     reduction: str = "mean",
 ) -> Tensor:
@@ -53,6 +54,8 @@ def fsd(
         same_dropout: apply the network's dropout inside the regularizer, one mask for both networks.
         anchor: ``per_task`` (task t against its own snapshot θ_t) or ``latest`` (every task
             against the newest summary's snapshot; older summaries may drop theirs).
+        class_weights: how a classwise task averages its classes: ``uniform`` (as the reference
+            code) or ``frequency`` (by the classes' numbers of examples).
         generator: random source on the model's device (None: the device's default generator).
         reduction: ``mean`` over tasks (the regularizer of spec §6), ``sum``, or ``none`` (``[T]``).
 
@@ -68,7 +71,7 @@ def fsd(
         raise ValueError(f"Unknown gate_draws={gate_draws!r}: choose one of {', '.join(GATE_DRAWS)}.")
     if reduction not in REDUCTIONS:
         raise ValueError(f"Unknown reduction={reduction!r}: choose one of {', '.join(REDUCTIONS)}.")
-    bank = _bank(model, summaries, anchor)
+    bank = _bank(model, summaries, anchor, class_weights)
     slot_values = estimate(
         bank,
         metric=metric,
@@ -85,20 +88,27 @@ def fsd(
     return per_task
 
 
-def _bank(model: nn.Module, summaries: Sequence[TaskSummary] | SummaryBank, anchor: str) -> SummaryBank:
-    """The cached bank for ``(model, summaries, anchor)`` on the model's device and dtype."""
+def _bank(
+    model: nn.Module, summaries: Sequence[TaskSummary] | SummaryBank, anchor: str, class_weights: str
+) -> SummaryBank:
+    """The cached bank for ``(model, summaries, anchor, class_weights)`` on the model's device and dtype."""
     net = unwrap(model)
     if isinstance(summaries, SummaryBank):
         if summaries.view.net is not net:
             raise ValueError("This SummaryBank was built for another model: build one with SummaryBank(model, summaries).")
         if summaries.anchor != anchor:
             raise ValueError(f"This SummaryBank was built with anchor={summaries.anchor!r}, not anchor={anchor!r}.")
+        if summaries.class_weights != class_weights:
+            raise ValueError(
+                f"This SummaryBank was built with class_weights={summaries.class_weights!r}, "
+                f"not class_weights={class_weights!r}."
+            )
         return summaries
     param = next(net.parameters())
-    key = (id(net), anchor, tuple(id(s) for s in summaries), param.device, param.dtype)
+    key = (id(net), anchor, class_weights, tuple(id(s) for s in summaries), param.device, param.dtype)
     bank = _bank_cache.get(key)
     if bank is None:
-        bank = SummaryBank(net, summaries, anchor=anchor)
+        bank = SummaryBank(net, summaries, anchor=anchor, class_weights=class_weights)
         _bank_cache[key] = bank
         while len(_bank_cache) > _CACHE_SIZE:
             _bank_cache.popitem(last=False)

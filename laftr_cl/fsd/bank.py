@@ -10,6 +10,7 @@ from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.summary import TaskSummary
 
 ANCHORS = ("per_task", "latest")
+CLASS_WEIGHTS = ("uniform", "frequency")
 PADDING_LOGIT = -1.0e4
 """Logit of a padding output in both networks: equal values, so it adds 0 to every metric."""
 
@@ -27,6 +28,9 @@ class SummaryBank:
       component of every task. Older summaries may have dropped their snapshot
       (:meth:`TaskSummary.without_snapshot`): memory stays constant in the number of tasks.
 
+    A task's FSD is a weighted mean over its components: ``class_weights="uniform"`` (1/C_t, as
+    the reference code) or ``"frequency"`` (the classes' shares of the task's examples).
+
     Attributes:
         view: the :class:`GatedView` of ``model``.
         num_tasks: T. num_snapshots: N. slots: P. max_classes: C_max. input_shape: per-example input shape.
@@ -35,24 +39,33 @@ class SummaryBank:
         reference_params: parameter name → snapshots ``[N, *shape]`` (detached).
         output_units: ``[N, P, K]`` int64 output indices per slot (padded with 0), or None when every
             task uses all outputs. output_valid: ``[N, P, K]`` bool, False on padding.
-        task_weights: ``[T, N·P]``, slot → task weights (1/C_t on task t's slots): FSD per task is
-            ``task_weights @ slot_values``.
+        task_weights: ``[T, N·P]``, slot → task weights (each task's row sums to 1): FSD per task
+            is ``task_weights @ slot_values``.
     """
 
-    def __init__(self, model: nn.Module, summaries: Sequence[TaskSummary], *, anchor: str = "per_task") -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        summaries: Sequence[TaskSummary],
+        *,
+        anchor: str = "per_task",
+        class_weights: str = "uniform",
+    ) -> None:
         if anchor not in ANCHORS:
             raise ValueError(f"Unknown anchor={anchor!r}: choose one of {', '.join(ANCHORS)}.")
+        if class_weights not in CLASS_WEIGHTS:
+            raise ValueError(f"Unknown class_weights={class_weights!r}: choose one of {', '.join(CLASS_WEIGHTS)}.")
         summaries = tuple(summaries)
         if not summaries or not all(isinstance(s, TaskSummary) for s in summaries):
             raise ValueError("fsd() needs a non-empty list of TaskSummary objects (made by summarize()).")
         self.view = GatedView(model)
-        self.summaries, self.anchor = summaries, anchor
+        self.summaries, self.anchor, self.class_weights = summaries, anchor, class_weights
         param = next(self.view.net.parameters())
         self.device, self.dtype = param.device, param.dtype
         self.input_shape = summaries[0].input_shape
         self._check(summaries)
 
-        slots = self._slot_table(summaries, anchor)  # [(summary, component, weight)] in slot order
+        slots = self._slot_table(summaries, anchor, class_weights)  # [(summary, component, weight)]
         self.num_tasks = len(summaries)
         self.max_classes = max(s.num_components for s in summaries)
         self.num_snapshots = self.num_tasks if anchor == "per_task" else 1
@@ -122,13 +135,21 @@ class SummaryBank:
             )
 
     @staticmethod
-    def _slot_table(summaries: Sequence[TaskSummary], anchor: str) -> list[tuple[int, int, float]]:
+    def _slot_table(
+        summaries: Sequence[TaskSummary], anchor: str, class_weights: str
+    ) -> list[tuple[int, int, float]]:
         """``(summary index, component index, weight)`` per slot, in ``[N, P]`` row-major order."""
+
+        def weight(s: TaskSummary, c: int) -> float:
+            if class_weights == "uniform":
+                return 1.0 / s.num_components
+            return float(s.num_examples[c]) / float(s.num_examples.sum())
+
         if anchor == "latest":
-            return [(t, c, 1.0 / s.num_components) for t, s in enumerate(summaries) for c in range(s.num_components)]
+            return [(t, c, weight(s, c)) for t, s in enumerate(summaries) for c in range(s.num_components)]
         width = max(s.num_components for s in summaries)
         return [
-            (t, c, 1.0 / s.num_components) if c < s.num_components else (t, 0, 0.0)
+            (t, c, weight(s, c)) if c < s.num_components else (t, 0, 0.0)
             for t, s in enumerate(summaries)
             for c in range(width)
         ]

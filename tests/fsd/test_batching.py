@@ -85,6 +85,23 @@ def test_exact_batched_equals_single(lib):
     torch.testing.assert_close(fsd(moved, sums, estimator="exact", metric="l2_logit"), singles.mean())
 
 
+@pytest.mark.parametrize("anchor", ["per_task", "latest"])
+def test_class_weights_uniform_and_frequency(lib, anchor):
+    """A classwise task's FSD is the uniform (or example-weighted) mean of its classes' FSDs."""
+    net, _ = _net(lib, "mlp")
+    x, y = lib.task_data(n=40, classes=2)
+    x, y = torch.cat([x, x[y == 1][:10]]), torch.cat([y, y[y == 1][:10]])  # 20 and 30 examples
+    classwise = summarize(net, (x, y), inputs="full", classwise=True)
+    per_class = [summarize(net, (x[y == c], y[y == c]), inputs="full") for c in (0, 1)]
+    moved = lib.perturb(net)
+    options = dict(estimator="exact", metric="l2_logit", anchor=anchor)
+    classes = torch.stack([fsd(moved, [s], **options) for s in per_class])
+    torch.testing.assert_close(fsd(moved, [classwise], **options), classes.mean())
+    torch.testing.assert_close(
+        fsd(moved, [classwise], class_weights="frequency", **options), (0.4 * classes[0] + 0.6 * classes[1])
+    )
+
+
 def test_classwise_splits_samples_evenly_over_classes(lib):
     net, _ = _net(lib, "mlp")
     sums = make_summaries(lib, net, inputs="diag", classes=(2, 2))

@@ -72,6 +72,7 @@ def test_lowrank_rank_between_one_and_d(lib, rank, match):
         ("gate_draws", "sometimes", "per_input, per_step"),
         ("reduction", "max", "mean, sum, none"),
         ("anchor", "first", "per_task, latest"),
+        ("class_weights", "inverse", "uniform, frequency"),
     ],
 )
 def test_unknown_fsd_option_lists_the_choices(mlp_and_summary, setting, value, choices):

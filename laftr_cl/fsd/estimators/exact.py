@@ -24,7 +24,7 @@ from torch import Tensor
 
 from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
-from laftr_cl.fsd.gated_view import DropoutOp, FlattenOp, GateOp, LinearOp
+from laftr_cl.fsd.ops import DropoutOp, FlattenOp, GateOp, LinearOp
 
 
 @dataclass
@@ -51,9 +51,10 @@ class JointMoments:
             cov_dd=delta @ tt_delta + cross + cross.mT + weight @ self.cov_dd @ weight.mT,
         )
 
-    def gate(self, rate: Tensor, scale: float = 1.0) -> "JointMoments":
-        """Independent Bernoulli(rate) gates (``rate [N, P, h]`` or a scalar), outputs times ``scale``."""
-        rate = torch.as_tensor(rate, dtype=self.mean_t.dtype, device=self.mean_t.device).expand_as(self.mean_t)
+    def gate(self, rate: Tensor | float, scale: float = 1.0) -> "JointMoments":
+        """Independent Bernoulli(rate) gates (``rate [N, P, h]`` or a float), outputs times ``scale``."""
+        if not isinstance(rate, Tensor):
+            rate = torch.full_like(self.mean_t, rate)
         outer = rate.unsqueeze(-1) * rate.unsqueeze(-2) * scale**2
         spread = rate * (1 - rate) * scale**2
 
@@ -119,7 +120,7 @@ class ExactEstimator(Estimator):
             elif isinstance(op, DropoutOp) and same_dropout and op.module.p > 0:
                 self._require_linear(moments, op)
                 keep = 1 - op.module.p
-                moments = moments.gate(torch.tensor(keep), 1 / keep)
+                moments = moments.gate(keep, 1 / keep)
             elif not isinstance(op, (FlattenOp, DropoutOp)):
                 raise ValueError(f"estimator=exact supports MLPs only; use bernoulli or relu (layer {op.position}).")
         head = self._weights(bank, bank.view.head)

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
-from laftr_cl.fsd.gated_view import PassContext
+from laftr_cl.fsd.ops import PassContext
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
 
