@@ -4,6 +4,22 @@ Typical use::
 
     summary = summarize(model, (x, y), inputs="full", output_units=[0, 1])  # after task t
     loss = ce + lam * fsd(model, summaries, estimator="bernoulli", num_samples=40)  # task k > t
+
+Modules: ``summary`` (summarize, TaskSummary), ``input_models`` (full, diag, lowrank, coreset),
+``gated_view`` + ``ops`` (the network read layer by layer), ``bank`` (summaries stacked once for
+a batched pass), ``estimators`` (bernoulli, relu, exact), ``metrics`` (l2_prob, kl, l2_logit),
+``api`` (fsd, true_fsd), ``noise`` (all random draws).
+
+Design choices (spec §2–§6 leaves them open):
+
+* Firing rates count ``s > 0`` (the reference code: ``s ≥ 0``), measured in eval mode at θ_t.
+* MaxPool is linearized: the current network is read at the reference network's argmax
+  positions, as ReLUs share the reference's gates (the reference code pools each separately).
+* ``exact`` with a coreset uses the coreset's empirical mean and (1/m) covariance: exactly the
+  moments of what the coreset's sampler draws, so ``exact`` = E[``bernoulli``] there too.
+* ``anchor="latest"`` regularizes every task against the newest summary's snapshot; older
+  summaries can drop theirs (``TaskSummary.without_snapshot``).
+* Dropout inside the regularizer is off unless ``same_dropout``; masks follow ``gate_draws``.
 """
 from laftr_cl.fsd.api import fsd, true_fsd
 from laftr_cl.fsd.bank import ANCHORS, CLASS_WEIGHTS, SummaryBank

@@ -163,7 +163,9 @@ def summarize(
     )
 
 
-def _one_pass(view: GatedView, data: Any, batch_size: int, classwise: bool, reference: Tensor):
+def _one_pass(
+    view: GatedView, data: Any, batch_size: int, classwise: bool, reference: Tensor
+) -> tuple[Tensor, list[Tensor], Tensor, Tensor, tuple[int, ...]]:
     """Per-component example counts ``[L]``, firing counts per ReLU ``[L, units]``, flat inputs
     ``[N, d]`` with component labels ``[N]``, and the per-example input shape."""
     counts = torch.zeros(0, dtype=torch.long, device=reference.device)

@@ -1,12 +1,11 @@
 """Spec §8.6 (batched over T = sum of single-task calls, same draws), anchor="latest", the bank,
-linearized max-pooling, and §8.7 (a slow per-example loop agrees with the fast code)."""
+and §8.7 (a slow per-example loop agrees with the fast code)."""
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 import torch
-from torch import nn
 
 from laftr_cl.fsd import SummaryBank, fsd, metrics, summarize
 
@@ -169,24 +168,6 @@ def test_bank_reads_the_live_parameters(lib):
         net[1].weight.add_(0.5)
     assert fsd(net, bank, estimator="exact", metric="l2_logit") > 0
     assert fsd(net, sums, estimator="exact", metric="l2_logit") > 0
-
-
-# ---------------------------------------------------------------- linearized max-pooling
-def test_maxpool_routes_the_current_network_through_the_reference_argmax():
-    """Reference conv weight 1 pools x = [[1, 2], [3, 4]] at the 4; the current weight −1 gives −4 there
-    (pooling separately would give max(−1, −2, −3, −4) = −1). Output weight 1: ρ = ½(4 − (−4))² = 32."""
-    net = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1, 1, bias=False))
-    net = net.double()
-    with torch.no_grad():
-        net[0].weight.fill_(1.0)
-        net[3].weight.fill_(1.0)
-    x = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], dtype=torch.float64)
-    summary = summarize(net, (x, torch.zeros(1)), inputs="coreset", coreset_size=1)
-    with torch.no_grad():
-        net[0].weight.fill_(-1.0)
-    for estimator in ("relu", "bernoulli"):
-        value = fsd(net, [summary], estimator=estimator, metric="l2_logit")
-        torch.testing.assert_close(value, torch.tensor(32.0, dtype=torch.float64))
 
 
 # ---------------------------------------------------------------- 7. naive per-example loop

@@ -85,10 +85,10 @@ def _covariance(inputs, x):
 
 
 @pytest.mark.parametrize("inputs", ["full", "diag", "lowrank", "coreset"])
-@pytest.mark.parametrize("depth", [1, 2])
-def test_exact_without_relu_is_the_gaussian_closed_form(lib, inputs, depth):
+@pytest.mark.parametrize("depth, bias", [(1, True), (2, True), (2, False)])
+def test_exact_without_relu_is_the_gaussian_closed_form(lib, inputs, depth, bias):
     torch.manual_seed(0)
-    layers = [nn.Linear(5, 4)] + ([nn.Linear(4, 3)] if depth == 2 else [])
+    layers = [nn.Linear(5, 4, bias=bias)] + ([nn.Linear(4, 3, bias=bias)] if depth == 2 else [])
     net = nn.Sequential(*layers).double()
     x, y = lib.task_data(n=80, shape=(5,))
     summary = summarize(net, (x, y), inputs=inputs, rank=2, coreset_size=30)

@@ -1,0 +1,60 @@
+"""The gated view: layer handling (linearized max-pooling, convolution options, biases)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from laftr_cl.fsd import GatedView, fsd, summarize
+
+
+def test_maxpool_routes_the_current_network_through_the_reference_argmax():
+    """Reference conv weight 1 pools x = [[1, 2], [3, 4]] at the 4; the current weight −1 gives −4 there
+    (pooling separately would give max(−1, −2, −3, −4) = −1). Output weight 1: ρ = ½(4 − (−4))² = 32."""
+    net = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1, 1, bias=False))
+    net = net.double()
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)
+        net[3].weight.fill_(1.0)
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], dtype=torch.float64)
+    summary = summarize(net, (x, torch.zeros(1)), inputs="coreset", coreset_size=1)
+    with torch.no_grad():
+        net[0].weight.fill_(-1.0)
+    for estimator in ("relu", "bernoulli"):
+        value = fsd(net, [summary], estimator=estimator, metric="l2_logit")
+        torch.testing.assert_close(value, torch.tensor(32.0, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_reference_path_reproduces_the_network(bias):
+    """With a one-point coreset, the relu estimator's reference network is the real network on that
+    point; zeroing the current weights (and biases) makes ρ = ½‖f(x; θ_t)‖² with l2_logit."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(2, 4, 3, stride=2, padding=2, dilation=2, groups=2, bias=bias),
+        nn.ReLU(),
+        nn.MaxPool2d(3, stride=2, padding=1),
+        nn.Conv2d(4, 3, 2, bias=bias),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(27, 6, bias=bias),
+        nn.ReLU(),
+        nn.Linear(6, 3, bias=bias),
+    ).double()
+    x = torch.randn(1, 2, 13, 13, dtype=torch.float64)
+    summary = summarize(net, (x, torch.zeros(1)), inputs="coreset", coreset_size=1, output_units=[2, 0])
+    with torch.no_grad():
+        expected = 0.5 * net(x)[0, [2, 0]].pow(2).sum()
+        for p in net.parameters():
+            p.zero_()
+    got = fsd(net, [summary, summary], estimator="relu", metric="l2_logit", reduction="none")
+    torch.testing.assert_close(got, expected.expand(2))
+
+
+def test_unit_shapes_and_head():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 5))
+    view = GatedView(net)
+    assert view.num_relus == 1 and view.has_conv and view.num_outputs == 5
+    assert view.unit_shapes((1, 6, 6)) == [torch.Size([2, 4, 4])]
+    with pytest.raises(ValueError, match="do not fit"):
+        view.unit_shapes((1, 7, 7))
