@@ -16,13 +16,18 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Composes the config, runs the experiment, returns the final average accuracy (for sweeps)."""
+    from laftr_cl.checkpointing import CheckpointError
     from laftr_cl.experiment import run_experiment
+    from laftr_cl.training.guards import NonFiniteLossError
 
     try:
         payload = run_experiment(cfg, HydraConfig.get().runtime.output_dir)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, CheckpointError) as err:
         print(f"laftr-cl: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    except NonFiniteLossError as err:  # the run diverged: its last good checkpoint is kept
+        print(f"laftr-cl: {err}", file=sys.stderr)
+        raise SystemExit(3) from None
     return payload["final"]["average_accuracy"]
 
 

@@ -55,6 +55,23 @@ def validate_config(cfg: DictConfig) -> None:
     if lr is not None and not lr > 0:
         _fail("optimizer.lr", lr, "the learning rate must be > 0", "optimizer.lr=0.001")
     _check_regularizer(cfg)
+    _check_reliability(cfg)
+
+
+def _check_reliability(cfg: DictConfig) -> None:
+    """``resume``, ``checkpoint.*`` and ``guard.*`` (resume, checkpoints and the loss guard)."""
+    if cfg.resume not in (True, False, "auto"):
+        _fail("resume", cfg.resume, "it must be auto, true or false", "resume=auto")
+    if not isinstance(cfg.checkpoint.enabled, bool):
+        _fail("checkpoint.enabled", cfg.checkpoint.enabled, "it must be true or false",
+              "checkpoint.enabled=true")
+    _check_int_at_least(cfg, "checkpoint.every_n_epochs", 0)
+    if cfg.guard.check_every != "auto":
+        _check_int_at_least(cfg, "guard.check_every", 1)
+    ratio = cfg.guard.max_regularizer_ratio
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio > 0:
+        _fail("guard.max_regularizer_ratio", ratio, "it must be a number > 0",
+              "guard.max_regularizer_ratio=1000")
 
 
 def _check_regularizer(cfg: DictConfig) -> None:

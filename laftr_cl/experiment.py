@@ -20,10 +20,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from laftr_cl.benchmarks import build_benchmark
 from laftr_cl.benchmarks.base import TensorBenchmark
+from laftr_cl.checkpointing import Progress, RunCheckpoints
 from laftr_cl.config_check import ConfigError, validate_config
 from laftr_cl.models import TaskMaskedClassifier
 from laftr_cl.regularizers.memory import memory_bytes
-from laftr_cl.results import ResultsRecorder
+from laftr_cl.results import ResultsRecorder, write_json_atomic
+from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.strategy import build_strategy
 
 log = logging.getLogger(__name__)
@@ -119,7 +121,9 @@ def build_evaluator(loggers: list[Any]) -> EvaluationPlugin:
 def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     """Trains on every experience in order, evaluating on all test experiences after each.
 
-    ``results.json`` in ``output_dir`` is rewritten after every task. Returns its content.
+    ``results.json`` in ``output_dir`` is rewritten and ``checkpoint.pt`` replaced after every
+    task; a run whose folder holds a checkpoint continues from it (``resume``, see
+    :class:`~laftr_cl.checkpointing.RunCheckpoints`). Returns the content of ``results.json``.
     """
     validate_config(cfg)
     device = resolve_device(cfg.device)
@@ -128,12 +132,18 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     model = build_model(cfg, benchmark, device)
     optimizer = instantiate(cfg.optimizer, params=model.parameters())
     plugin = instantiate(cfg.regularizer.plugin) if cfg.regularizer.plugin is not None else None
+    checkpoints = RunCheckpoints(Path(output_dir), run_config_dict(cfg), device, resume=cfg.resume,
+                                 enabled=cfg.checkpoint.enabled,
+                                 every_n_epochs=cfg.checkpoint.every_n_epochs)
+    checkpoints.keep_logs(cfg.logger)
+    guard = TrainingGuard.from_config(cfg.guard, cfg.regularizer, device,
+                                      checkpoints.path if cfg.checkpoint.enabled else None)
     loggers = build_loggers(cfg)
     strategy = build_strategy(
         cfg.regularizer.strategy,
         model=model,
         optimizer=optimizer,
-        plugins=[plugin] if plugin is not None else [],
+        plugins=[guard] + ([plugin] if plugin is not None else []),
         evaluator=build_evaluator(loggers),
         benchmark=benchmark,
         device=device,
@@ -155,15 +165,23 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     )
     train_stream, test_stream = benchmark.scenario.train_stream, benchmark.scenario.test_stream
     steps = [(train_stream, num_exp)] if joint else [(exp, i + 1) for i, exp in enumerate(train_stream)]
-    payload: dict[str, Any] = {}
     first_epochs = cfg.train.first_task_epochs or cfg.train.epochs
-    for to_train, seen in steps:
-        strategy.train_epochs = first_epochs if seen == 1 else cfg.train.epochs
+
+    def epochs_of_task(index: int) -> int:
+        return first_epochs if steps[index][1] == 1 else cfg.train.epochs
+
+    start = checkpoints.attach(strategy, plugin, recorder, epochs_of_task)
+    for index, (to_train, seen) in enumerate(steps[start.tasks_done:], start=start.tasks_done):
+        done_epochs = start.epochs_done if index == start.tasks_done else 0
+        strategy.train_epochs = epochs_of_task(index) - done_epochs
         strategy.train(to_train, num_workers=cfg.num_workers)
         metrics = strategy.eval(test_stream, num_workers=cfg.num_workers)
-        payload = recorder.record(metrics, seen, memory_bytes(plugin) if plugin is not None else None)
+        recorder.record(metrics, seen, memory_bytes(plugin) if plugin is not None else None)
+        checkpoints.save(Progress(tasks_done=index + 1))
         log.info("after %d task(s): average accuracy on seen tasks %.4f", seen,
-                 payload["average_accuracy_per_task"][-1])
+                 recorder.seen_average[-1])
+    payload = recorder.payload()
+    write_json_atomic(recorder.path, payload)
     _finish_wandb(payload)
     return payload
 

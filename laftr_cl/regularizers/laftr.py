@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from avalanche.core import SupervisedPlugin
 from avalanche.evaluation.metric_results import MetricValue
+from torch import nn
 from torch.utils.data import DataLoader
 
 from laftr_cl.fsd import SummaryBank, TaskSummary, fsd, summarize
@@ -122,8 +123,22 @@ class LaftrPlugin(SupervisedPlugin):
         """The summaries as plain tensors, keyed by experience id."""
         return {"summaries": {k: s.state_dict() for k, s in self.summaries.items()}}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.summaries = {int(k): TaskSummary.from_state_dict(s) for k, s in state["summaries"].items()}
+    def load_state_dict(self, state: dict[str, Any], model: nn.Module | None = None) -> None:
+        """Restores the summaries of :meth:`state_dict`; with ``model``, first checks they fit it.
+
+        Raises:
+            ValueError: with ``model``, a summary does not fit it (firing-rate, snapshot or input
+                shapes, output units): it was made for another architecture.
+        """
+        summaries = {int(k): TaskSummary.from_state_dict(s) for k, s in state["summaries"].items()}
+        if model is not None and summaries:
+            try:  # the bank checks every summary against the model; fsd() rebuilds it when needed
+                SummaryBank(model, list(summaries.values()), anchor=self.fsd_options["anchor"])
+            except (ValueError, RuntimeError) as err:
+                raise ValueError(
+                    f"The LAFTR summaries of tasks {sorted(summaries)} do not fit the model "
+                    f"{type(model).__name__}: {err}") from err
+        self.summaries = summaries
         self._bank = None
 
     def __getstate__(self) -> dict[str, Any]:

@@ -1,0 +1,249 @@
+"""The checkpoint file of a run: ``<run dir>/checkpoint.pt``, written atomically, read with checks.
+
+A checkpoint is one ``torch.save`` of a dict:
+
+* ``format`` (:data:`CHECKPOINT_FORMAT`) and ``laftr_cl_version``: a file of another format or
+  version is refused.
+* ``config``: the resolved run config without the settings that may differ on resume
+  (:data:`RESUMABLE_SETTINGS`); a checkpoint of another config is refused, naming the settings.
+* ``device``: ``cpu`` or ``cuda``; resuming on the other kind is refused.
+* ``progress``: ``{"tasks_done": k, "epochs_done": e}`` — k tasks finished (trained, evaluated,
+  recorded) and e epochs of task k+1 (0 for a checkpoint between tasks).
+* ``state``: the run itself, as :func:`laftr_cl.training.run_state.capture_state` returns it
+  (model, optimizer, regularizer, clock, evaluator metrics, RNGs, accuracy matrix so far).
+
+Writing goes to ``checkpoint.pt.tmp`` in the same folder, is fsynced, then renamed over
+``checkpoint.pt`` (``os.replace``): a run killed mid-write leaves the previous checkpoint intact.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+import laftr_cl
+from laftr_cl.config_check import ConfigError
+from laftr_cl.training.run_state import (
+    EpochCheckpoint,
+    RestoreAtTaskStart,
+    capture_state,
+    checkpointable,
+    restore_state,
+    restore_training_state,
+)
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_FORMAT = 1
+RESUMABLE_SETTINGS = ("resume", "checkpoint", "guard", "logger", "paths", "tags", "device",
+                      "num_workers", "data.root", "data.download", "data.on_device")
+"""Settings that may differ between the interrupted run and its resumption (dotted paths)."""
+
+KILL_ENV = "LAFTR_CL_TEST_KILL_AT"
+"""Fault-test hook: ``<point>:<progress>`` (e.g. ``checkpoint_written:2``) SIGKILLs the process
+there. Points: ``checkpoint_written`` (after the rename), ``checkpoint_renaming`` (temporary file
+written and fsynced, not yet renamed). Progress: ``k`` after task k, ``k.e`` after epoch e of task k+1."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable or from another run; the message names file and fix."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a run got: ``tasks_done`` finished tasks plus ``epochs_done`` epochs of the next."""
+
+    tasks_done: int = 0
+    epochs_done: int = 0
+
+    def label(self) -> str:
+        return str(self.tasks_done) if not self.epochs_done else f"{self.tasks_done}.{self.epochs_done}"
+
+    def describe(self) -> str:
+        text = f"{self.tasks_done} task(s) done"
+        return text + (f" and {self.epochs_done} epoch(s) of task {self.tasks_done + 1}"
+                       if self.epochs_done else "")
+
+
+def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` (plain data) flattened to dotted keys, without :data:`RESUMABLE_SETTINGS`."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, Mapping) and node:
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node
+
+    walk(config, "")
+    return {key: value for key, value in flat.items()
+            if not any(key == s or key.startswith(s + ".") for s in RESUMABLE_SETTINGS)}
+
+
+def make_checkpoint(config: Mapping[str, Any], device: torch.device, progress: Progress,
+                    state: dict[str, Any]) -> dict[str, Any]:
+    """The dict :func:`write_checkpoint` saves (see the module docstring)."""
+    return {"format": CHECKPOINT_FORMAT, "laftr_cl_version": laftr_cl.__version__,
+            "config": comparable_config(config), "device": device.type,
+            "progress": {"tasks_done": progress.tasks_done, "epochs_done": progress.epochs_done},
+            "state": state}
+
+
+def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Saves ``checkpoint`` to ``path`` atomically: temporary file, fsync, rename, fsync folder."""
+    tmp = path.with_name(path.name + ".tmp")
+    progress = Progress(**checkpoint["progress"])
+    with open(tmp, "wb") as handle:
+        torch.save(checkpoint, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    _test_kill_point("checkpoint_renaming", progress)
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+    _test_kill_point("checkpoint_written", progress)
+
+
+def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """Loads ``path`` and checks that this run may continue from it.
+
+    Raises:
+        CheckpointError: the file is truncated or not a checkpoint, has another format or
+            laftr-cl version, was written on another kind of device, or by another config.
+    """
+    fix_new = "or start a new run in a new folder (leave hydra.run.dir at its default)"
+    try:
+        checkpoint = torch.load(path, map_location=None if torch.cuda.is_available() else "cpu",
+                                weights_only=False)  # our own file: it holds RNG and plugin objects
+    except (EOFError, RuntimeError, pickle.UnpicklingError, ValueError, AttributeError) as err:
+        raise CheckpointError(
+            f"The checkpoint {path} cannot be read ({type(err).__name__}: {err}): it is truncated "
+            f"or not a laftr-cl checkpoint. Delete it to start over with resume=false, {fix_new}.") from err
+    if not isinstance(checkpoint, dict) or "format" not in checkpoint:
+        raise CheckpointError(f"{path} is not a laftr-cl checkpoint (no format field). Delete it, {fix_new}.")
+    written_by = (checkpoint.get("format"), checkpoint.get("laftr_cl_version"))
+    if written_by != (CHECKPOINT_FORMAT, laftr_cl.__version__):
+        raise CheckpointError(
+            f"The checkpoint {path} was written by laftr-cl {written_by[1]} (checkpoint format "
+            f"{written_by[0]}); this is laftr-cl {laftr_cl.__version__} (format {CHECKPOINT_FORMAT}). "
+            "Resume it with the version that wrote it, or start over with resume=false, "
+            f"{fix_new}.")
+    if checkpoint["device"] != device.type:
+        raise CheckpointError(
+            f"The checkpoint {path} was written by a run on {checkpoint['device']} but this run is on "
+            f"{device.type}: resume it with device={checkpoint['device']} (a run continues on the "
+            f"kind of device it started on), {fix_new}.")
+    _check_same_config(path, checkpoint["config"], comparable_config(config), fix_new)
+    return checkpoint
+
+
+def _check_same_config(path: Path, saved: dict[str, Any], current: dict[str, Any], fix_new: str) -> None:
+    keys = sorted(set(saved) | set(current))
+    differ = [key for key in keys if saved.get(key, "<absent>") != current.get(key, "<absent>")]
+    if differ:
+        shown = "; ".join(f"{key}: checkpoint {saved.get(key, '<absent>')!r}, this run "
+                          f"{current.get(key, '<absent>')!r}" for key in differ[:6])
+        more = f" (and {len(differ) - 6} more)" if len(differ) > 6 else ""
+        raise CheckpointError(
+            f"The checkpoint {path} belongs to a run with another config — {shown}{more}. Resume "
+            "with the settings of the interrupted run (its .hydra/overrides.yaml lists them), "
+            f"{fix_new}.")
+
+
+def _test_kill_point(point: str, progress: Progress) -> None:
+    """SIGKILLs this process when :data:`KILL_ENV` names ``point`` at ``progress`` (tests only)."""
+    if os.environ.get(KILL_ENV) == f"{point}:{progress.label()}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class RunCheckpoints:
+    """The checkpoint of one run folder: whether to resume from it, restoring it, replacing it.
+
+    ``resume``: ``auto`` continues from ``<run dir>/checkpoint.pt`` when it exists, ``true``
+    requires it, ``false`` starts over (and replaces it). With ``enabled`` the checkpoint is
+    written after every task (:meth:`save`) and, with ``every_n_epochs`` > 0, every N epochs
+    inside a task.
+    """
+
+    def __init__(self, run_dir: Path, config: Mapping[str, Any], device: torch.device, *,
+                 resume: bool | str, enabled: bool, every_n_epochs: int) -> None:
+        self.path = Path(run_dir) / CHECKPOINT_NAME
+        self.config, self.device = config, device
+        self.enabled, self.every_n_epochs = enabled, every_n_epochs
+        self.previous = self._read_previous(resume)
+        self.start = Progress(**self.previous["progress"]) if self.previous else Progress()
+        self._run: tuple[Any, Any, Any] | None = None
+
+    def _read_previous(self, resume: bool | str) -> dict[str, Any] | None:
+        if resume is False:
+            if self.path.is_file():
+                log.warning("resume=false: starting over; %s will be replaced", self.path)
+            return None
+        if not self.path.is_file():
+            if resume is True:
+                raise CheckpointError(
+                    f"resume=true but there is no checkpoint {self.path}. Point hydra.run.dir (or "
+                    "hydra.sweep.dir for a multirun) at the folder of the run to continue, e.g. "
+                    "`laftr-cl ... resume=true hydra.run.dir=logs/runs/split_mnist/ewc/<time>`, "
+                    "or leave resume at auto to start a new run.")
+            return None
+        return read_checkpoint(self.path, self.config, self.device)
+
+    def keep_logs(self, logger_config: Mapping[str, Any]) -> None:
+        """On resume, renames log folders that loggers rewrite from scratch (Avalanche's CSV
+        logger, ``log_folder``) to ``<folder>.part<n>``, so the interrupted run's rows stay."""
+        if self.previous is None:
+            return
+        for entry in logger_config.values():
+            folder = Path(entry["log_folder"]) if "log_folder" in entry else None
+            if folder is not None and folder.is_dir():
+                part = next(n for n in range(1, 10_000) if not folder.with_name(f"{folder.name}.part{n}").exists())
+                folder.rename(folder.with_name(f"{folder.name}.part{part}"))
+
+    def attach(self, strategy: Any, plugin: Any, recorder: Any,
+               epochs_of_task: Callable[[int], int]) -> Progress:
+        """Restores the previous checkpoint (if any) into the fresh run; hooks the epoch saves.
+
+        Returns where training continues. Raises CheckpointError when the checkpoint's state does
+        not fit this run, ConfigError when the regularizer's state cannot be checkpointed.
+        """
+        if self.enabled and not checkpointable(plugin):
+            raise ConfigError(
+                f"checkpoint.enabled=true but the regularizer's plugin {type(plugin).__name__} has "
+                "no known state to save: run it with `laftr-cl ... checkpoint.enabled=false`.")
+        self._run = (strategy, plugin, recorder)
+        if self.previous is not None:
+            state = self.previous["state"]
+            try:
+                restore_state(state, strategy, plugin, recorder)
+            except (ValueError, RuntimeError, KeyError, TypeError) as err:
+                raise CheckpointError(
+                    f"The checkpoint {self.path} does not fit this run ({type(err).__name__}: {err}). "
+                    "It was altered or written by other code: delete it and start over with "
+                    "resume=false.") from err
+            if self.start.epochs_done:
+                strategy.plugins.append(RestoreAtTaskStart(
+                    lambda: restore_training_state(state, strategy, plugin)))
+            log.info("resuming from %s: %s", self.path, self.start.describe())
+        if self.enabled and self.every_n_epochs:
+            strategy.plugins.append(EpochCheckpoint(
+                self.every_n_epochs, epochs_of_task, lambda task, epochs: self.save(Progress(task, epochs))))
+        return self.start
+
+    def save(self, progress: Progress) -> None:
+        """Replaces the checkpoint with the run's state at ``progress`` (when enabled)."""
+        if not self.enabled or self._run is None:
+            return
+        state = capture_state(*self._run)
+        write_checkpoint(self.path, make_checkpoint(self.config, self.device, progress, state))

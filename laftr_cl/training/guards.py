@@ -1,0 +1,138 @@
+"""Guarded training: stop on a non-finite loss, warn when the regularizer's term explodes.
+
+:class:`TrainingGuard` is a plugin that reads the loss twice per step — the cross-entropy in
+``before_backward`` (it is the first plugin, so no regularizer has added its term yet) and the
+total in ``after_backward`` — and checks them before the optimizer step.
+
+Checking a value on the host needs a device sync. On the CPU that costs nothing and every step is
+checked (``check_every: auto`` → 1). On CUDA (``auto`` → 100) each step only appends its two
+0-d loss terms (still on the device) to a window; every ``check_every`` steps and at the end of
+each epoch the window is copied to the host in one sync and searched for the first bad step. A
+diverged run then goes on for at most ``check_every − 1`` steps before it stops — nothing of it is
+kept: checkpoints are written only between tasks (or epochs), so the last good one stays.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from avalanche.core import SupervisedPlugin
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+CUDA_CHECK_EVERY = 100
+"""Steps between host checks on CUDA with ``guard.check_every: auto``."""
+
+LAMBDA_KEYS = ("fsd_lambda", "ewc_lambda", "si_lambda", "lambda_reg", "alpha")
+"""Names under ``regularizer.plugin`` that hold a regularizer's strength λ, in lookup order."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; the message names where and the loss terms."""
+
+
+@dataclass(frozen=True)
+class StepPlace:
+    """Where a training step was: task (experience index), epoch and step, all 0-based."""
+
+    experience: int
+    epoch: int
+    step: int
+    iteration: int
+
+    def describe(self) -> str:
+        return (f"task {self.experience + 1} (experience {self.experience}), epoch {self.epoch + 1}, "
+                f"step {self.step + 1} of the epoch (iteration {self.iteration + 1} of the run)")
+
+
+def regularizer_strength(regularizer: Mapping[str, Any]) -> str:
+    """``"regularizer.plugin.ewc_lambda=100.0"`` for the ``regularizer`` config node, or a note."""
+    plugin = regularizer.get("plugin") or {}
+    for key in LAMBDA_KEYS:
+        if key in plugin:
+            return f"λ: regularizer.plugin.{key}={plugin[key]}"
+    return f"regularizer={regularizer.get('name')} has no λ"
+
+
+class TrainingGuard(SupervisedPlugin):
+    """Raises :class:`NonFiniteLossError` on a NaN/inf loss; logs a warning with λ when the
+    regularizer's term is more than ``max_regularizer_ratio`` × the cross-entropy.
+
+    Must be the first plugin of the strategy. Keeps per step only a ``[2]`` tensor (cross-entropy,
+    regularizer term = total − cross-entropy) until the next check, and the tasks it warned about.
+    """
+
+    def __init__(self, *, check_every: int, max_regularizer_ratio: float, strength: str,
+                 checkpoint_path: Path | None) -> None:
+        super().__init__()
+        self.check_every = check_every
+        self.max_regularizer_ratio = max_regularizer_ratio
+        self.strength = strength
+        self.checkpoint_path = checkpoint_path
+        self._cross_entropy: Tensor | None = None
+        self._window: list[tuple[StepPlace, Tensor]] = []
+        self._warned_experiences: set[int] = set()
+
+    @classmethod
+    def from_config(cls, guard: Mapping[str, Any], regularizer: Mapping[str, Any],
+                    device: torch.device, checkpoint_path: Path | None) -> "TrainingGuard":
+        """From the ``guard`` and ``regularizer`` config nodes (``check_every: auto`` by device)."""
+        every = guard["check_every"]
+        if every == "auto":
+            every = CUDA_CHECK_EVERY if device.type == "cuda" else 1
+        return cls(check_every=int(every), max_regularizer_ratio=float(guard["max_regularizer_ratio"]),
+                   strength=regularizer_strength(regularizer), checkpoint_path=checkpoint_path)
+
+    # ------------------------------------------------------------------ hooks
+    def before_backward(self, strategy: Any, **kwargs: Any) -> None:
+        self._cross_entropy = strategy.loss.detach()
+
+    def after_backward(self, strategy: Any, **kwargs: Any) -> None:
+        total = strategy.loss.detach()
+        terms = torch.stack([self._cross_entropy.sum(), (total - self._cross_entropy).sum()]).float()
+        clock = strategy.clock
+        place = StepPlace(getattr(strategy.experience, "current_experience", 0), clock.train_exp_epochs,
+                          clock.train_epoch_iterations, clock.train_iterations)
+        self._window.append((place, terms))
+        if len(self._window) >= self.check_every:
+            self._check()
+
+    def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
+        self._check()
+
+    # ------------------------------------------------------------------ checks
+    def _check(self) -> None:
+        """Copies the window's terms to the host (one sync) and inspects them in step order."""
+        if not self._window:
+            return
+        places = [place for place, _ in self._window]
+        rows = torch.stack([terms for _, terms in self._window]).cpu().tolist()
+        self._window = []
+        for place, (cross_entropy, term) in zip(places, rows):
+            if not math.isfinite(cross_entropy + term):
+                raise NonFiniteLossError(self._message(place, cross_entropy, term))
+            if term > self.max_regularizer_ratio * abs(cross_entropy) and \
+                    place.experience not in self._warned_experiences:
+                self._warned_experiences.add(place.experience)
+                log.warning(
+                    "The regularizer's term exploded at %s: %.4g = %.3g × the cross-entropy %.4g "
+                    "(%s; warned once per task, guard.max_regularizer_ratio=%g). Lower λ if "
+                    "training stalls.", place.describe(), term, term / max(abs(cross_entropy), 1e-30),
+                    cross_entropy, self.strength, self.max_regularizer_ratio)
+
+    def _message(self, place: StepPlace, cross_entropy: float, term: float) -> str:
+        kept = (f"the last good checkpoint, {self.checkpoint_path}, is kept (continue from it "
+                "with resume=true after the fix)"
+                if self.checkpoint_path is not None and self.checkpoint_path.is_file()
+                else "no checkpoint was written before it")
+        culprit = ("the regularizer's term" if not math.isfinite(term) and math.isfinite(cross_entropy)
+                   else "the cross-entropy")
+        return (f"The training loss is not finite at {place.describe()}: cross-entropy={cross_entropy}, "
+                f"regularizer term (λ · penalty)={term} ({self.strength}); {culprit} diverged first. "
+                f"Training stopped and {kept}. To fix: lower optimizer.lr, or lower λ when the "
+                "regularizer's term is the one that diverged, or check the data for NaN inputs.")
