@@ -149,7 +149,7 @@ def summarize(
     ]
     num_examples = counts[present]
     rates = tuple(
-        (f[present] / num_examples.unsqueeze(-1)).to(reference.dtype).reshape(len(present), *shape)
+        (f[present].to(reference.dtype) / num_examples.unsqueeze(-1).to(reference.dtype)).reshape(len(present), *shape)
         for f, shape in zip(firing, view.unit_shapes(input_shape))
     )
     return TaskSummary(

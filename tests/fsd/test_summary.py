@@ -30,6 +30,8 @@ def test_firing_rates_equal_a_hand_count_with_strict_inequality():
     torch.testing.assert_close(summary.firing_rates[0], torch.tensor([[0.25, 0.25, 0.5]], dtype=torch.float64))
     assert summary.num_examples.tolist() == [4]
     assert summary.classes is None
+    thirds = summarize(hand_net(), (HAND_X[:3], HAND_Y[:3]), inputs="diag").firing_rates[0]
+    assert torch.equal(thirds, torch.tensor([[1 / 3, 1 / 3, 2 / 3]], dtype=torch.float64))  # no float32 detour
 
 
 def test_classwise_rates_are_per_class_hand_counts():

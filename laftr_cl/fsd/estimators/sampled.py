@@ -6,9 +6,9 @@ from torch import Tensor
 
 from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
-from laftr_cl.fsd.ops import PassContext
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
+from laftr_cl.fsd.ops import PassContext
 
 
 class SampledEstimator(Estimator):
