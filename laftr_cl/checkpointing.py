@@ -47,9 +47,10 @@ RESUMABLE_SETTINGS = ("resume", "checkpoint", "guard", "logger", "paths", "tags"
 """Settings that may differ between the interrupted run and its resumption (dotted paths)."""
 
 KILL_ENV = "LAFTR_CL_TEST_KILL_AT"
-"""Fault-test hook: ``<point>:<progress>`` (e.g. ``checkpoint_written:2``) SIGKILLs the process
-there. Points: ``checkpoint_written`` (after the rename), ``checkpoint_renaming`` (temporary file
-written and fsynced, not yet renamed). Progress: ``k`` after task k, ``k.e`` after epoch e of task k+1."""
+"""Fault-test hook: ``<point>:<progress>[:<signal>]`` (e.g. ``checkpoint_written:2``) sends the
+process SIGKILL (or the named signal, e.g. ``SIGUSR2``, submitit's pre-emption signal) there.
+Points: ``checkpoint_written`` (after the rename), ``checkpoint_renaming`` (temporary file written
+and fsynced, not yet renamed). Progress: ``k`` after task k, ``k.e`` after epoch e of task k+1."""
 
 
 class CheckpointError(RuntimeError):
@@ -162,9 +163,11 @@ def _check_same_config(path: Path, saved: dict[str, Any], current: dict[str, Any
 
 
 def _test_kill_point(point: str, progress: Progress) -> None:
-    """SIGKILLs this process when :data:`KILL_ENV` names ``point`` at ``progress`` (tests only)."""
-    if os.environ.get(KILL_ENV) == f"{point}:{progress.label()}":
-        os.kill(os.getpid(), signal.SIGKILL)
+    """Signals this process when :data:`KILL_ENV` names ``point`` at ``progress`` (tests only)."""
+    target, _, name = os.environ.get(KILL_ENV, "").partition(":")
+    at, _, signal_name = name.partition(":")
+    if (target, at) == (point, progress.label()):
+        os.kill(os.getpid(), getattr(signal, signal_name or "SIGKILL"))
 
 
 class RunCheckpoints:

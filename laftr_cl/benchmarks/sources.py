@@ -5,6 +5,8 @@ on disk; normalising runs on the target device, so only uint8 bytes cross to a G
 """
 from __future__ import annotations
 
+import math
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -97,7 +99,8 @@ def load_sources(
 
     Raises:
         BenchmarkDataNotFoundError: files missing and no download asked, the download failed,
-            or torchvision could not read the files.
+            torchvision could not read the files (a truncated or corrupt idx file is named), or
+            a split's image and label counts differ or its labels are out of range.
     """
     root = settings.root
     expected = [path for source in sources for path in expected_files(source, root)]
@@ -114,7 +117,11 @@ def load_sources(
             images_test, y_test = _decode(source, resolved, False)
         except Exception as err:  # present but unreadable: Runtime-, Assertion-, EOFError...
             reason = f"torchvision could not read them ({type(err).__name__}: {err})"
-            raise missing_data_error(benchmark, root, expected, reason) from err
+            raise missing_data_error(benchmark, root, expected, reason + _idx_problems(source, root)) from err
+        for split, images, labels in (("training", images_train, y_train), ("test", images_test, y_test)):
+            problem = _split_problem(images, labels, source.num_classes)
+            if problem:
+                raise missing_data_error(benchmark, root, expected, f"their {split} split is corrupt: {problem}")
         data_at = data_device(settings.device, 4 * (images_train.numel() + images_test.numel()))
         loaded.append(
             ClassificationData(
@@ -136,6 +143,42 @@ def _missing_reason(missing: list[str], expected: list[Path]) -> str:
     if len(missing) == len(expected):
         return "none of its files is there"
     return f"{len(missing)} of its {len(expected)} files are missing ({', '.join(missing)})"
+
+
+def _idx_problems(source: DatasetSource, root: str) -> str:
+    """``"; <file> is truncated: …"`` for each idx file (``*-ubyte``) of ``source`` that is broken."""
+    found = [f"{path} {problem}" for path in expected_files(source, root)
+             if path.name.endswith("-ubyte") and (problem := _idx_problem(path))]
+    return "".join(f"; {text}" for text in found)
+
+
+def _idx_problem(path: Path) -> str | None:
+    """Why ``path`` is not a complete idx file of unsigned bytes (magic ``00 00 08 ndim``, ``ndim``
+    big-endian int32 sizes, then their product in bytes), or None when it is one."""
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+        if len(magic) < 4 or magic[:3] != b"\x00\x00\x08" or not 1 <= magic[3] <= 4:
+            return "is not an idx file of unsigned bytes (wrong magic number)"
+        sizes = handle.read(4 * magic[3])
+    if len(sizes) < 4 * magic[3]:
+        return "is truncated inside its header"
+    dims = struct.unpack(f">{magic[3]}i", sizes)
+    expected, size = 4 + len(sizes) + math.prod(dims), path.stat().st_size
+    if size != expected:
+        state = "is truncated" if size < expected else "is longer than its header says"
+        return (f"{state}: its header announces {' x '.join(map(str, dims))} bytes of data "
+                f"({expected} bytes in all) but it has {size} bytes")
+    return None
+
+
+def _split_problem(images: Tensor, labels: Tensor, num_classes: int) -> str | None:
+    """Why decoded images ``[N, ...]`` and labels ``[M]`` do not form a dataset, or None."""
+    if images.shape[0] != labels.shape[0]:
+        return f"{images.shape[0]} images but {labels.shape[0]} labels"
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if bad.numel():
+        return f"{bad.numel()} labels outside 0..{num_classes - 1} (e.g. {int(bad[0])})"
+    return None
 
 
 def _download(

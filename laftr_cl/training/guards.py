@@ -64,7 +64,8 @@ class TrainingGuard(SupervisedPlugin):
     regularizer's term is more than ``max_regularizer_ratio`` × the cross-entropy.
 
     Must be the first plugin of the strategy. Keeps per step only a ``[2]`` tensor (cross-entropy,
-    regularizer term = total − cross-entropy) until the next check, and the tasks it warned about.
+    regularizer term = total − cross-entropy) until the next check, and the first explosion of
+    the regularizer's term in each task (warned about once, and named if the loss then diverges).
     """
 
     def __init__(self, *, check_every: int, max_regularizer_ratio: float, strength: str,
@@ -76,7 +77,7 @@ class TrainingGuard(SupervisedPlugin):
         self.checkpoint_path = checkpoint_path
         self._cross_entropy: Tensor | None = None
         self._window: list[tuple[StepPlace, Tensor]] = []
-        self._warned_experiences: set[int] = set()
+        self._explosions: dict[int, str] = {}
 
     @classmethod
     def from_config(cls, guard: Mapping[str, Any], regularizer: Mapping[str, Any],
@@ -90,7 +91,8 @@ class TrainingGuard(SupervisedPlugin):
 
     # ------------------------------------------------------------------ hooks
     def before_backward(self, strategy: Any, **kwargs: Any) -> None:
-        self._cross_entropy = strategy.loss.detach()
+        # a copy: regularizers add their term to strategy.loss in place
+        self._cross_entropy = strategy.loss.detach().clone()
 
     def after_backward(self, strategy: Any, **kwargs: Any) -> None:
         total = strategy.loss.detach()
@@ -116,23 +118,27 @@ class TrainingGuard(SupervisedPlugin):
         for place, (cross_entropy, term) in zip(places, rows):
             if not math.isfinite(cross_entropy + term):
                 raise NonFiniteLossError(self._message(place, cross_entropy, term))
-            if term > self.max_regularizer_ratio * abs(cross_entropy) and \
-                    place.experience not in self._warned_experiences:
-                self._warned_experiences.add(place.experience)
-                log.warning(
-                    "The regularizer's term exploded at %s: %.4g = %.3g × the cross-entropy %.4g "
-                    "(%s; warned once per task, guard.max_regularizer_ratio=%g). Lower λ if "
-                    "training stalls.", place.describe(), term, term / max(abs(cross_entropy), 1e-30),
-                    cross_entropy, self.strength, self.max_regularizer_ratio)
+            ratio = term / max(abs(cross_entropy), 1e-30)
+            if ratio > self.max_regularizer_ratio and place.experience not in self._explosions:
+                self._explosions[place.experience] = (
+                    f"at {place.describe()}: λ · penalty={term:.4g}, {ratio:.3g} × the "
+                    f"cross-entropy {cross_entropy:.4g} ({self.strength})")
+                log.warning("The regularizer's term exploded %s; guard.max_regularizer_ratio=%g, "
+                            "warned once per task. Lower λ if training stalls or diverges.",
+                            self._explosions[place.experience], self.max_regularizer_ratio)
 
     def _message(self, place: StepPlace, cross_entropy: float, term: float) -> str:
-        kept = (f"the last good checkpoint, {self.checkpoint_path}, is kept (continue from it "
-                "with resume=true after the fix)"
+        kept = (f"the last good checkpoint, {self.checkpoint_path}, is kept"
                 if self.checkpoint_path is not None and self.checkpoint_path.is_file()
-                else "no checkpoint was written before it")
-        culprit = ("the regularizer's term" if not math.isfinite(term) and math.isfinite(cross_entropy)
-                   else "the cross-entropy")
-        return (f"The training loss is not finite at {place.describe()}: cross-entropy={cross_entropy}, "
-                f"regularizer term (λ · penalty)={term} ({self.strength}); {culprit} diverged first. "
+                else "no checkpoint had been written yet")
+        if math.isfinite(cross_entropy):
+            terms = (f"cross-entropy={cross_entropy:.6g}, regularizer term (λ · penalty)={term} "
+                     f"({self.strength}): the regularizer's term diverged")
+        else:
+            terms = f"cross-entropy={cross_entropy} ({self.strength}): the cross-entropy diverged"
+        earlier = place.experience in self._explosions and \
+            f" Before that, the regularizer's term exploded {self._explosions[place.experience]}."
+        return (f"The training loss is not finite at {place.describe()}: {terms}.{earlier or ''} "
                 f"Training stopped and {kept}. To fix: lower optimizer.lr, or lower λ when the "
-                "regularizer's term is the one that diverged, or check the data for NaN inputs.")
+                "regularizer's term diverged, or check the data for NaN inputs; then start a new run "
+                "(a checkpoint continues only the config that wrote it).")

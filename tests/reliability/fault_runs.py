@@ -1,0 +1,65 @@
+"""Fault-test helpers: tiny 4-task runs, in this process and as real ``laftr-cl`` processes.
+
+Every run uses one intra-op thread (here and in the subprocesses), so that a run resumed in
+another process computes exactly what an uninterrupted one does.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from helpers import REPO_ROOT, compose_run_config
+from laftr_cl.checkpointing import CHECKPOINT_NAME, KILL_ENV
+from laftr_cl.experiment import run_experiment
+
+FOUR_TASKS = ["debug=fast", "benchmark=permuted_mnist", "benchmark.num_experiences=4",
+              "model.net.hidden_sizes=[16]"]
+"""Permuted MNIST on synthetic data: 4 tasks of 160 training and 80 test examples."""
+
+REGULARIZERS = {
+    "none": ["regularizer=none"],
+    "ewc": ["regularizer=ewc"],
+    "laftr": ["regularizer=laftr", "regularizer.plugin.num_samples=8", "regularizer.plugin.inputs=diag"],
+    "si": ["regularizer=si"],
+    "replay": ["regularizer=replay", "regularizer.plugin.mem_size=40"],
+}
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def run_here(overrides: list[str], run_dir: Path) -> dict[str, Any]:
+    """One run in this process with ``run_dir`` as Hydra's output folder; its results payload."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_experiment(compose_run_config(overrides, run_dir), run_dir)
+
+
+def run_cli(args: list[str], *, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    """``python -m laftr_cl.cli ARGS`` in the repository; ``kill_at`` arms the fault hook."""
+    env = {**os.environ, **ONE_THREAD_ENV, "HYDRA_FULL_ERROR": "0", "WANDB_SILENT": "true"}
+    env.pop(KILL_ENV, None)
+    if kill_at is not None:
+        env[KILL_ENV] = kill_at
+    return subprocess.run([sys.executable, "-m", "laftr_cl.cli", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def results(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "results.json").read_text())
+
+
+def checkpoint(run_dir: Path) -> dict[str, Any]:
+    return torch.load(run_dir / CHECKPOINT_NAME, weights_only=False)
+
+
+def assert_same_model(run_a: Path, run_b: Path) -> None:
+    """The final checkpoints of two runs hold bit-identical parameters and optimizer states."""
+    a, b = checkpoint(run_a)["state"], checkpoint(run_b)["state"]
+    assert a["model"].keys() == b["model"].keys()
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
