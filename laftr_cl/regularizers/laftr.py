@@ -9,11 +9,10 @@ from typing import Any
 
 import torch
 from avalanche.core import SupervisedPlugin
-from avalanche.evaluation.metric_results import MetricValue
 from torch import nn
-from torch.utils.data import DataLoader
 
 from laftr_cl.fsd import SummaryBank, TaskSummary, fsd, summarize
+from laftr_cl.regularizers.fsd_plugin import head_units, publish, summed_bytes, task_data
 
 
 class LaftrPlugin(SupervisedPlugin):
@@ -76,48 +75,24 @@ class LaftrPlugin(SupervisedPlugin):
         if self._epoch_steps:
             mean = (self._epoch_total / self._epoch_steps).item()
             exp = strategy.experience.current_experience
-            self._publish(strategy, f"LAFTR_FSD/train_phase/Exp{exp:03d}", mean)
+            publish(strategy, "LaftrPlugin", f"LAFTR_FSD/train_phase/Exp{exp:03d}", mean)
         self._epoch_total, self._epoch_steps = None, 0
 
     def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         """Summarizes the experience just learned, at the final θ_t, in eval mode."""
         exp = strategy.experience
-        task = exp.task_label if hasattr(exp, "task_label") else 0
-        output_units = (strategy.model.output_units(task)
-                        if hasattr(strategy.model, "output_units") else None)
-        summary = summarize(strategy.model, self._task_data(strategy),
-                            output_units=output_units, **self.summary_options)
+        summary = summarize(strategy.model, task_data(strategy, self.summary_options["batch_size"]),
+                            output_units=head_units(strategy), **self.summary_options)
         if self.fsd_options["anchor"] == "latest":
             self.summaries = {k: s.without_snapshot() for k, s in self.summaries.items()}
         self.summaries[exp.current_experience] = summary
         self._bank = None
-        self._publish(strategy, "LAFTR_summary_bytes", self.memory_bytes()["total"])
+        publish(strategy, "LaftrPlugin", "LAFTR_summary_bytes", self.memory_bytes()["total"])
 
-    # ------------------------------------------------------------------ helpers
-    def _task_data(self, strategy: Any) -> Any:
-        """The experience's training inputs: its tensors when the strategy has them, else a loader."""
-        tensors = strategy._experience_tensors() if hasattr(strategy, "_experience_tensors") else None
-        if tensors is not None:
-            return tensors.x, tensors.y
-        dataset = strategy.experience.dataset.eval()
-        return DataLoader(dataset, batch_size=self.summary_options["batch_size"])
-
-    @staticmethod
-    def _publish(strategy: Any, name: str, value: float) -> None:
-        evaluator = getattr(strategy, "evaluator", None)
-        if evaluator is not None:
-            evaluator.publish_metric_value(
-                MetricValue("LaftrPlugin", name, value, strategy.clock.train_iterations))
-
+    # ------------------------------------------------------------------ state
     def memory_bytes(self) -> dict[str, int]:
         """Bytes of all summaries by part (``rates``, ``inputs``, ``snapshot``, ``output_units``)."""
-        parts: dict[str, int] = {}
-        for summary in self.summaries.values():
-            for part, size in summary.nbytes().items():
-                if part != "total":
-                    parts[part] = parts.get(part, 0) + size
-        parts["total"] = sum(parts.values())
-        return parts
+        return summed_bytes(self.summaries.values())
 
     def state_dict(self) -> dict[str, Any]:
         """The summaries as plain tensors, keyed by experience id."""

@@ -1,0 +1,105 @@
+"""What the FSD baselines share: the plain network, its task head, stored examples, byte counts."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from laftr_cl.fsd.data import iterate_batches
+
+
+def plain_network(model: nn.Module) -> nn.Module:
+    """The network whose forward maps ``x [B, *input_shape]`` to logits ``[B, out]``: a wrapper's
+    ``.net`` (e.g. ``TaskMaskedClassifier``, whose own forward needs task labels) or ``model``."""
+    net = getattr(model, "net", None)
+    return net if isinstance(net, nn.Module) else model
+
+
+def head_index(output_units: Sequence[int] | Tensor | None, device: torch.device) -> Tensor | None:
+    """O_t as int64 ``[K]`` on ``device``, or None for all outputs (a single head)."""
+    if output_units is None:
+        return None
+    units = torch.as_tensor(list(output_units) if not isinstance(output_units, Tensor) else output_units,
+                            dtype=torch.long, device=device)
+    if units.dim() != 1 or units.numel() == 0:
+        raise ValueError("output_units must be a non-empty list of output indices (or None for all outputs).")
+    return units
+
+
+def select_head(logits: Tensor, units: Tensor | None) -> Tensor:
+    """``[..., out]`` → ``[..., K]``: the task's output units (all of them when ``units`` is None)."""
+    return logits if units is None else logits.index_select(-1, units)
+
+
+def gather_data(data: Any, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
+    """All of ``data`` (``(x, y)`` tensors or an iterable of ``(x, y, ...)`` batches) as
+    ``x [N, *input_shape]`` and ``y [N]``; raises ValueError when it is empty."""
+    xs, ys = zip(*iterate_batches(data, batch_size)) if data is not None else ((), ())
+    if not xs or sum(x.shape[0] for x in xs) == 0:
+        raise ValueError("The task's data is empty: a summary needs at least one example.")
+    return torch.cat(xs), torch.cat(ys)
+
+
+def choose_examples(x: Tensor, size: int, generator: torch.Generator | None = None) -> Tensor:
+    """``min(size, N)`` rows of ``x [N, ...]`` chosen uniformly without replacement (a copy)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"coreset_size must be an integer m >= 1 (got coreset_size={size!r}): pass coreset_size=m.")
+    device = generator.device if generator is not None else x.device
+    order = torch.randperm(x.shape[0], generator=generator, device=device)[:size]
+    return x[order.to(x.device)].clone()
+
+
+def tensor_bytes(tensors: Iterable[Tensor | None]) -> int:
+    """Bytes held by ``tensors`` (None entries count 0)."""
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+
+def with_total(parts: dict[str, int]) -> dict[str, int]:
+    """``parts`` plus their sum under ``total``."""
+    return {**parts, "total": sum(parts.values())}
+
+
+def detached_parameters(net: nn.Module) -> dict[str, Tensor]:
+    """A detached copy of every parameter of ``net`` (the snapshot θ_t), by name."""
+    return {name: p.detach().clone() for name, p in net.named_parameters()}
+
+
+def check_snapshot(net: nn.Module, snapshot: dict[str, Tensor], what: str) -> None:
+    """ValueError when ``snapshot`` does not have the parameters (names, shapes) of ``net``."""
+    got = {k: tuple(v.shape) for k, v in snapshot.items()}
+    want = {k: tuple(p.shape) for k, p in net.named_parameters()}
+    if got != want:
+        raise ValueError(f"The {what} holds parameters {got} but the model has {want}: it was made for "
+                         "another architecture.")
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Runs the block with ``module`` in eval mode (dropout off), restoring every submodule's mode."""
+    modes = {m: m.training for m in module.modules()}
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes.items():
+            m.train(training)
+
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str) -> None:
+    """ValueError naming the choices for an unknown ``reduction``."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"Unknown reduction={reduction!r}: choose one of {', '.join(REDUCTIONS)}.")
+
+
+def reduce_tasks(per_task: Tensor, reduction: str) -> Tensor:
+    """``[T]`` per-task values → their ``mean`` or ``sum`` (scalars), or themselves (``none``)."""
+    if reduction == "mean":
+        return per_task.mean()
+    if reduction == "sum":
+        return per_task.sum()
+    return per_task

@@ -1,0 +1,138 @@
+"""The shape every function-space regularizer plugin shares (LAFTR's, and the FSD baselines').
+
+``after_training_exp``: summarize the experience just learned, at its final θ_t.
+``before_backward``: ``loss += fsd_lambda · mean over earlier tasks of FSD_t(θ)``.
+A subclass says only how to summarize a task and how to estimate the FSD from the summaries.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterable, Protocol
+
+import torch
+from avalanche.core import SupervisedPlugin
+from avalanche.evaluation.metric_results import MetricValue
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+
+class Summary(Protocol):
+    """What a plugin keeps per task: sized by part, saved as plain tensors."""
+
+    def nbytes(self) -> dict[str, int]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+
+def task_data(strategy: Any, batch_size: int) -> Any:
+    """The current experience's training data: ``(x, y)`` tensors when the strategy serves them
+    from tensors (:class:`~laftr_cl.training.strategy.TensorNaive`), else a DataLoader."""
+    tensors = strategy._experience_tensors() if hasattr(strategy, "_experience_tensors") else None
+    if tensors is not None:
+        return tensors.x, tensors.y
+    return DataLoader(strategy.experience.dataset.eval(), batch_size=batch_size)
+
+
+def head_units(strategy: Any) -> list[int] | None:
+    """The output units O_t of the current experience's head, or None (single head)."""
+    exp = strategy.experience
+    task = exp.task_label if hasattr(exp, "task_label") else 0
+    model = strategy.model
+    return model.output_units(task) if hasattr(model, "output_units") else None
+
+
+def summed_bytes(summaries: Iterable[Summary]) -> dict[str, int]:
+    """Bytes of ``summaries`` added up part by part, with a ``total``."""
+    parts: dict[str, int] = {}
+    for summary in summaries:
+        for part, size in summary.nbytes().items():
+            if part != "total":
+                parts[part] = parts.get(part, 0) + size
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+def publish(strategy: Any, source: str, name: str, value: float) -> None:
+    """Sends one scalar to the strategy's evaluator (and so to every logger), if it has one."""
+    evaluator = getattr(strategy, "evaluator", None)
+    if evaluator is not None:
+        evaluator.publish_metric_value(MetricValue(source, name, value, strategy.clock.train_iterations))
+
+
+class FsdRegularizerPlugin(SupervisedPlugin):
+    """λ · mean over earlier tasks of an FSD estimate, from one summary per finished task.
+
+    Subclasses set ``log_name`` and ``summary_class`` and implement :meth:`summarize_task` and
+    :meth:`estimate`. Logs ``<log_name>/train_phase/Exp<k>`` (the epoch's mean FSD term, before
+    λ) and ``<log_name>_summary_bytes``; ``memory_bytes()`` sizes the summaries by part for
+    ``results.json``; :meth:`state_dict`/:meth:`load_state_dict` carry them through checkpoints.
+    """
+
+    log_name: ClassVar[str]
+    summary_class: ClassVar[Any]
+
+    def __init__(self, fsd_lambda: float, summary_batch_size: int = 1000) -> None:
+        super().__init__()
+        if fsd_lambda < 0:
+            raise ValueError(f"regularizer.plugin.fsd_lambda={fsd_lambda} must be >= 0.")
+        self.fsd_lambda = fsd_lambda
+        self.summary_batch_size = summary_batch_size
+        self.summaries: dict[int, Summary] = {}
+        self._epoch_total: Tensor | None = None
+        self._epoch_steps = 0
+
+    # ------------------------------------------------------------------ what a subclass says
+    def summarize_task(self, model: nn.Module, data: Any, output_units: list[int] | None) -> Summary:
+        """The summary of a finished task from its training data, at the model's θ_t."""
+        raise NotImplementedError
+
+    def estimate(self, model: nn.Module, summaries: list[Summary]) -> Tensor:
+        """Mean over the summarized tasks of the FSD estimate at the model's θ (a scalar)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ training hooks
+    def before_backward(self, strategy: Any, **kwargs: Any) -> None:
+        if not self.summaries or self.fsd_lambda == 0:
+            return
+        value = self.estimate(strategy.model, list(self.summaries.values()))
+        strategy.loss += self.fsd_lambda * value
+        detached = value.detach()
+        self._epoch_total = detached if self._epoch_total is None else self._epoch_total + detached
+        self._epoch_steps += 1
+
+    def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
+        if self._epoch_steps:
+            exp = strategy.experience.current_experience
+            mean = (self._epoch_total / self._epoch_steps).item()
+            publish(strategy, type(self).__name__, f"{self.log_name}/train_phase/Exp{exp:03d}", mean)
+        self._epoch_total, self._epoch_steps = None, 0
+
+    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        summary = self.summarize_task(strategy.model, task_data(strategy, self.summary_batch_size),
+                                      head_units(strategy))
+        self.summaries[strategy.experience.current_experience] = summary
+        publish(strategy, type(self).__name__, f"{self.log_name}_summary_bytes", self.memory_bytes()["total"])
+
+    # ------------------------------------------------------------------ state
+    def memory_bytes(self) -> dict[str, int]:
+        """Bytes of all summaries by part, with a ``total``."""
+        return summed_bytes(self.summaries.values())
+
+    def state_dict(self) -> dict[str, Any]:
+        """The summaries as plain tensors, keyed by experience id."""
+        return {"summaries": {k: s.state_dict() for k, s in self.summaries.items()}}
+
+    def load_state_dict(self, state: dict[str, Any], model: nn.Module | None = None) -> None:
+        """Restores :meth:`state_dict`; with ``model``, first checks the summaries fit it.
+
+        Raises:
+            ValueError: with ``model``, the estimate fails on it (it was made for another architecture).
+        """
+        summaries = {int(k): self.summary_class.from_state_dict(s) for k, s in state["summaries"].items()}
+        if model is not None and summaries:
+            try:
+                with torch.no_grad():
+                    self.estimate(model, list(summaries.values()))
+            except (ValueError, RuntimeError) as err:
+                raise ValueError(f"The {self.log_name} summaries of tasks {sorted(summaries)} do not fit the "
+                                 f"model {type(model).__name__}: {err}") from err
+        self.summaries = summaries
