@@ -14,6 +14,12 @@ A checkpoint is one ``torch.save`` of a dict:
 
 Writing goes to ``checkpoint.pt.tmp`` in the same folder, is fsynced, then renamed over
 ``checkpoint.pt`` (``os.replace``): a run killed mid-write leaves the previous checkpoint intact.
+:class:`RunCheckpoints` is what the run loop uses: resume or not, restore, save.
+
+Resume semantics: a checkpoint is written after a task has been trained, evaluated and recorded in
+``results.json``; a resumed run restores it into freshly built objects (same seed, same build
+order) and continues with the next task (or the next epoch), so on CPU it computes bit for bit
+what the uninterrupted run computes. Avalanche's own forgetting/BWT metrics are restored too.
 """
 from __future__ import annotations
 
@@ -127,10 +133,11 @@ def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device)
     try:
         checkpoint = torch.load(path, map_location=None if torch.cuda.is_available() else "cpu",
                                 weights_only=False)  # our own file: it holds RNG and plugin objects
-    except (EOFError, RuntimeError, pickle.UnpicklingError, ValueError, AttributeError) as err:
+    except (EOFError, OSError, RuntimeError, pickle.UnpicklingError, ValueError, AttributeError,
+            ImportError) as err:
         raise CheckpointError(
-            f"The checkpoint {path} cannot be read ({type(err).__name__}: {err}): it is truncated "
-            f"or not a laftr-cl checkpoint. Delete it to start over with resume=false, {fix_new}.") from err
+            f"The checkpoint {path} cannot be read ({type(err).__name__}: {err}): it is truncated, "
+            f"damaged or not a laftr-cl checkpoint. Start over with resume=false, {fix_new}.") from err
     if not isinstance(checkpoint, dict) or "format" not in checkpoint:
         raise CheckpointError(f"{path} is not a laftr-cl checkpoint (no format field). Delete it, {fix_new}.")
     written_by = (checkpoint.get("format"), checkpoint.get("laftr_cl_version"))
