@@ -6,6 +6,7 @@ another process computes exactly what an uninterrupted one does.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -36,6 +37,19 @@ def run_here(overrides: list[str], run_dir: Path) -> dict[str, Any]:
     """One run in this process with ``run_dir`` as Hydra's output folder; its results payload."""
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_experiment(compose_run_config(overrides, run_dir), run_dir)
+
+
+def run_killed(overrides: list[str], run_dir: Path, kill_at: str) -> int | None:
+    """:func:`run_here` in a forked process (no import cost) with the fault hook set to ``kill_at``;
+    returns the process's exit code (−9: killed by SIGKILL)."""
+    def child() -> None:
+        os.environ[KILL_ENV] = kill_at
+        run_here(overrides, run_dir)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(timeout=600)
+    return process.exitcode
 
 
 def run_cli(args: list[str], *, kill_at: str | None = None) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fault_runs import FOUR_TASKS, REGULARIZERS, run_cli, run_here
+from fault_runs import FOUR_TASKS, REGULARIZERS, run_here
 from laftr_cl.benchmarks import BenchmarkDataNotFoundError, build_benchmark
 from laftr_cl.checkpointing import CHECKPOINT_NAME, CheckpointError
 from laftr_cl.config_check import ConfigError
@@ -145,11 +145,11 @@ def test_checkpoint_with_summaries_of_another_architecture_is_refused(run_copy):
 
 
 def test_resume_true_without_a_checkpoint_says_how_to_point_at_one(tmp_path):
-    out = run_cli([*TWO_TASKS_LAFTR, "resume=true", f"hydra.run.dir={tmp_path}"])
-    assert out.returncode == 2
-    last = out.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"laftr-cl: resume=true but there is no checkpoint {tmp_path / CHECKPOINT_NAME}")
-    assert "hydra.run.dir" in last
+    with pytest.raises(CheckpointError) as caught:
+        run_here([*TWO_TASKS_LAFTR, "resume=true"], tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"resume=true but there is no checkpoint {tmp_path / CHECKPOINT_NAME}")
+    assert "hydra.run.dir" in message and "\n" not in message
 
 
 @pytest.mark.parametrize("override, setting", [

@@ -1,4 +1,8 @@
-"""Runs killed with SIGKILL (real ``laftr-cl`` processes) resume to exactly the uninterrupted result."""
+"""Runs killed with SIGKILL resume to exactly the uninterrupted result (accuracy matrix, weights).
+
+Killed runs are forked processes (cheap) or real ``laftr-cl`` processes where the command line
+matters (re-running a command, submitit's requeue).
+"""
 from __future__ import annotations
 
 import logging
@@ -15,6 +19,7 @@ from fault_runs import (
     results,
     run_cli,
     run_here,
+    run_killed,
 )
 
 SIGKILLED = -9
@@ -38,9 +43,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Callable[[tuple[s
 @pytest.mark.parametrize("regularizer", ["none", "ewc", "laftr", "replay"])
 def test_run_killed_after_task_2_of_4_resumes_to_the_same_results(regularizer, uninterrupted, tmp_path):
     overrides = (*REGULARIZERS[regularizer],)
-    killed = run_cli([*FOUR_TASKS, *overrides, f"hydra.run.dir={tmp_path}"],
-                     kill_at="checkpoint_written:2")
-    assert killed.returncode == SIGKILLED, killed.stderr[-2000:]
+    assert run_killed([*FOUR_TASKS, *overrides], tmp_path, "checkpoint_written:2") == SIGKILLED
     assert len(results(tmp_path)["accuracy_matrix"]) == 2
     assert checkpoint(tmp_path)["progress"] == {"tasks_done": 2, "epochs_done": 0}
 
@@ -54,13 +57,12 @@ def test_run_killed_after_task_2_of_4_resumes_to_the_same_results(regularizer, u
 
 
 def test_kill_during_checkpoint_write_keeps_the_previous_one_and_rerunning_resumes(uninterrupted, tmp_path):
-    command = [*FOUR_TASKS, *REGULARIZERS["ewc"], f"hydra.run.dir={tmp_path}"]
-    killed = run_cli(command, kill_at="checkpoint_renaming:3")
-    assert killed.returncode == SIGKILLED, killed.stderr[-2000:]
+    overrides = [*FOUR_TASKS, *REGULARIZERS["ewc"]]
+    assert run_killed(overrides, tmp_path, "checkpoint_renaming:3") == SIGKILLED
     assert (tmp_path / "checkpoint.pt.tmp").is_file()
     assert checkpoint(tmp_path)["progress"] == {"tasks_done": 2, "epochs_done": 0}
 
-    rerun = run_cli(command)  # the same command again: resume=auto finds the checkpoint
+    rerun = run_cli([*overrides, f"hydra.run.dir={tmp_path}"])  # resume=auto finds the checkpoint
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "resuming from" in (tmp_path / "cli.log").read_text()
     reference = uninterrupted(tuple(REGULARIZERS["ewc"]))
@@ -72,9 +74,7 @@ def test_kill_during_checkpoint_write_keeps_the_previous_one_and_rerunning_resum
 def test_kill_inside_a_task_resumes_from_the_epoch_checkpoint(uninterrupted, tmp_path):
     # SI resets its per-task trajectories when a task starts: the epoch checkpoint must restore them
     overrides = (*REGULARIZERS["si"], "train.epochs=3", "checkpoint.every_n_epochs=1")
-    killed = run_cli([*FOUR_TASKS, *overrides, f"hydra.run.dir={tmp_path}"],
-                     kill_at="checkpoint_written:1.2")
-    assert killed.returncode == SIGKILLED, killed.stderr[-2000:]
+    assert run_killed([*FOUR_TASKS, *overrides], tmp_path, "checkpoint_written:1.2") == SIGKILLED
     assert checkpoint(tmp_path)["progress"] == {"tasks_done": 1, "epochs_done": 2}
 
     resumed = run_here([*FOUR_TASKS, *overrides], tmp_path)
