@@ -2,7 +2,9 @@
 
 Rows are (benchmark, regularizer) pairs; each cell is the mean ± standard deviation over the
 runs (seeds) of that pair. Writes ``comparison.md`` and ``comparison.csv`` into the folder (or
-``--out``) and prints the Markdown table.
+``--out``), the plots of :mod:`laftr_cl.plots` (unless ``--no-plots``), and prints the Markdown
+table. Runs evaluated on a validation split (``data.validation_fraction > 0``, hyperparameter
+searches) form their own rows, ``<benchmark> (validation)``, never mixed with test-set runs.
 """
 from __future__ import annotations
 
@@ -44,11 +46,22 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def benchmark_of(run: dict[str, Any]) -> str:
+    """The run's benchmark name, marked ``(validation)`` when it was evaluated on a validation split."""
+    name = run["config"]["benchmark"]["name"]
+    fraction = (run["config"].get("data") or {}).get("validation_fraction") or 0
+    return f"{name} (validation)" if fraction > 0 else name
+
+
+def regularizer_of(run: dict[str, Any]) -> str:
+    return run["config"]["regularizer"]["name"]
+
+
 def summarize_runs(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (benchmark, regularizer): ``n`` runs, seeds, and (mean, std) per column."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
-        groups[(run["config"]["benchmark"]["name"], run["config"]["regularizer"]["name"])].append(run)
+        groups[(benchmark_of(run), regularizer_of(run))].append(run)
     rows = []
     for (benchmark, regularizer), members in sorted(groups.items()):
         values = [_run_values(run) for run in members]
@@ -100,17 +113,28 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="a sweep folder (searched recursively)")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: folder)")
+    parser.add_argument("--no-plots", action="store_true", help="write the tables only")
     args = parser.parse_args(argv)
     runs = load_results(args.folder)
     if not runs:
         parser.error(f"no complete results.json under {args.folder}: point it at a run or sweep folder")
+    write_comparison(runs, args.out or args.folder, plots=not args.no_plots)
+
+
+def write_comparison(runs: list[dict[str, Any]], out: Path, *, plots: bool = True) -> list[dict[str, Any]]:
+    """Writes ``comparison.md``, ``comparison.csv`` (and the plots) of ``runs`` into ``out``,
+    prints the Markdown table and returns the rows."""
     rows = summarize_runs(runs)
-    out = args.out or args.folder
     out.mkdir(parents=True, exist_ok=True)
     markdown = to_markdown(rows)
     (out / "comparison.md").write_text(markdown)
     write_csv(rows, out / "comparison.csv")
+    if plots:
+        from laftr_cl.plots import write_plots  # matplotlib only when plotting
+
+        write_plots(runs, rows, out, benchmark_of=benchmark_of, regularizer_of=regularizer_of)
     print(markdown, end="")
+    return rows
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ def _write_run(folder, benchmark, regularizer, seed, acc, memory=None, complete=
     (folder / "results.json").write_text(json.dumps({
         "config": {"benchmark": {"name": benchmark}, "regularizer": {"name": regularizer}, "seed": seed},
         "final": {"average_accuracy": acc, "backward_transfer": -0.1 * seed, "forgetting": 0.1 * seed},
+        "accuracy_matrix": [[1.0, 0.5], [acc - 0.1 * seed, acc + 0.1 * seed]],
+        "average_accuracy_per_task": [1.0, acc],
         "summary_memory_bytes": memory, "wall_time_s": 2.0, "complete": complete,
     }))
 
@@ -48,3 +50,31 @@ def test_cli_writes_markdown_and_csv(sweep, capsys):
 def test_cli_on_an_empty_folder_says_what_to_do(tmp_path):
     with pytest.raises(SystemExit):
         main([str(tmp_path)])
+
+
+def _is_png(path):
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_cli_writes_the_plots_of_a_sweep(sweep, capsys):
+    main([str(sweep), "--out", str(sweep / "report")])
+    report = sweep / "report"
+    plots = sorted(p.name for p in report.glob("*.png"))
+    assert plots == ["accuracy_matrices_split_mnist.png", "accuracy_vs_memory.png",
+                     "average_accuracy_split_mnist.png"]
+    assert all(_is_png(report / name) for name in plots)
+
+
+def test_no_plots_writes_the_tables_only(sweep, capsys):
+    main([str(sweep), "--no-plots"])
+    assert not list(sweep.glob("*.png")) and (sweep / "comparison.md").exists()
+
+
+def test_validation_runs_form_their_own_rows(sweep):
+    _write_run(sweep / "4", "split_mnist", "ewc", 2, 0.7, {"total": 100})
+    payload = json.loads((sweep / "4" / "results.json").read_text())
+    payload["config"]["data"] = {"validation_fraction": 0.1}
+    (sweep / "4" / "results.json").write_text(json.dumps(payload))
+    rows = {(row["benchmark"], row["regularizer"]): row for row in summarize_runs(load_results(sweep))}
+    assert rows[("split_mnist", "ewc")]["n"] == 2
+    assert rows[("split_mnist (validation)", "ewc")]["seeds"] == [2]
