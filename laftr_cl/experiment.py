@@ -59,6 +59,7 @@ def load_benchmark(cfg: DictConfig, device: torch.device) -> TensorBenchmark:
             synthetic=OmegaConf.to_container(synthetic) if synthetic is not None else None,
             device=device if cfg.data.on_device else "cpu",
             download=cfg.data.download,
+            validation_fraction=cfg.data.validation_fraction,
         )
     except ValueError as err:  # the builders' setting errors name the setting and the fix
         raise ConfigError(str(err)) from err
@@ -161,7 +162,8 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         device=device_name(device),
         benchmark_info={"name": benchmark.name, "scenario": benchmark.scenario_kind,
                         "task_classes": benchmark.task_classes,
-                        "train_sizes": [t.y.shape[0] for t in benchmark.train]},
+                        "train_sizes": [t.y.shape[0] for t in benchmark.train],
+                        "eval_split": benchmark.extra.get("eval_split", "test")},
     )
     train_stream, test_stream = benchmark.scenario.train_stream, benchmark.scenario.test_stream
     steps = [(train_stream, num_exp)] if joint else [(exp, i + 1) for i, exp in enumerate(train_stream)]

@@ -12,6 +12,7 @@ import torch
 
 from laftr_cl.benchmarks.base import TensorBenchmark
 from laftr_cl.benchmarks.settings import BenchmarkSettings, make_settings
+from laftr_cl.benchmarks.validation import check_validation_fraction, hold_out_validation
 
 Builder = Callable[[BenchmarkSettings], TensorBenchmark]
 
@@ -44,6 +45,7 @@ def build_benchmark(
     synthetic: Mapping | None = None,
     device: str | torch.device = "cpu",
     download: bool = False,
+    validation_fraction: float = 0.0,
 ) -> TensorBenchmark:
     """Builds benchmark ``name`` (see ``BENCHMARKS``) as tensors plus an Avalanche scenario.
 
@@ -65,11 +67,15 @@ def build_benchmark(
             data of the real benchmark's shapes and classes; no file is read.
         device: where the tensors live (the CPU when they would not fit on the GPU).
         download: let torchvision download missing files (needs network).
+        validation_fraction: f in [0, 1); f > 0 holds out f of each experience's training
+            examples (per class) and evaluates on them instead of the test set
+            (:mod:`laftr_cl.benchmarks.validation`), for hyperparameter searches.
 
     Raises:
         ValueError: an unknown ``name`` or a setting the benchmark does not support.
         BenchmarkDataNotFoundError: (a ``FileNotFoundError``) the files are not under ``root``.
     """
+    check_validation_fraction(validation_fraction)
     builder = BENCHMARKS.get(name)
     if builder is None:
         raise ValueError(
@@ -86,4 +92,4 @@ def build_benchmark(
         device=device,
         download=download,
     )
-    return builder(settings)
+    return hold_out_validation(builder(settings), validation_fraction, seed)
