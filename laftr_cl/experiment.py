@@ -59,7 +59,7 @@ def load_benchmark(cfg: DictConfig, device: torch.device) -> TensorBenchmark:
             synthetic=OmegaConf.to_container(synthetic) if synthetic is not None else None,
             device=device if cfg.data.on_device else "cpu",
             download=cfg.data.download,
-            validation_fraction=cfg.data.validation_fraction,
+            validation_fraction=cfg.data.get("validation_fraction", 0.0),
         )
     except ValueError as err:  # the builders' setting errors name the setting and the fix
         raise ConfigError(str(err)) from err
