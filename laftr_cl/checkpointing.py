@@ -218,8 +218,8 @@ class RunCheckpoints:
         for entry in logger_config.values():
             folder = Path(entry["log_folder"]) if "log_folder" in entry else None
             if folder is not None and folder.is_dir():
-                part = next(n for n in range(1, 10_000) if not folder.with_name(f"{folder.name}.part{n}").exists())
-                folder.rename(folder.with_name(f"{folder.name}.part{part}"))
+                parts = (folder.with_name(f"{folder.name}.part{n}") for n in range(1, 10_000))
+                folder.rename(next(part for part in parts if not part.exists()))
 
     def attach(self, strategy: Any, plugin: Any, recorder: Any,
                epochs_of_task: Callable[[int], int]) -> Progress:

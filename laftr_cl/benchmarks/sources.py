@@ -121,7 +121,8 @@ def load_sources(
         for split, images, labels in (("training", images_train, y_train), ("test", images_test, y_test)):
             problem = _split_problem(images, labels, source.num_classes)
             if problem:
-                raise missing_data_error(benchmark, root, expected, f"their {split} split is corrupt: {problem}")
+                reason = f"their {split} split is corrupt: {problem}"
+                raise missing_data_error(benchmark, root, expected, reason)
         data_at = data_device(settings.device, 4 * (images_train.numel() + images_test.numel()))
         loaded.append(
             ClassificationData(

@@ -63,7 +63,8 @@ def test_labels_out_of_range_are_an_error_not_a_wrong_result(mnist_root):
 
 def test_image_and_label_counts_must_agree(mnist_root):
     _write_idx(mnist_root / "MNIST" / "raw" / "train-labels-idx1-ubyte", bytes(range(10)) * 3, (30,))
-    with pytest.raises(BenchmarkDataNotFoundError, match="their training split is corrupt: 20 images but 30 labels"):
+    with pytest.raises(BenchmarkDataNotFoundError,
+                       match="their training split is corrupt: 20 images but 30 labels"):
         build_benchmark("split_mnist", root=str(mnist_root))
 
 
@@ -111,7 +112,8 @@ def test_checkpoint_of_another_config_names_the_settings(run_copy):
 
 
 def test_settings_that_may_change_on_resume_are_accepted(run_copy):
-    payload = run_here([*TWO_TASKS_LAFTR, "logger=[csv,text]", "num_workers=1", "guard.check_every=7"], run_copy)
+    resumable = ["logger=[csv,text]", "num_workers=1", "guard.check_every=7"]
+    payload = run_here([*TWO_TASKS_LAFTR, *resumable], run_copy)
     assert payload["complete"]
 
 
