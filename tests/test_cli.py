@@ -111,7 +111,7 @@ def test_wandb_offline_and_tensorboard_loggers_write_real_files(tmp_path, monkey
     assert len(runs) == 1
     run = read_offline_run(runs[0])
     assert run["group"] == "split_mnist" and run["tags"] == ["ewc", "mlp"]
-    assert run["config"]["regularizer"]["plugin"]["ewc_lambda"] == 100.0
+    assert run["config"]["regularizer"]["plugin"]["ewc_lambda"] == cfg.regularizer.plugin.ewc_lambda
     assert run["summary"]["final/average_accuracy"] == pytest.approx(results["final"]["average_accuracy"])
     assert any(key.startswith("Top1_Acc_Stream") for row in run["history"] for key in row)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 CUDA_CHECK_EVERY = 100
 """Steps between host checks on CUDA with ``guard.check_every: auto``."""
 
+CROSS_ENTROPY_FLOOR = 0.01
+"""The ratio test divides by at least this (nats): a task already fitted to a cross-entropy of
+1e-6 makes any regularizer look "exploded" against it, which is no divergence."""
+
 LAMBDA_KEYS = ("fsd_lambda", "ewc_lambda", "si_lambda", "lambda_reg", "alpha")
 """Names under ``regularizer.plugin`` that hold a regularizer's strength λ, in lookup order."""
 
@@ -61,7 +65,8 @@ def regularizer_strength(regularizer: Mapping[str, Any]) -> str:
 
 class TrainingGuard(SupervisedPlugin):
     """Raises :class:`NonFiniteLossError` on a NaN/inf loss; logs a warning with λ when the
-    regularizer's term is more than ``max_regularizer_ratio`` × the cross-entropy.
+    regularizer's term is more than ``max_regularizer_ratio`` × the cross-entropy (floored at
+    ``CROSS_ENTROPY_FLOOR``).
 
     Must be the first plugin of the strategy. Keeps per step only a ``[2]`` tensor (cross-entropy,
     regularizer term = total − cross-entropy) until the next check, and the first explosion of
@@ -118,7 +123,7 @@ class TrainingGuard(SupervisedPlugin):
         for place, (cross_entropy, term) in zip(places, rows):
             if not math.isfinite(cross_entropy + term):
                 raise NonFiniteLossError(self._message(place, cross_entropy, term))
-            ratio = term / max(abs(cross_entropy), 1e-30)
+            ratio = term / max(abs(cross_entropy), CROSS_ENTROPY_FLOOR)
             if ratio > self.max_regularizer_ratio and place.experience not in self._explosions:
                 self._explosions[place.experience] = (
                     f"at {place.describe()}: λ · penalty={term:.4g}, {ratio:.3g} × the "
