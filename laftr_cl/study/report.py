@@ -1,0 +1,125 @@
+"""The study's table (agreement of each estimate with the true FSD) and its scatter plot."""
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import numpy as np  # noqa: E402
+
+COLUMNS = ["method", "setting", "target", "numbers", "keeps_theta", "points", "pearson", "pearson_log",
+           "spearman", "median_rel_error"]
+"""One row per method: memory (numbers stored besides θ_A), agreement over the study's points."""
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float:
+    """Pearson's correlation coefficient (NaN when either side is constant)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.std() == 0 or y.std() == 0:
+        return math.nan
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def ranks(values: Sequence[float]) -> np.ndarray:
+    """Ranks 1 … n, tied values sharing their mean rank."""
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values, kind="stable")
+    out = np.empty(len(values))
+    out[order] = np.arange(1, len(values) + 1)
+    for value in np.unique(values):
+        tied = values == value
+        out[tied] = out[tied].mean()
+    return out
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation: Pearson's on the (tie-averaged) ranks."""
+    return pearson(ranks(x), ranks(y))
+
+
+def median_relative_error(estimates: Sequence[float], truths: Sequence[float]) -> float:
+    """Median over points of |estimate − truth| / truth (points with truth 0 left out)."""
+    pairs = [(e, t) for e, t in zip(estimates, truths) if t > 0]
+    return float(np.median([abs(e - t) / t for e, t in pairs])) if pairs else math.nan
+
+
+def summarize_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per method from per-point records (``method``, ``setting``, ``target``, ``numbers``,
+    ``keeps_theta``, ``truth``, ``estimate``), in the order the methods first appear."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        groups[record["label"]].append(record)
+    rows = []
+    for members in groups.values():
+        first = members[0]
+        truths, estimates = [m["truth"] for m in members], [m["estimate"] for m in members]
+        positive = [(e, t) for e, t in zip(estimates, truths) if e > 0 and t > 0]
+        rows.append({
+            "method": first["method"], "setting": first["setting"], "target": first["target"],
+            "numbers": first["numbers"], "keeps_theta": first["keeps_theta"], "points": len(members),
+            "pearson": pearson(estimates, truths),
+            "pearson_log": pearson(*zip(*[(math.log(e), math.log(t)) for e, t in positive]))
+            if len(positive) > 1 else math.nan,
+            "spearman": spearman(estimates, truths),
+            "median_rel_error": median_relative_error(estimates, truths),
+        })
+    return rows
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    head = ["method", "setting", "target ρ", "memory (numbers)", "keeps θ_A", "Pearson", "Pearson (log)",
+            "Spearman", "median rel. error"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for row in rows:
+        cells = [row["method"], row["setting"], row["target"], f"{row['numbers']:,}",
+                 "yes" if row["keeps_theta"] else "no"]
+        cells += [f"{row[key]:.3f}" for key in ("pearson", "pearson_log", "spearman", "median_rel_error")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def scatter_plot(records: list[dict[str, Any]], rows: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """Estimate against true FSD per method (log-log, the line y = x): circles are checkpoints
+    along training on B (coloured by step), crosses perturbations of θ_A."""
+    labels = list(dict.fromkeys(r["label"] for r in records))
+    by_label = {label: [r for r in records if r["label"] == label] for label in labels}
+    columns = min(5, len(labels))
+    lines = math.ceil(len(labels) / columns)
+    fig, axes = plt.subplots(lines, columns, squeeze=False, figsize=(3.1 * columns, 2.9 * lines))
+    for ax in axes.flat[len(labels):]:
+        ax.axis("off")
+    for ax, label, row in zip(axes.flat, labels, rows):
+        points = by_label[label]
+        for kind, marker in (("trajectory", "o"), ("perturbation", "x")):
+            chosen = [p for p in points if p["kind"] == kind and p["truth"] > 0 and p["estimate"] > 0]
+            if chosen:
+                ax.scatter([p["truth"] for p in chosen], [p["estimate"] for p in chosen], marker=marker, s=14,
+                           c=[math.log10(max(p["position"], 1e-12)) for p in chosen], cmap="viridis")
+        values = [v for p in points for v in (p["truth"], p["estimate"]) if v > 0]
+        if values:
+            low, high = min(values), max(values)
+            ax.plot([low, high], [low, high], color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{label}\nSpearman {row['spearman']:.2f}, {row['numbers']:,} numbers", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.set_xlabel(f"true FSD ({row['target']})", fontsize=6)
+        ax.set_ylabel("estimate", fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,35 @@
+"""The FSD-accuracy study (Hydra app over ``configs/fsd_study.yaml``): see :mod:`laftr_cl.study.run`.
+
+    python scripts/fsd_study.py                                   # Fashion-MNIST, MLP 784-512-512
+    python scripts/fsd_study.py study=mnist_5k_mlp                # MNIST-5k
+    python scripts/fsd_study.py study=cifar_net_synthetic         # the CIFAR net, synthetic data
+
+Prints the table (memory, Pearson and Spearman correlation, median relative error against the
+true FSD per method) and writes it with the plot into the run folder
+(``logs/fsd_study/<benchmark>_<model>/<time>/``).
+"""
+from __future__ import annotations
+
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from laftr_cl.cli import CONFIG_DIR
+from laftr_cl.config_check import ConfigError
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="fsd_study")
+def main(cfg: DictConfig) -> None:
+    from laftr_cl.study.run import run_study
+
+    try:
+        run_study(cfg, HydraConfig.get().runtime.output_dir)
+    except (ConfigError, ValueError, FileNotFoundError) as err:
+        print(f"fsd_study: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The FSD-accuracy study: its statistics, where it evaluates, and end-to-end runs on tiny nets."""
+import csv
+import math
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from laftr_cl.cli import CONFIG_DIR
+from laftr_cl.study.report import median_relative_error, pearson, ranks, spearman
+from laftr_cl.study.run import run_study
+from laftr_cl.study.trajectory import checkpoint_steps
+
+TINY = ["data.synthetic={train_per_class: 30, test_per_class: 1}", "model.net.hidden_sizes=[16]",
+        "train.epochs_a=2", "train.epochs_b=2", "train.batch_size=16", "checkpoints.count=3",
+        "perturbations.count=2", "fsd.repeats=2", "fsd.num_samples=8", "methods.laftr.rank=[3]",
+        "methods.laftr.coreset_size=[5]", "methods.coreset.sizes=[5,1000]", "methods.ntk.sizes=[5]"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _config(overrides):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="fsd_study", overrides=overrides)
+
+
+def test_statistics_on_hand_examples():
+    assert ranks([3.0, 1.0, 3.0, 2.0]).tolist() == [3.5, 1.0, 3.5, 2.0]
+    x = [1.0, 2.0, 3.0, 4.0]
+    assert spearman(x, [v ** 3 for v in x]) == pytest.approx(1.0)
+    assert pearson(x, [v ** 3 for v in x]) < 0.99
+    assert spearman(x, [4.0, 3.0, 2.0, 1.0]) == pytest.approx(-1.0)
+    assert pearson(x, [2 * v + 1 for v in x]) == pytest.approx(1.0)
+    assert math.isnan(pearson(x, [1.0] * 4))
+    assert median_relative_error([1.0, 3.0, 2.0], [2.0, 2.0, 0.0]) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("total, count, spacing, expected", [
+    (100, 4, "linear", [25, 50, 75, 100]), (100, 4, "log", [1, 5, 22, 100]),
+    (10, 8, "log", [1, 2, 3, 4, 5, 6, 7, 10]), (5, 5, "log", [1, 2, 3, 4, 5])])
+def test_checkpoint_steps(total, count, spacing, expected):
+    assert checkpoint_steps(total, count, spacing) == expected
+
+
+def test_checkpoint_steps_errors_name_the_setting():
+    with pytest.raises(ValueError, match=r"checkpoints\.count=20"):
+        checkpoint_steps(10, 20, "log")
+    with pytest.raises(ValueError, match=r"checkpoints\.spacing"):
+        checkpoint_steps(10, 2, "cubic")
+
+
+def test_study_on_a_tiny_mlp_writes_table_points_and_plot(tmp_path):
+    rows = run_study(_config(TINY), tmp_path)
+    labels = [f"{r['method']} {r['setting']}" for r in rows]
+    assert len(labels) == 3 * 4 + 2 + 2 + 1  # laftr estimators × inputs, ewc ×2, coreset ×2, ntk
+    assert {"laftr exact, full", "laftr bernoulli, coreset m=5", "ewc true Fisher", "coreset m=1000",
+            "ntk m=5"} <= set(labels)
+    by_label = dict(zip(labels, rows))
+    # a coreset larger than task A's 60 examples holds all of it: its estimate is the truth
+    assert by_label["coreset m=1000"]["median_rel_error"] < 1e-4
+    assert by_label["coreset m=1000"]["numbers"] == 60 * 784 + 60 * 2 and not by_label["coreset m=1000"]["keeps_theta"]
+    assert by_label["laftr exact, full"]["target"] == "l2_logit" and by_label["ewc true Fisher"]["target"] == "kl"
+    assert by_label["laftr bernoulli, diag"]["numbers"] == 2 * 784 + 16  # mean, variances, rates
+    for row in rows:
+        assert row["points"] == 3 + 2 and -1 <= row["spearman"] <= 1
+    assert (tmp_path / "fsd_study.png").read_bytes()[:4] == b"\x89PNG"
+    table = (tmp_path / "fsd_study.md").read_text()
+    assert "| laftr | exact, full | l2_logit | 615,456 | yes |" in table
+    with open(tmp_path / "fsd_study_points.csv") as handle:
+        points = list(csv.DictReader(handle))
+    assert len(points) == 5 * len(rows)
+    truths = {(p["kind"], float(p["position"])): float(p["truth"]) for p in points if p["target"] == "kl"}
+    sizes = sorted((pos, t) for (kind, pos), t in truths.items() if kind == "perturbation")
+    assert sizes[0][1] < sizes[-1][1]  # a larger perturbation of θ_A moves the function more
+
+
+def test_study_on_the_cifar_net(tmp_path):
+    overrides = ["study=cifar_net_synthetic", "data.synthetic={train_per_class: 6, test_per_class: 1}",
+                 "train.epochs_a=1", "train.epochs_b=1", "train.batch_size=6", "checkpoints.count=2",
+                 "perturbations.count=1", "fsd.repeats=1", "fsd.num_samples=4",
+                 "methods.laftr.inputs=[diag,coreset]",  # lowrank's fit on 3072-d inputs takes ~20 s
+                 "methods.laftr.coreset_size=[3]", "methods.coreset.sizes=[3]", "methods.ntk.sizes=[3]",
+                 "methods.ewc.fisher=[empirical]"]
+    rows = run_study(_config(overrides), tmp_path)
+    assert len(rows) == 2 * 2 + 1 + 1 + 1 and all(r["points"] == 3 for r in rows)
+    with pytest.raises(ValueError, match=r"methods\.laftr\.estimators contains exact"):
+        run_study(_config(overrides + ["methods.laftr.estimators=[exact]"]), tmp_path / "exact")
+
+
+@pytest.mark.parametrize("preset", ["mnist_5k_mlp", "cifar_net_synthetic"])
+def test_presets_compose(preset):
+    cfg = _config([f"study={preset}"])
+    assert cfg.model.name == ("cifar_net" if "cifar" in preset else "mlp")
