@@ -56,12 +56,10 @@ def test_run_without_benchmark_or_regularizer_is_named():
 
 def test_offline_run_folders_give_the_same_table_as_results_json(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
-    for regularizer, seed in [("coreset_fsd", 0), ("coreset_fsd", 1)]:
-        out = tmp_path / f"{regularizer}_{seed}"
-        cfg = compose_run_config(["debug=fast", "benchmark.num_experiences=2", f"regularizer={regularizer}",
-                                  f"seed={seed}", "model.net.hidden_sizes=[16]", "logger=wandb"], out)
-        run_experiment(cfg, out)
+    cfg = compose_run_config(["debug=fast", "benchmark.num_experiences=2", "regularizer=coreset_fsd",
+                              "model.net.hidden_sizes=[16]", "logger=wandb"], tmp_path)
+    run_experiment(cfg, tmp_path)
     wandb.teardown()  # wandb's service writes offline run files asynchronously: flush them
     offline = runs_from_offline(tmp_path)
-    assert len(offline) == 2
+    assert len(offline) == 1 and offline[0]["summary_memory_bytes"]["examples"] > 0
     assert to_markdown(summarize_runs(offline)) == to_markdown(summarize_runs(load_results(tmp_path)))
