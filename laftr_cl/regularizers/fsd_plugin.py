@@ -61,6 +61,7 @@ def publish(strategy: Any, source: str, name: str, value: float) -> None:
 class FsdRegularizerPlugin(SupervisedPlugin):
     """λ · mean over earlier tasks of an FSD estimate, from one summary per finished task.
 
+    ``seed`` starts ``self.generator``, which subclasses use for the summaries' random choices.
     Subclasses set ``log_name`` and ``summary_class`` and implement :meth:`summarize_task` and
     :meth:`estimate`. Logs ``<log_name>/train_phase/Exp<k>`` (the epoch's mean FSD term, before
     λ) and ``<log_name>_summary_bytes``; ``memory_bytes()`` sizes the summaries by part for
@@ -70,12 +71,13 @@ class FsdRegularizerPlugin(SupervisedPlugin):
     log_name: ClassVar[str]
     summary_class: ClassVar[Any]
 
-    def __init__(self, fsd_lambda: float, summary_batch_size: int = 1000) -> None:
+    def __init__(self, fsd_lambda: float, summary_batch_size: int = 1000, seed: int = 0) -> None:
         super().__init__()
         if fsd_lambda < 0:
             raise ValueError(f"regularizer.plugin.fsd_lambda={fsd_lambda} must be >= 0.")
         self.fsd_lambda = fsd_lambda
         self.summary_batch_size = summary_batch_size
+        self.generator = torch.Generator().manual_seed(seed)  # the summaries' random choices
         self.summaries: dict[int, Summary] = {}
         self._epoch_total: Tensor | None = None
         self._epoch_steps = 0
@@ -118,8 +120,10 @@ class FsdRegularizerPlugin(SupervisedPlugin):
         return summed_bytes(self.summaries.values())
 
     def state_dict(self) -> dict[str, Any]:
-        """The summaries as plain tensors, keyed by experience id."""
-        return {"summaries": {k: s.state_dict() for k, s in self.summaries.items()}}
+        """The summaries as plain tensors, keyed by experience id, and the state of the generator
+        that draws them (a resumed run then draws what an uninterrupted one would)."""
+        return {"summaries": {k: s.state_dict() for k, s in self.summaries.items()},
+                "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any], model: nn.Module | None = None) -> None:
         """Restores :meth:`state_dict`; with ``model``, first checks the summaries fit it.
@@ -136,3 +140,5 @@ class FsdRegularizerPlugin(SupervisedPlugin):
                 raise ValueError(f"The {self.log_name} summaries of tasks {sorted(summaries)} do not fit the "
                                  f"model {type(model).__name__}: {err}") from err
         self.summaries = summaries
+        if "generator" in state:
+            self.generator.set_state(state["generator"])

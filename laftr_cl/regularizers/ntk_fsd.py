@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from laftr_cl.fsd.baselines import NtkSummary, ntk_fsd, ntk_summarize
@@ -26,9 +25,8 @@ class NtkFsdPlugin(FsdRegularizerPlugin):
 
     def __init__(self, fsd_lambda: float = 1.0, coreset_size: int = 40, metric: str = "l2_prob",
                  seed: int = 0, summary_batch_size: int = 1000) -> None:
-        super().__init__(fsd_lambda, summary_batch_size)
+        super().__init__(fsd_lambda, summary_batch_size, seed)
         self.coreset_size, self.metric = coreset_size, metric
-        self.generator = torch.Generator().manual_seed(seed)
 
     def summarize_task(self, model: nn.Module, data: Any, output_units: list[int] | None) -> NtkSummary:
         return ntk_summarize(model, data, coreset_size=self.coreset_size, output_units=output_units,

@@ -68,9 +68,12 @@ def test_memory_is_reported_and_state_round_trips(benchmark, name):
     assert logged[f"{plugin.log_name}_summary_bytes"] == memory["total"]
 
     reference = plugin.estimate(strategy.model, list(plugin.summaries.values()))
-    restored = PLUGINS[name]()
+    restored = PLUGINS[name](coreset_size=5, seed=123)
     restored.load_state_dict(copy.deepcopy(plugin.state_dict()), model=strategy.model)
     assert torch.equal(restored.estimate(strategy.model, list(restored.summaries.values())), reference)
+    data = benchmark.train[2].x, benchmark.train[2].y  # the next coreset is drawn as without the restart
+    assert torch.equal(restored.summarize_task(strategy.model, data, [4, 5]).points,
+                       plugin.summarize_task(strategy.model, data, [4, 5]).points)
     other = TaskMaskedClassifier(MLP(100, [16], 10), benchmark.task_classes)  # another input size
     with pytest.raises(ValueError, match="do not fit the model"):
         PLUGINS[name]().load_state_dict(plugin.state_dict(), model=other)
