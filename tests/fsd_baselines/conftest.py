@@ -1,11 +1,6 @@
-"""Fixtures for the FSD-baseline tests: one intra-op thread, tiny float64 networks and data."""
-from __future__ import annotations
-
-import copy
-
+"""Fixtures for the FSD-baseline tests: one intra-op thread per test."""
 import pytest
 import torch
-from torch import nn
 
 
 @pytest.fixture(autouse=True)
@@ -14,35 +9,3 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def tiny_mlp(seed: int = 0, sizes=(6, 8, 5, 4)) -> nn.Sequential:
-    """Flatten → (Linear → ReLU)* → Linear, float64."""
-    torch.manual_seed(seed)
-    layers: list[nn.Module] = [nn.Flatten()]
-    for i, o in zip(sizes[:-2], sizes[1:-1]):
-        layers += [nn.Linear(i, o), nn.ReLU()]
-    layers.append(nn.Linear(sizes[-2], sizes[-1]))
-    return nn.Sequential(*layers).double()
-
-
-def tiny_data(n: int = 40, dim: int = 6, classes=(0, 1), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x [n, dim]`` float64 and ``y [n]`` drawn from ``classes``."""
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, dim, generator=generator, dtype=torch.float64)
-    y = torch.tensor(classes)[torch.randint(len(classes), (n,), generator=generator)]
-    return x, y
-
-
-def moved(model: nn.Module, direction: list[torch.Tensor], scale: float) -> nn.Module:
-    """A copy of ``model`` with θ ← θ + scale · direction."""
-    out = copy.deepcopy(model)
-    with torch.no_grad():
-        for p, d in zip(out.parameters(), direction):
-            p.add_(scale * d)
-    return out
-
-
-def random_direction(model: nn.Module, seed: int = 1) -> list[torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in model.parameters()]

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import moved, random_direction, tiny_data, tiny_mlp
+from baseline_helpers import moved, random_direction, tiny_data, tiny_mlp
 from laftr_cl.fsd import true_fsd
 from laftr_cl.fsd.baselines import (
     CoresetSummary,
