@@ -36,10 +36,10 @@ def select_head(logits: Tensor, units: Tensor | None) -> Tensor:
 def gather_data(data: Any, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
     """All of ``data`` (``(x, y)`` tensors or an iterable of ``(x, y, ...)`` batches) as
     ``x [N, *input_shape]`` and ``y [N]``; raises ValueError when it is empty."""
-    xs, ys = zip(*iterate_batches(data, batch_size)) if data is not None else ((), ())
-    if not xs or sum(x.shape[0] for x in xs) == 0:
+    batches = list(iterate_batches(data, batch_size))
+    if sum(x.shape[0] for x, _ in batches) == 0:
         raise ValueError("The task's data is empty: a summary needs at least one example.")
-    return torch.cat(xs), torch.cat(ys)
+    return torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches])
 
 
 def choose_examples(x: Tensor, size: int, generator: torch.Generator | None = None) -> Tensor:
