@@ -1,0 +1,28 @@
+"""Synaptic Intelligence: Avalanche's plugin, with its weight copies made real on the CPU."""
+from __future__ import annotations
+
+from typing import Any
+
+from avalanche.training.plugins import SynapticIntelligencePlugin
+
+
+class SynapticIntelligence(SynapticIntelligencePlugin):
+    """Avalanche 0.6's ``SynapticIntelligencePlugin``, correct on the CPU.
+
+    Avalanche stores "copies" of the weights as ``param.detach().cpu().flatten()``. On a GPU that
+    is a copy; on the CPU it is a view of the live parameter, so the optimizer step changes the
+    "old" weights too: every path-integral increment ``g · (θ_new − θ_old)`` is 0, all importances
+    stay 0 and SI silently trains like fine-tuning. Here the two stored weight sets that must
+    outlive a step — the weights before each step and the weights at the start of the task —
+    are cloned after Avalanche takes them.
+    """
+
+    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        super().before_training_exp(strategy, **kwargs)
+        for start in self.ewc_data[0].values():
+            start.data = start.data.clone()
+
+    def before_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
+        super().before_training_iteration(strategy, **kwargs)
+        for old in self.syn_data["old_theta"].values():
+            old.data = old.data.clone()
