@@ -1,0 +1,47 @@
+"""Agreement between an estimate and the reference: Pearson and Spearman correlations (float64)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def pearson(a: Tensor, b: Tensor) -> float:
+    """Pearson correlation of ``a`` and ``b`` (any equal shapes, flattened); NaN if either is constant."""
+    a, b = _pair(a, b)
+    a, b = a - a.mean(), b - b.mean()
+    denominator = (a.pow(2).sum() * b.pow(2).sum()).sqrt()
+    return float(a @ b / denominator) if denominator > 0 else float("nan")
+
+
+def average_ranks(values: Tensor) -> Tensor:
+    """Ranks ``1 … n`` of a 1-d tensor, tied values sharing the mean of their ranks (float64)."""
+    order = values.argsort(stable=True)
+    ranks = torch.empty(values.numel(), dtype=torch.float64)
+    ranks[order] = torch.arange(1, values.numel() + 1, dtype=torch.float64)
+    _, group, counts = torch.unique(values, return_inverse=True, return_counts=True)
+    sums = torch.zeros(counts.numel(), dtype=torch.float64).index_add_(0, group, ranks)
+    return (sums / counts)[group]
+
+
+def spearman(a: Tensor, b: Tensor) -> float:
+    """Spearman correlation (Pearson of average ranks) of ``a`` and ``b``, flattened."""
+    a, b = _pair(a, b)
+    return pearson(average_ranks(a), average_ranks(b))
+
+
+def mean_spearman_per_column(a: Tensor, b: Tensor) -> float:
+    """For ``[Q, M]`` matrices: the mean over columns (test points) of the Spearman correlation of
+    that column's Q entries (queries); columns where either is constant are skipped (NaN if all are)."""
+    if a.shape != b.shape or a.dim() != 2:
+        raise ValueError(f"mean_spearman_per_column() needs two [Q, M] matrices (got {list(a.shape)}, {list(b.shape)}).")
+    values = torch.tensor([spearman(a[:, j], b[:, j]) for j in range(a.shape[1])], dtype=torch.float64)
+    values = values[~values.isnan()]
+    return float(values.mean()) if values.numel() else float("nan")
+
+
+def _pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    if a.shape != b.shape:
+        raise ValueError(f"Correlations need tensors of one shape (got {list(a.shape)} and {list(b.shape)}).")
+    if a.numel() < 2:
+        raise ValueError("Correlations need at least 2 values.")
+    return a.detach().flatten().cpu().to(torch.float64), b.detach().flatten().cpu().to(torch.float64)

@@ -1,0 +1,84 @@
+"""Tables (Markdown), results JSON and plots (PNG) of the influence studies."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+from laftr_cl.influence.detection import DetectionCurve  # noqa: E402
+
+Column = tuple[str, str, str]
+"""``(row key, header, format spec)``, e.g. ``("pearson", "Pearson", ".3f")``."""
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
+    """A Markdown table with one line per row; numbers formatted with each column's spec."""
+
+    def cell(value: Any, spec: str) -> str:
+        if isinstance(value, float) and math.isnan(value):
+            return "–"
+        return format(value, spec) if spec and isinstance(value, (int, float)) else str(value)
+
+    lines = ["| " + " | ".join(header for _, header, _ in columns) + " |",
+             "|" + "|".join(" --- " for _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell(row[key], spec) for key, _, spec in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """``payload`` as indented JSON (NaN written as null)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, Mapping):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    path.write_text(json.dumps(clean(payload), indent=2) + "\n")
+
+
+def plot_scatter(reference: Tensor, estimates: Mapping[str, Tensor], path: Path, *, title: str) -> None:
+    """One panel per method: its values against the reference's (symmetric-log axes), saved to ``path``."""
+    names = list(estimates)
+    cols = min(4, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    ref = reference.flatten().cpu().numpy()
+    for ax, name in zip(axes.flat, names):
+        ax.scatter(ref, estimates[name].flatten().cpu().numpy(), s=3, alpha=0.4)
+        ax.set_xscale("symlog", linthresh=1e-2)
+        ax.set_yscale("symlog", linthresh=1e-2)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("reference", fontsize=8)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_detection(curves: Mapping[str, DetectionCurve], path: Path, *, title: str) -> None:
+    """Fraction of flipped labels found against fraction checked, one line per ranking, saved to ``path``."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    for name, curve in curves.items():
+        style = "--" if name in ("random", "loss") else "-"
+        ax.plot(curve.checked.numpy(), curve.found.numpy(), style, label=f"{name} ({curve.area:.3f})", lw=1.2)
+    ax.set_xlabel("fraction of training data checked")
+    ax.set_ylabel("fraction of flipped labels found")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="lower right", title="ranking (area)", title_fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,34 @@
+"""From a composed study config (``configs/influence/*.yaml``) to data, a trained MLP and solver settings."""
+from __future__ import annotations
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+
+from laftr_cl.influence.response import SolverSettings
+from laftr_cl.influence.study.data import Split, load_split
+from laftr_cl.influence.study.training import train_classifier
+from laftr_cl.models import MLP
+
+
+def load_data(cfg: DictConfig) -> Split:
+    """``cfg.num_train`` training and ``cfg.num_test`` test examples of ``cfg.data``."""
+    synthetic = OmegaConf.to_container(cfg.data.synthetic) if cfg.data.synthetic is not None else None
+    return load_split(cfg.data.benchmark, root=cfg.data.root, num_train=cfg.num_train, num_test=cfg.num_test,
+                      seed=cfg.seed, synthetic=synthetic)
+
+
+def trained_mlp(cfg: DictConfig, x: Tensor, y: Tensor, num_classes: int) -> nn.Module:
+    """An MLP (``cfg.model.hidden_sizes``) trained on ``x [N, ...]``, ``y [N]`` as ``cfg.train`` says, in eval mode."""
+    torch.manual_seed(cfg.seed)
+    model = MLP(x[0].numel(), list(cfg.model.hidden_sizes), num_classes)
+    train_classifier(model, x, y, epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, lr=cfg.train.lr,
+                     generator=torch.Generator().manual_seed(cfg.seed))
+    return model
+
+
+def solver_settings(cfg: DictConfig) -> SolverSettings:
+    """``cfg.solver`` with ε = ``epsilon_scale / num_train``."""
+    solver = cfg.solver
+    return SolverSettings(epsilon=solver.epsilon_scale / cfg.num_train, l2=solver.l2, steps=solver.steps,
+                          lr=solver.lr, momentum=solver.momentum, chunk_size=solver.chunk_size)
