@@ -114,7 +114,7 @@ def main() -> None:
     print(f"device: {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}, "
           f"torch threads {torch.get_num_threads()}, {first.y.shape[0]} images, "
           f"batch {args.batch_size}, {args.epochs} epochs")
-    print(f"| path | ms / iteration | ratio to plain |\n| --- | --- | --- |")
+    print("| path | ms / iteration | ratio to plain |\n| --- | --- | --- |")
     for name, ms in rows:
         print(f"| {name} | {ms:.2f} | {ms / plain:.2f}x |")
 

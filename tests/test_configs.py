@@ -1,7 +1,6 @@
 """Every config option composes, and unknown options fail with Hydra's own message."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hydra.errors import ConfigCompositionException
