@@ -88,24 +88,30 @@ def average_accuracy_curves(runs: list[Run], benchmark: str, path: Path, *,
 
 
 def accuracy_vs_memory(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Final average accuracy against stored bytes (symlog axis: no memory is 0), per benchmark."""
+    """Final average accuracy (mean ± std) against stored bytes (symlog axis: no memory is 0), one
+    panel per benchmark, one colour per regularizer."""
     by_benchmark = _by(rows, lambda row: row["benchmark"])
-    fig, axes = plt.subplots(1, len(by_benchmark), squeeze=False, figsize=(5 * len(by_benchmark), 4))
+    names = sorted({row["regularizer"] for row in rows})
+    colors = {name: plt.get_cmap("tab10" if len(names) <= 10 else "tab20")(i) for i, name in enumerate(names)}
+    fig, axes = plt.subplots(1, len(by_benchmark), squeeze=False, figsize=(4.5 * len(by_benchmark) + 1.5, 4))
     for ax, (benchmark, members) in zip(axes.flat, by_benchmark.items()):
         for row in members:
             if row["average_accuracy"] is None:
                 continue
             (acc, acc_std), (memory, _) = row["average_accuracy"], row["memory_bytes"] or (0.0, 0.0)
-            ax.errorbar(memory, 100 * acc, yerr=100 * acc_std, fmt="o", capsize=3, label=row["regularizer"])
-            ax.annotate(row["regularizer"], (memory, 100 * acc), fontsize=7, xytext=(4, 4),
-                        textcoords="offset points")
+            ax.errorbar(memory, 100 * acc, yerr=100 * acc_std, fmt="o", capsize=3, color=colors[row["regularizer"]])
         ax.set_xscale("symlog", linthresh=1e4, linscale=0.5)
         ax.set_xlim(left=-1e3)
         ax.set_xlabel("regularizer memory after the last task (bytes)")
         ax.set_ylabel("final average accuracy (%)")
         ax.set_title(benchmark)
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colors[name], label=name) for name in names]
+    fig.legend(handles=handles, loc="center right", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1 - 1.4 / fig.get_figwidth(), 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def write_plots(runs: list[Run], rows: list[dict[str, Any]], out: Path, *,
