@@ -17,6 +17,8 @@
 """
 from __future__ import annotations
 
+import copy
+
 import time
 from typing import Any, Callable
 
@@ -66,8 +68,8 @@ def load_plugin_state(plugin: Any, state: dict[str, Any] | None, model: Any) -> 
     if hasattr(plugin, "load_state_dict"):
         plugin.load_state_dict(state, model=model)
         return
-    for name, value in state.items():
-        setattr(plugin, name, value)
+    for name, value in state.items():  # a copy: the plugin mutates its state in place, and a
+        setattr(plugin, name, copy.deepcopy(value))  # mid-task state is applied twice
 
 
 def capture_state(strategy: Any, plugin: Any, recorder: ResultsRecorder) -> dict[str, Any]:
@@ -107,7 +109,7 @@ def restore_state(state: dict[str, Any], strategy: Any, plugin: Any, recorder: R
     if names != [name for name, _ in state["evaluator"]]:
         raise ValueError(f"it holds the metrics {[n for n, _ in state['evaluator']]}, this run has {names}")
     for metric, (_, attributes) in zip(metrics, state["evaluator"]):
-        vars(metric).update(attributes)
+        vars(metric).update(copy.deepcopy(attributes))
     results = state["results"]
     recorder.matrix, recorder.seen_average = list(results["matrix"]), list(results["seen_average"])
     recorder.memory = results["memory"]
