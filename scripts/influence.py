@@ -5,9 +5,10 @@ For a trained MLP, the response θ*(z) of each of Q training examples (the PBRF,
 methods/): the true FSD over the N training inputs (the reference), LAFTR with each input model, a
 diagonal-Fisher quadratic, a stored subset, and none. For each method the table gives the agreement
 of its test-loss changes ``[Q, M]`` (divided by ε) with the reference's — Pearson and Spearman over
-all (query, test point) pairs, the mean over test points of the Spearman correlation across queries,
-and the Spearman correlation of the self-influences ``[Q]`` — with its build and solve time and the
-bytes it keeps beyond θ_s.
+all (query, test point) pairs; the mean over queries of the Pearson correlation across test points
+(which test losses an example moves); the mean over test points of the Spearman correlation across
+queries (which examples matter to a test point); the Spearman correlation of the self-influences
+``[Q]`` — with its build and solve time and the bytes it keeps beyond θ_s.
 
     python scripts/influence.py                                  # Fashion-MNIST (../shared/datasets)
     python scripts/influence.py data=mnist_5k
@@ -23,16 +24,17 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from laftr_cl.influence.correlation import mean_spearman_per_column, pearson, spearman
+from laftr_cl.influence.correlation import mean_over_rows, pearson, spearman
 from laftr_cl.influence.response import loss_changes, self_loss_changes
 from laftr_cl.influence.study.methods import run_method
 from laftr_cl.influence.study.report import markdown_table, plot_scatter, write_json
-from laftr_cl.influence.study.setup import load_data, solver_settings, trained_mlp
+from laftr_cl.influence.study.setup import load_data, selected_methods, solver_settings, trained_mlp
 from laftr_cl.influence.study.training import accuracy
 
 COLUMNS = [
     ("method", "method", ""), ("pearson", "Pearson", ".3f"), ("spearman", "Spearman", ".3f"),
-    ("spearman_per_test", "Spearman per test pt", ".3f"), ("self_spearman", "self-infl. Spearman", ".3f"),
+    ("pearson_per_query", "Pearson per query", ".3f"), ("spearman_per_test", "Spearman per test pt", ".3f"),
+    ("self_spearman", "self-infl. Spearman", ".3f"),
     ("build_s", "build s", ".1f"), ("solve_ms_per_query", "solve ms/query", ".0f"), ("stored_kb", "stored KB", ".0f"),
 ]
 
@@ -40,15 +42,14 @@ COLUMNS = [
 @hydra.main(version_base="1.3", config_path="../configs/influence", config_name="influence")
 def main(cfg: DictConfig) -> None:
     out = Path(HydraConfig.get().runtime.output_dir)
-    if cfg.reference not in cfg.methods:
-        raise SystemExit(f"reference={cfg.reference!r} is not among the methods {list(cfg.methods)}: add it or change reference.")
+    methods = selected_methods(cfg)
     split = load_data(cfg)
     model = trained_mlp(cfg, split.x_train, split.y_train, split.num_classes)
     solver = solver_settings(cfg)
     queries = (split.x_train[: cfg.num_queries], split.y_train[: cfg.num_queries])
     changes, self_changes, rows = {}, {}, []
-    for name, spec in cfg.methods.items():
-        run = run_method(name, OmegaConf.to_container(spec), model, (split.x_train, split.y_train), queries,
+    for name, spec in methods.items():
+        run = run_method(name, spec, model, (split.x_train, split.y_train), queries,
                          metric=cfg.metric, solver=solver, seed=cfg.seed)
         changes[name] = loss_changes(model, run.offsets, split.x_test, split.y_test) / solver.epsilon
         self_changes[name] = self_loss_changes(model, run.offsets, *queries) / solver.epsilon
@@ -59,7 +60,8 @@ def main(cfg: DictConfig) -> None:
     for row in rows:
         name = row["method"]
         row.update(pearson=pearson(changes[name], reference), spearman=spearman(changes[name], reference),
-                   spearman_per_test=mean_spearman_per_column(changes[name], reference),
+                   pearson_per_query=mean_over_rows(pearson, changes[name], reference),
+                   spearman_per_test=mean_over_rows(spearman, changes[name].T, reference.T),
                    self_spearman=spearman(self_changes[name], self_reference))
     table = markdown_table(rows, COLUMNS)
     header = (f"{cfg.data.name}: N={cfg.num_train}, Q={cfg.num_queries}, M={cfg.num_test}, MLP "

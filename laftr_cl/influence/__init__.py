@@ -19,8 +19,8 @@ term); K heavy-ball gradient steps from θ_s (not Adam, whose normalized steps a
 loss changes evaluated in float64 and reported divided by ε; a LAFTR term keeps its draws fixed over
 the K steps (``fixed_draws``), so each response minimizes one deterministic objective.
 """
-from laftr_cl.influence.correlation import mean_spearman_per_column, pearson, spearman
-from laftr_cl.influence.detection import DetectionCurve, detection_curve
+from laftr_cl.influence.correlation import mean_over_rows, pearson, spearman
+from laftr_cl.influence.detection import DetectionCurve, detection_curve, random_curve
 from laftr_cl.influence.ggn import diagonal_ggn, metric_hessian_factor
 from laftr_cl.influence.proximity import (
     PROXIMITIES,
@@ -56,7 +56,8 @@ __all__ = [
     "self_loss_changes",
     "pearson",
     "spearman",
-    "mean_spearman_per_column",
+    "mean_over_rows",
     "DetectionCurve",
     "detection_curve",
+    "random_curve",
 ]

@@ -1,16 +1,19 @@
 """Agreement between an estimate and the reference: Pearson and Spearman correlations (float64)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor
 
 
 def pearson(a: Tensor, b: Tensor) -> float:
-    """Pearson correlation of ``a`` and ``b`` (any equal shapes, flattened); NaN if either is constant."""
+    """Pearson correlation of ``a`` and ``b`` (any equal shapes, flattened), clipped to [−1, 1] against
+    round-off; NaN if either is constant."""
     a, b = _pair(a, b)
     a, b = a - a.mean(), b - b.mean()
     denominator = (a.pow(2).sum() * b.pow(2).sum()).sqrt()
-    return float(a @ b / denominator) if denominator > 0 else float("nan")
+    return float((a @ b / denominator).clamp(-1, 1)) if denominator > 0 else float("nan")
 
 
 def average_ranks(values: Tensor) -> Tensor:
@@ -29,12 +32,12 @@ def spearman(a: Tensor, b: Tensor) -> float:
     return pearson(average_ranks(a), average_ranks(b))
 
 
-def mean_spearman_per_column(a: Tensor, b: Tensor) -> float:
-    """For ``[Q, M]`` matrices: the mean over columns (test points) of the Spearman correlation of
-    that column's Q entries (queries); columns where either is constant are skipped (NaN if all are)."""
+def mean_over_rows(correlation: Callable[[Tensor, Tensor], float], a: Tensor, b: Tensor) -> float:
+    """For ``[R, C]`` matrices: the mean over rows of ``correlation(a[i], b[i])`` (e.g. ``pearson``);
+    rows where either is constant are skipped (NaN if all are). Pass ``a.T, b.T`` for columns."""
     if a.shape != b.shape or a.dim() != 2:
-        raise ValueError(f"mean_spearman_per_column() needs two [Q, M] matrices (got {list(a.shape)}, {list(b.shape)}).")
-    values = torch.tensor([spearman(a[:, j], b[:, j]) for j in range(a.shape[1])], dtype=torch.float64)
+        raise ValueError(f"mean_over_rows() needs two [R, C] matrices (got {list(a.shape)}, {list(b.shape)}).")
+    values = torch.tensor([correlation(a[i], b[i]) for i in range(a.shape[0])], dtype=torch.float64)
     values = values[~values.isnan()]
     return float(values.mean()) if values.numel() else float("nan")
 

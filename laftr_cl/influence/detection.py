@@ -43,3 +43,13 @@ def detection_curve(scores: Tensor, flipped: Tensor) -> DetectionCurve:
     found = torch.cat([torch.zeros(1, dtype=torch.float64), hits.cumsum(0) / total])
     checked = torch.arange(scores.numel() + 1, dtype=torch.float64) / scores.numel()
     return DetectionCurve(checked=checked, found=found, area=float(torch.trapezoid(found, checked)))
+
+
+def random_curve(flipped: Tensor, *, num_orders: int, generator: torch.Generator) -> DetectionCurve:
+    """The mean curve (and area) of ``num_orders`` uniformly random orders: the random baseline, whose
+    expectation is the diagonal (area 0.5)."""
+    if num_orders < 1:
+        raise ValueError(f"random_orders must be ≥ 1 (got {num_orders}).")
+    curves = [detection_curve(torch.rand(flipped.shape[0], generator=generator), flipped) for _ in range(num_orders)]
+    found = torch.stack([c.found for c in curves]).mean(0)
+    return DetectionCurve(checked=curves[0].checked, found=found, area=float(torch.trapezoid(found, curves[0].checked)))

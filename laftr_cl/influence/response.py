@@ -57,10 +57,14 @@ class SolverSettings:
 
 def response_objective(proximity: Proximity, offset: Params, x: Tensor, y: Tensor, settings: SolverSettings) -> Tensor:
     """``D(θ_s + δ) − ε · CE(f(x; θ_s + δ), y) + (λ/2)‖δ‖²`` for one example ``x [*input_shape]``, ``y []``."""
+    return _smooth_part(proximity, offset, x, y, settings.epsilon) + 0.5 * settings.l2 * squared_norm(offset)
+
+
+def _smooth_part(proximity: Proximity, offset: Params, x: Tensor, y: Tensor, epsilon: float) -> Tensor:
+    """``D(θ_s + δ) − ε · CE(f(x; θ_s + δ), y)``: the objective without its parameter proximity."""
     params = shifted(proximity.anchor, offset)
     logits = functional_call(proximity.model, params, (x.unsqueeze(0),))
-    loss = F.cross_entropy(logits, y.unsqueeze(0))
-    return proximity(params) - settings.epsilon * loss + 0.5 * settings.l2 * squared_norm(offset)
+    return proximity(params) - epsilon * F.cross_entropy(logits, y.unsqueeze(0))
 
 
 def solve_responses(proximity: Proximity, x: Tensor, y: Tensor, settings: SolverSettings) -> Params:
@@ -81,14 +85,16 @@ def solve_responses(proximity: Proximity, x: Tensor, y: Tensor, settings: Solver
 
 
 def _solve_chunk(proximity: Proximity, x: Tensor, y: Tensor, settings: SolverSettings) -> Params:
-    gradient = vmap(grad(lambda d, xi, yi: response_objective(proximity, d, xi, yi, settings)), randomness="same")
+    """Heavy-ball steps on ``[C, *shape]`` offsets; the parameter proximity's gradient λδ is added
+    in closed form (in place, like the updates: each step touches the ``[C, P]`` tensors few times)."""
+    gradient = vmap(grad(lambda d, xi, yi: _smooth_part(proximity, d, xi, yi, settings.epsilon)), randomness="same")
     offset = {n: p.new_zeros(x.shape[0], *p.shape) for n, p in proximity.anchor.items()}
     velocity = {n: torch.zeros_like(d) for n, d in offset.items()}
     for _ in range(settings.steps):
         step = gradient(offset, x, y)
         for n in offset:
-            velocity[n] = settings.momentum * velocity[n] + step[n]
-            offset[n] = offset[n] - settings.lr * velocity[n]
+            velocity[n].mul_(settings.momentum).add_(step[n]).add_(offset[n], alpha=settings.l2)
+            offset[n].sub_(velocity[n], alpha=settings.lr)
     if not all(torch.isfinite(d).all() for d in offset.values()):
         raise ValueError(
             f"A response diverged (non-finite parameters): lower solver.lr (now {settings.lr}) or "

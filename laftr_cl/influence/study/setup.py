@@ -1,5 +1,8 @@
-"""From a composed study config (``configs/influence/*.yaml``) to data, a trained MLP and solver settings."""
+"""From a composed study config (``configs/influence/*.yaml``) to data, a trained MLP, solver settings
+and the methods to run."""
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -32,3 +35,16 @@ def solver_settings(cfg: DictConfig) -> SolverSettings:
     solver = cfg.solver
     return SolverSettings(epsilon=solver.epsilon_scale / cfg.num_train, l2=solver.l2, steps=solver.steps,
                           lr=solver.lr, momentum=solver.momentum, chunk_size=solver.chunk_size)
+
+
+def selected_methods(cfg: DictConfig) -> dict[str, dict[str, Any]]:
+    """``cfg.methods`` restricted to ``cfg.select`` (all of them when it is null), as plain dicts, in
+    ``select`` order; the reference must be among them."""
+    methods = OmegaConf.to_container(cfg.methods, resolve=True)
+    names = list(methods) if cfg.select is None else list(cfg.select)
+    unknown = [name for name in names if name not in methods]
+    if unknown:
+        raise ValueError(f"select={names} names {unknown}, which are not in methods/ (known: {list(methods)}).")
+    if cfg.reference not in names:
+        raise ValueError(f"reference={cfg.reference!r} is not among the selected methods {names}: add it to select.")
+    return {name: methods[name] for name in names}

@@ -1,0 +1,49 @@
+"""Pearson and Spearman against hand-computed values."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from laftr_cl.influence import mean_over_rows, pearson, spearman
+from laftr_cl.influence.correlation import average_ranks
+
+
+def test_pearson_by_hand():
+    # a − mean = [-1, 0, 1], b − mean = [-2, 1, 1]: r = 3 / sqrt(2 · 6)
+    assert pearson(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.0, 3.0, 3.0])) == pytest.approx(3 / math.sqrt(12))
+    assert pearson(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([6.0, 4.0, 2.0])) == pytest.approx(-1.0)
+
+
+def test_average_ranks_share_ties():
+    torch.testing.assert_close(average_ranks(torch.tensor([10.0, 30.0, 20.0, 30.0, 10.0])),
+                               torch.tensor([1.5, 4.5, 3.0, 4.5, 1.5], dtype=torch.float64))
+
+
+def test_spearman_by_hand_with_ties():
+    # ranks a = [1, 2.5, 2.5, 4], b = [2, 1, 3, 4]; centred: [-1.5, 0, 0, 1.5], [-0.5, -1.5, 0.5, 1.5]
+    # r = (0.75 + 2.25) / sqrt(4.5 · 5) = 3 / sqrt(22.5)
+    a, b = torch.tensor([1.0, 5.0, 5.0, 9.0]), torch.tensor([0.2, 0.1, 0.3, 0.4])
+    assert spearman(a, b) == pytest.approx(3 / math.sqrt(22.5))
+
+
+def test_spearman_ignores_monotone_maps_and_pearson_does_not():
+    a = torch.linspace(0.1, 3.0, 20)
+    assert spearman(a, a.exp() ** 3) == pytest.approx(1.0)
+    assert pearson(a, a.exp() ** 3) < 0.9
+
+
+def test_constant_input_gives_nan_and_shapes_are_checked():
+    assert math.isnan(pearson(torch.ones(4), torch.arange(4.0)))
+    with pytest.raises(ValueError, match="one shape"):
+        spearman(torch.ones(3), torch.ones(4))
+
+
+def test_mean_over_rows_and_columns_skips_constant_ones():
+    a = torch.tensor([[1.0, 1.0, 3.0], [2.0, 1.0, 2.0], [3.0, 1.0, 1.0]])
+    b = torch.tensor([[1.0, 5.0, 1.0], [2.0, 6.0, 2.0], [3.0, 7.0, 3.0]])
+    # columns: +1, constant (skipped), −1
+    assert mean_over_rows(spearman, a.T, b.T) == pytest.approx(0.0)
+    # rows: (1,1,3)~(1,5,1): r = −0.5; (2,1,2)~(2,6,2): r = −1; (3,1,1)~(3,7,3): r = −0.5
+    assert mean_over_rows(pearson, a, b) == pytest.approx(-2 / 3)
