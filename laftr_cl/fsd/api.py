@@ -142,7 +142,7 @@ def true_fsd(
     param = next(net.parameters())
     units = None if output_units is None else torch.as_tensor(list(output_units), dtype=torch.long, device=param.device)
     total, count = param.new_zeros(()), 0
-    with _eval_mode(net), _eval_mode(reference):
+    with eval_mode(net), eval_mode(reference):
         for x, _ in iterate_batches(data, batch_size):
             x = x.to(param.device, param.dtype)
             logits = net(x)
@@ -158,7 +158,8 @@ def true_fsd(
 
 
 @contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Runs the block with ``module`` in eval mode (dropout off), restoring every submodule's mode."""
     modes = {m: m.training for m in module.modules()}
     module.eval()
     try:

@@ -1,12 +1,12 @@
 """What the FSD baselines share: the plain network, its task head, stored examples, byte counts."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from laftr_cl.fsd.api import eval_mode  # noqa: F401  (re-exported for the baselines)
 from laftr_cl.fsd.data import iterate_batches
 
 
@@ -73,18 +73,6 @@ def check_snapshot(net: nn.Module, snapshot: dict[str, Tensor], what: str) -> No
     if got != want:
         raise ValueError(f"The {what} holds parameters {got} but the model has {want}: it was made for "
                          "another architecture.")
-
-
-@contextmanager
-def eval_mode(module: nn.Module) -> Iterator[None]:
-    """Runs the block with ``module`` in eval mode (dropout off), restoring every submodule's mode."""
-    modes = {m: m.training for m in module.modules()}
-    module.eval()
-    try:
-        yield
-    finally:
-        for m, training in modes.items():
-            m.train(training)
 
 
 REDUCTIONS = ("mean", "sum", "none")
