@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from laftr_cl.fsd import SummaryBank, fsd, summarize, true_fsd
+from laftr_cl.fsd import SummaryBank, TaskSummary, fsd, summarize, true_fsd
 from laftr_cl.fsd.registry import Registry
 from laftr_cl.influence.ggn import diagonal_ggn
 from laftr_cl.influence.params import Params, detached_params, params_nbytes
@@ -75,8 +75,10 @@ class ModelTerm(Proximity):
 
 
 class DataFSD(ModelTerm):
-    """The FSD over stored inputs ``x [N, ...]``: mean of ρ(f(x; θ_s), f(x; θ)) (``true_fsd``)."""
+    """The FSD over stored inputs ``x [N, ...]``: mean of ρ(f(x; θ_s), f(x; θ)) (``true_fsd``).
 
+    Keeps a frozen copy of the network at θ_s; under ``vmap`` its forward is computed once per call.
+    """
 
     def __init__(self, model: nn.Module, x: Tensor, *, metric: str, batch_size: int = 1024) -> None:
         self.x = x
@@ -93,12 +95,13 @@ class DataFSD(ModelTerm):
 class LaftrFSD(ModelTerm):
     """LAFTR's FSD estimate from one task summary of the training set (``laftr_cl.fsd.fsd``).
 
-    Each call draws fresh inputs and gates from ``generator``; under ``vmap`` with
-    ``randomness="same"`` every parameter set of the batch sees the same draws.
+    Inputs and gates are drawn from ``generator`` (on the model's device): with ``fixed_draws`` the
+    generator is rewound before every call, so every call makes the same draws (one deterministic
+    objective for the solver); otherwise each call draws afresh, as in continual training. Under
+    ``vmap`` with ``randomness="same"`` every parameter set of a batch sees the same draws.
     """
 
-
-    def __init__(self, model: nn.Module, summary: Any, *, metric: str, generator: torch.Generator,
+    def __init__(self, model: nn.Module, summary: TaskSummary, *, metric: str, generator: torch.Generator,
                  fixed_draws: bool = True, **fsd_options: Any) -> None:
         self.summary = summary
         bank = SummaryBank(model, [summary])
@@ -118,7 +121,6 @@ class LaftrFSD(ModelTerm):
 
 class DiagonalQuadratic(Proximity):
     """``½ Σ curvature ⊙ (θ − θ_s)²`` with a stored diagonal curvature (one number per parameter)."""
-
 
     def __init__(self, model: nn.Module, curvature: Params) -> None:
         super().__init__(model)
@@ -166,7 +168,11 @@ def build_laftr(model: nn.Module, data: Data, *, metric: str, generator: torch.G
                 inputs: str = "full", rank: int | None = None, coreset_size: int | None = None,
                 classwise: bool = False, **fsd_options: Any) -> Proximity:
     """LAFTR from a summary of the training set (``inputs``, ``rank``, ``coreset_size``, ``classwise``
-    as in :func:`~laftr_cl.fsd.summarize`; ``estimator``, ``num_samples``, ... as in :func:`~laftr_cl.fsd.fsd`)."""
+    as in :func:`~laftr_cl.fsd.summarize`; ``estimator``, ``num_samples``, ... as in :func:`~laftr_cl.fsd.fsd`).
+    Without a generator, one on the model's device is seeded from torch's global random state."""
+    if generator is None:
+        device = next(model.parameters()).device
+        generator = torch.Generator(device=device).manual_seed(int(torch.randint(2**62, ())))
     summary = summarize(model, data, inputs=inputs, rank=rank, coreset_size=coreset_size,
                         classwise=classwise, generator=generator)
     return LaftrFSD(model, summary, metric=metric, generator=generator, **fsd_options)
