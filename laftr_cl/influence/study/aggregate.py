@@ -1,0 +1,127 @@
+"""Seed-aggregated tables of the influence studies: mean ± std over the ``results.json`` of many runs.
+
+A run folder is one written by ``scripts/influence.py`` (kind ``influence``: it holds
+``loss_changes``) or ``scripts/mislabeled.py`` (kind ``mislabeled``: it holds ``curves``). Runs are
+grouped by kind, data set and every setting except the seed, so a Hydra multirun over
+``seed=0,1,2`` gives one table per data set with three seeds in each cell.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+
+from laftr_cl.influence.detection import DetectionCurve
+from laftr_cl.influence.study.report import Column, markdown_table
+
+INFLUENCE_COLUMNS: list[Column] = [
+    ("method", "method", ""), ("pearson", "Pearson", ".3f"), ("spearman", "Spearman", ".3f"),
+    ("pearson_per_query", "Pearson per query", ".3f"), ("spearman_per_test", "Spearman per test pt", ".3f"),
+    ("self_spearman", "self-infl. Spearman", ".3f"), ("build_s", "build s", ".1f"),
+    ("solve_ms_per_query", "solve ms/query", ".0f"), ("stored_kb", "stored KB", ".0f"),
+]
+MISLABELED_COLUMNS: list[Column] = [
+    ("method", "ranking", ""), ("area", "area", ".3f"), ("found_at_f", "found @ f", ".3f"),
+    ("found_at_2f", "found @ 2f", ".3f"), ("self_spearman", "Spearman vs ref.", ".3f"),
+    ("build_s", "build s", ".1f"), ("solve_s", "solve s", ".0f"), ("stored_kb", "stored KB", ".0f"),
+]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One study run: ``kind`` (influence | mislabeled), its folder, config and ``results.json`` payload."""
+
+    kind: str
+    folder: Path
+    config: dict[str, Any]
+    payload: dict[str, Any]
+
+
+def find_runs(roots: Iterable[Path]) -> list[Run]:
+    """Every study run under ``roots`` (each a run folder or a folder above run folders), sorted by path."""
+    runs = []
+    for root in roots:
+        if not root.exists():
+            raise FileNotFoundError(f"No such folder: {root}. Pass the run or multirun folders that "
+                                    "scripts/influence.py or scripts/mislabeled.py wrote (logs/influence/..., logs/mislabeled/...).")
+        for path in sorted(root.rglob("results.json")):
+            payload = json.loads(path.read_text())
+            if "loss_changes" in payload:
+                kind = "influence"
+            elif "curves" in payload:
+                kind = "mislabeled"
+            else:
+                continue
+            runs.append(Run(kind=kind, folder=path.parent, config=payload["config"], payload=payload))
+    return runs
+
+
+def group_key(run: Run) -> str:
+    """The run's kind and its whole config except ``seed``, serialized: equal for the seeds of one setting."""
+    config = {k: v for k, v in run.config.items() if k != "seed"}
+    return json.dumps({"kind": run.kind, **config}, sort_keys=True)
+
+
+def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Runs with the same kind and the same settings but the seed, in first-seen order."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(group_key(run), []).append(run)
+    return groups
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return math.nan, math.nan
+    return statistics.fmean(finite), statistics.stdev(finite) if len(finite) > 1 else 0.0
+
+
+def aggregate_rows(runs: Sequence[Run], columns: Sequence[Column]) -> list[dict[str, Any]]:
+    """One row per method (in the first run's order): each numeric column as ``"mean ± std"`` over the
+    runs, formatted with the column's spec (a missing or non-finite value is left out of the mean)."""
+    tables = [{row["method"]: row for row in run.payload["table"]} for run in runs]
+    rows = []
+    for method in tables[0]:
+        row: dict[str, Any] = {"method": method}
+        for key, _, spec in columns[1:]:
+            mean, std = _mean_std([table[method].get(key) for table in tables if method in table])
+            row[key] = "–" if math.isnan(mean) else (
+                format(mean, spec) if len(runs) == 1 else f"{format(mean, spec)} ± {format(std, spec)}")
+        rows.append(row)
+    return rows
+
+
+def describe_group(runs: Sequence[Run]) -> str:
+    """A header line: kind, data set, N, ε, seeds, and each run's own summary line."""
+    config = runs[0].config
+    seeds = ", ".join(str(run.config["seed"]) for run in runs)
+    epsilon = config["solver"]["epsilon_scale"]
+    head = (f"**{runs[0].kind}: {config['data']['name']}**, N={config['num_train']}, ε = {epsilon:g}/N, "
+            f"seeds {seeds} (mean ± std over {len(runs)} run{'s' if len(runs) > 1 else ''})")
+    return head + "".join(f"\n- seed {run.config['seed']}: {run.payload['summary']}" for run in runs)
+
+
+def mean_detection_curves(runs: Sequence[Run]) -> dict[str, DetectionCurve]:
+    """Per ranking, the mean over ``runs`` (same N) of its detection curve, and the mean curve's area."""
+    names = list(runs[0].payload["curves"])
+    curves = {}
+    for name in names:
+        found = torch.tensor([run.payload["curves"][name] for run in runs], dtype=torch.float64).mean(0)
+        checked = torch.arange(found.numel(), dtype=torch.float64) / (found.numel() - 1)
+        curves[name] = DetectionCurve(checked=checked, found=found, area=float(torch.trapezoid(found, checked)))
+    return curves
+
+
+def summary_markdown(groups: Mapping[str, Sequence[Run]]) -> str:
+    """Every group as its header and table, separated by blank lines."""
+    parts = []
+    for runs in groups.values():
+        columns = INFLUENCE_COLUMNS if runs[0].kind == "influence" else MISLABELED_COLUMNS
+        parts.append(describe_group(runs) + "\n\n" + markdown_table(aggregate_rows(runs, columns), columns))
+    return "\n\n".join(parts)
