@@ -48,7 +48,7 @@ def cl_metrics(matrix: Sequence[Sequence[float]]) -> dict[str, float | None]:
     old = range(rows - 1)
     out["backward_transfer"] = sum(last[j] - matrix[j][j] for j in old) / len(old)
     out["forgetting"] = sum(
-        max(matrix[l][j] for l in range(j, rows - 1)) - last[j] for j in old) / len(old)
+        max(matrix[k][j] for k in range(j, rows - 1)) - last[j] for j in old) / len(old)
     return out
 
 

@@ -6,9 +6,8 @@ import sys
 
 import pytest
 import yaml
-from omegaconf import OmegaConf
-
 from helpers import REPO_ROOT, compose_run_config
+from omegaconf import OmegaConf
 
 PRESETS = sorted(p.stem for p in (REPO_ROOT / "configs" / "hparams_search").glob("*.yaml"))
 

@@ -9,7 +9,6 @@ from torch import Tensor
 from laftr_cl.benchmarks.base import ClassificationData
 from laftr_cl.benchmarks.settings import SyntheticSpec
 
-
 CLASS_SEPARATION = 12.0
 """Expected distance between two class means, in units of the per-input noise std: classes are
 learnable from a few samples per class, yet overlap enough that losses do not reach exactly 0."""

@@ -7,7 +7,6 @@ import torch
 from torch import Tensor
 
 
-
 def iterate_batches(data: Any, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield ``(x [B, ...], y [B])`` batches.
 

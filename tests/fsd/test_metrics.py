@@ -35,7 +35,8 @@ def test_true_fsd_is_the_mean_over_examples(lib, name):
     x, y = lib.task_data(n=30)
     metric = METRICS.get(name)
     with torch.no_grad():
-        expected = torch.stack([metric(reference(x[i : i + 1])[0][[0, 2]], model(x[i : i + 1])[0][[0, 2]]) for i in range(30)]).mean()
+        per_example = [metric(reference(x[i : i + 1])[0][[0, 2]], model(x[i : i + 1])[0][[0, 2]]) for i in range(30)]
+        expected = torch.stack(per_example).mean()
     got = true_fsd(model, reference, (x, y), metric=name, output_units=[0, 2], batch_size=7)
     torch.testing.assert_close(got, expected)
     got.backward()

@@ -3,9 +3,9 @@ import copy
 
 import pytest
 import torch
+from baseline_helpers import moved, random_direction, tiny_data, tiny_mlp
 from torch import nn
 
-from baseline_helpers import moved, random_direction, tiny_data, tiny_mlp
 from laftr_cl.fsd import true_fsd
 from laftr_cl.fsd.baselines import (
     CoresetSummary,

@@ -5,10 +5,15 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import REPO_ROOT
+
 from laftr_cl.influence.study.aggregate import (
-    INFLUENCE_COLUMNS, aggregate_rows, find_runs, group_runs, mean_detection_curves, summary_markdown,
+    INFLUENCE_COLUMNS,
+    aggregate_rows,
+    find_runs,
+    group_runs,
+    mean_detection_curves,
+    summary_markdown,
 )
 from laftr_cl.influence.study.report import write_json
 

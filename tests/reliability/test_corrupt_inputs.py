@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from fault_runs import FOUR_TASKS, REGULARIZERS, run_here
+
 from laftr_cl.benchmarks import BenchmarkDataNotFoundError, build_benchmark
 from laftr_cl.checkpointing import CHECKPOINT_NAME, CheckpointError
 from laftr_cl.config_check import ConfigError

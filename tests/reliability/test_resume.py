@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
 from fault_runs import (
     FOUR_TASKS,
     REGULARIZERS,

@@ -5,8 +5,8 @@ import logging
 import re
 
 import pytest
-
 from fault_runs import FOUR_TASKS, checkpoint, run_cli, run_here
+
 from laftr_cl.training.guards import NonFiniteLossError
 
 DIVERGING_SGD = ["optimizer=sgd", "optimizer.lr=1e10"]

@@ -26,6 +26,7 @@ from laftr_cl.fsd.baselines.common import (
 )
 from laftr_cl.fsd.metrics import get_metric
 
+
 @dataclass(frozen=True, eq=False)
 class CoresetSummary:
     """What ``coreset_fsd`` keeps of task t (no parameters: the outputs stand in for θ_t).

@@ -107,7 +107,7 @@ def ntk_fsd(
             anchor = {k: v.to(param.device, param.dtype) for k, v in summary.snapshot.items()}
             tangent = {k: params[k] - anchor[k] for k in anchor}
             x = summary.points.to(param.device, param.dtype)
-            reference, change = jvp(lambda p: functional_call(net, p, (x,)), (anchor,), (tangent,))
+            reference, change = jvp(lambda p: functional_call(net, p, (x,)), (anchor,), (tangent,))  # noqa: B023 (called here)
             units = None if summary.output_units is None else summary.output_units.to(param.device)
             linearized = reference + change
             values.append(rho(select_head(reference, units), select_head(linearized, units)).mean())

@@ -47,8 +47,9 @@ def find_runs(roots: Iterable[Path]) -> list[Run]:
     runs = []
     for root in roots:
         if not root.exists():
-            raise FileNotFoundError(f"No such folder: {root}. Pass the run or multirun folders that "
-                                    "scripts/influence.py or scripts/mislabeled.py wrote (logs/influence/..., logs/mislabeled/...).")
+            raise FileNotFoundError(
+                f"No such folder: {root}. Pass the run or multirun folders that scripts/influence.py or "
+                "scripts/mislabeled.py wrote (logs/influence/..., logs/mislabeled/...).")
         for path in sorted(root.rglob("results.json")):
             payload = json.loads(path.read_text())
             if "loss_changes" in payload:
