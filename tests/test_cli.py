@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT, compose_run_config, shared_dataset
 
+from helpers import REPO_ROOT, compose_run_config, shared_dataset
 from laftr_cl.config_check import ConfigError
 from laftr_cl.experiment import run_experiment
 from laftr_cl.wandb_offline import read_offline_run

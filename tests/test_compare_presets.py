@@ -1,6 +1,7 @@
 """experiment=paper_compare_* presets: multiruns over existing regularizers × 3 seeds with the
 protocol of the matching README preset."""
 import pytest
+
 from helpers import REPO_ROOT, compose_run_config
 
 REGULARIZERS = {p.stem for p in (REPO_ROOT / "configs" / "regularizer").glob("*.yaml")}

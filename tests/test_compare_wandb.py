@@ -3,8 +3,8 @@ from types import SimpleNamespace
 
 import pytest
 import wandb
-from helpers import compose_run_config
 
+from helpers import compose_run_config
 from laftr_cl.compare import load_results, summarize_runs, to_markdown
 from laftr_cl.experiment import run_experiment
 from laftr_cl.wandb_compare import main, runs_from_api, runs_from_offline

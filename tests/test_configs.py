@@ -3,9 +3,10 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO_ROOT, compose_run_config
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
+
+from helpers import REPO_ROOT, compose_run_config
 
 CONFIGS = REPO_ROOT / "configs"
 

@@ -6,8 +6,9 @@ import sys
 
 import pytest
 import yaml
-from helpers import REPO_ROOT, compose_run_config
 from omegaconf import OmegaConf
+
+from helpers import REPO_ROOT, compose_run_config
 
 PRESETS = sorted(p.stem for p in (REPO_ROOT / "configs" / "hparams_search").glob("*.yaml"))
 

@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO_ROOT
 
+from helpers import REPO_ROOT
 from laftr_cl.influence.study.aggregate import (
     INFLUENCE_COLUMNS,
     aggregate_rows,

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import REPO_ROOT
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
 
+from helpers import REPO_ROOT
 from laftr_cl.influence import SolverSettings
 from laftr_cl.influence.study.methods import run_method
 from laftr_cl.influence.study.setup import selected_methods, solver_settings

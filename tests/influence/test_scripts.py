@@ -9,8 +9,8 @@ import sys
 
 import pytest
 import torch
-from helpers import REPO_ROOT, shared_dataset
 
+from helpers import REPO_ROOT, shared_dataset
 from laftr_cl.influence.study.data import flip_labels, load_split
 
 TINY = ["data=synthetic", "data.synthetic.train_per_class=6", "data.synthetic.test_per_class=2",

@@ -4,8 +4,8 @@ import copy
 import pytest
 import torch
 from avalanche.training.plugins import EvaluationPlugin
-from helpers import compose_run_config
 
+from helpers import compose_run_config
 from laftr_cl.benchmarks import build_benchmark
 from laftr_cl.config_check import ConfigError
 from laftr_cl.experiment import run_experiment

@@ -5,9 +5,9 @@ import pytest
 import torch
 from avalanche.checkpointing import maybe_load_checkpoint, save_checkpoint
 from avalanche.training.plugins import EvaluationPlugin
-from helpers import compose_run_config
 from torch import nn
 
+from helpers import compose_run_config
 from laftr_cl.benchmarks import build_benchmark
 from laftr_cl.config_check import ConfigError
 from laftr_cl.experiment import run_experiment

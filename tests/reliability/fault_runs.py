@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from helpers import REPO_ROOT, compose_run_config
 
+from helpers import REPO_ROOT, compose_run_config
 from laftr_cl.checkpointing import CHECKPOINT_NAME, KILL_ENV
 from laftr_cl.experiment import run_experiment
 
