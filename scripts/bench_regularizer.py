@@ -4,7 +4,9 @@ MLP 784-512-512-10, batch 128, Adam. For each T in ``--tasks`` the regularizers 
 T genuinely earlier tasks (a real Avalanche run over T small synthetic Permuted MNIST tasks
 fills EWC's Fisher and LAFTR's summaries), then one training step — forward, cross-entropy,
 the regularizer's ``before_backward`` (which adds λ·penalty to the loss), backward, Adam — is
-timed over ``--steps`` steps after warm-up, every method in the same process and loop.
+timed over ``--steps`` steps after warm-up, every method in the same process. The methods are
+timed in turn, ``--rounds`` times over, and each one's median round is reported: a slow-down
+from another job on the machine hits one round of every method alike, not one method's total.
 
     python scripts/bench_regularizer.py                      # CPU
     python scripts/bench_regularizer.py --device cuda --steps 500
@@ -15,6 +17,7 @@ per earlier task.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -34,6 +37,8 @@ METHODS: dict[str, Callable[[int], Any]] = {
     "none": lambda s: None,
     "ewc": lambda s: EWCPlugin(ewc_lambda=1.0),
     "laftr bernoulli": lambda s: LaftrPlugin(estimator="bernoulli", metric="l2_prob", num_samples=s),
+    "laftr bernoulli, diag inputs": lambda s: LaftrPlugin(estimator="bernoulli", metric="l2_prob", num_samples=s,
+                                                          inputs="diag"),
     "laftr exact": lambda s: LaftrPlugin(estimator="exact", metric="l2_logit", num_samples=s),
 }
 
@@ -60,9 +65,9 @@ def prepared(method: str, tasks: int, samples: int, device: torch.device) -> tup
     return model, plugin
 
 
-def time_steps(model: nn.Module, plugin: Any, tasks: int, steps: int, batch: int,
-               device: torch.device) -> float:
-    """ms per training step with ``plugin.before_backward`` adding its penalty."""
+def step_timer(model: nn.Module, plugin: Any, tasks: int, batch: int, device: torch.device) -> Callable[[int], float]:
+    """A function of ``steps`` that runs that many training steps (``plugin.before_backward`` adding
+    its penalty) and returns the ms per step; warmed up before it is returned."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss_fn = nn.CrossEntropyLoss()
     x = torch.randn(batch, 1, 28, 28, device=device)
@@ -78,34 +83,43 @@ def time_steps(model: nn.Module, plugin: Any, tasks: int, steps: int, batch: int
         fake.loss.backward()
         optimizer.step()
 
-    for _ in range(max(5, steps // 10)):
-        step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    _sync(device)
-    return 1000 * (time.perf_counter() - start) / steps
+    def timed(steps: int) -> float:
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        return 1000 * (time.perf_counter() - start) / steps
+
+    timed(5)
+    return timed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tasks", type=int, nargs="+", default=[1, 3, 9])
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=100, help="timed steps per method and round")
+    parser.add_argument("--rounds", type=int, default=3, help="each method is timed this many times, in turn")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--samples", type=int, default=40, help="S, LAFTR's draws per task and step")
     args = parser.parse_args()
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
-    print(f"device: {name}; MLP 784-512-512-10, batch {args.batch_size}, S = {args.samples}, {args.steps} timed steps")
+    print(f"device: {name}; MLP 784-512-512-10, batch {args.batch_size}, S = {args.samples}, "
+          f"median of {args.rounds} rounds of {args.steps} timed steps")
     print("| T | method | ms / step | ratio to none | bytes per task |\n| --- | --- | --- | --- | --- |")
     for tasks in args.tasks:
-        base = None
-        for method in METHODS:
-            model, plugin = prepared(method, tasks, args.samples, device)
-            ms = time_steps(model, plugin, tasks, args.steps, args.batch_size, device)
-            base = ms if method == "none" else base
+        prepared_methods = {method: prepared(method, tasks, args.samples, device) for method in METHODS}
+        timers = {method: step_timer(model, plugin, tasks, args.batch_size, device)
+                  for method, (model, plugin) in prepared_methods.items()}
+        rounds: dict[str, list[float]] = {method: [] for method in METHODS}
+        for _ in range(args.rounds):
+            for method, timer in timers.items():
+                rounds[method].append(timer(args.steps))
+        base = statistics.median(rounds["none"])
+        for method, (_, plugin) in prepared_methods.items():
+            ms = statistics.median(rounds[method])
             memory = memory_bytes(plugin) if plugin is not None else None
             per_task = f"{memory['total'] // tasks:,}" if memory else "0"
             print(f"| {tasks} | {method} | {ms:.2f} | {ms / base:.2f}x | {per_task} |", flush=True)
