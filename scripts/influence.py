@@ -8,7 +8,9 @@ of its test-loss changes ``[Q, M]`` (divided by ε) with the reference's — Pea
 all (query, test point) pairs; the mean over queries of the Pearson correlation across test points
 (which test losses an example moves); the mean over test points of the Spearman correlation across
 queries (which examples matter to a test point); the Spearman correlation of the self-influences
-``[Q]`` — with its build and solve time and the bytes it keeps beyond θ_s.
+``[Q]``; the fraction of (query, test point) pairs whose change has the reference's sign; the
+median over queries of the size of its change vector relative to the reference's (1: the right
+magnitude) — with its build and solve time and the bytes it keeps beyond θ_s.
 
     python scripts/influence.py                                  # Fashion-MNIST (../shared/datasets)
     python scripts/influence.py data=mnist_5k
@@ -24,19 +26,12 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from laftr_cl.influence.correlation import mean_over_rows, pearson, spearman
+from laftr_cl.influence.correlation import mean_over_rows, median_norm_ratio, pearson, sign_agreement, spearman
 from laftr_cl.influence.response import loss_changes, self_loss_changes
 from laftr_cl.influence.study.methods import run_method
-from laftr_cl.influence.study.report import markdown_table, plot_scatter, write_json
+from laftr_cl.influence.study.report import INFLUENCE_COLUMNS, markdown_table, plot_scatter, write_json
 from laftr_cl.influence.study.setup import load_data, selected_methods, solver_settings, trained_mlp
 from laftr_cl.influence.study.training import accuracy
-
-COLUMNS = [
-    ("method", "method", ""), ("pearson", "Pearson", ".3f"), ("spearman", "Spearman", ".3f"),
-    ("pearson_per_query", "Pearson per query", ".3f"), ("spearman_per_test", "Spearman per test pt", ".3f"),
-    ("self_spearman", "self-infl. Spearman", ".3f"),
-    ("build_s", "build s", ".1f"), ("solve_ms_per_query", "solve ms/query", ".0f"), ("stored_kb", "stored KB", ".0f"),
-]
 
 
 @hydra.main(version_base="1.3", config_path="../configs/influence", config_name="influence")
@@ -62,8 +57,10 @@ def main(cfg: DictConfig) -> None:
         row.update(pearson=pearson(changes[name], reference), spearman=spearman(changes[name], reference),
                    pearson_per_query=mean_over_rows(pearson, changes[name], reference),
                    spearman_per_test=mean_over_rows(spearman, changes[name].T, reference.T),
-                   self_spearman=spearman(self_changes[name], self_reference))
-    table = markdown_table(rows, COLUMNS)
+                   self_spearman=spearman(self_changes[name], self_reference),
+                   sign_agreement=sign_agreement(changes[name], reference),
+                   norm_ratio=median_norm_ratio(changes[name], reference))
+    table = markdown_table(rows, INFLUENCE_COLUMNS)
     header = (f"{cfg.data.name}: N={cfg.num_train}, Q={cfg.num_queries}, M={cfg.num_test}, MLP "
               f"{split.x_train[0].numel()}-{'-'.join(map(str, cfg.model.hidden_sizes))}-{split.num_classes}, "
               f"train acc {accuracy(model, split.x_train, split.y_train):.3f}, "

@@ -30,15 +30,9 @@ from laftr_cl.influence.detection import detection_curve, random_curve
 from laftr_cl.influence.response import self_loss_changes
 from laftr_cl.influence.study.data import flip_labels
 from laftr_cl.influence.study.methods import run_method
-from laftr_cl.influence.study.report import markdown_table, plot_detection, write_json
+from laftr_cl.influence.study.report import MISLABELED_COLUMNS, markdown_table, plot_detection, write_json
 from laftr_cl.influence.study.setup import load_data, selected_methods, solver_settings, trained_mlp
 from laftr_cl.influence.study.training import accuracy, example_losses
-
-COLUMNS = [
-    ("method", "ranking", ""), ("area", "area", ".3f"), ("found_at_f", "found @ f", ".3f"),
-    ("found_at_2f", "found @ 2f", ".3f"), ("self_spearman", "Spearman vs ref.", ".3f"),
-    ("build_s", "build s", ".1f"), ("solve_s", "solve s", ".0f"), ("stored_kb", "stored KB", ".0f"),
-]
 
 
 @hydra.main(version_base="1.3", config_path="../configs/influence", config_name="mislabeled")
@@ -73,7 +67,7 @@ def main(cfg: DictConfig) -> None:
               f"train acc (noisy labels) {accuracy(model, *data):.3f}, flipped labels fitted {fit_flipped:.3f}, "
               f"test acc {accuracy(model, split.x_test, split.y_test):.3f}, ε = {solver.epsilon:.3g}; "
               f"perfect area {1 - cfg.flip_fraction / 2:.3f}")
-    print(header + "\n" + markdown_table(list(rows.values()), COLUMNS))
+    print(header + "\n" + markdown_table(list(rows.values()), MISLABELED_COLUMNS))
     plot_detection(curves, out / "detection_curves.png", title=f"{cfg.data.name}: {int(flipped.sum())} of "
                    f"{cfg.num_train} labels flipped")
     write_json(out / "results.json", {

@@ -19,7 +19,7 @@ term); K heavy-ball gradient steps from θ_s (not Adam, whose normalized steps a
 loss changes evaluated in float64 and reported divided by ε; a LAFTR term keeps its draws fixed over
 the K steps (``fixed_draws``), so each response minimizes one deterministic objective.
 """
-from laftr_cl.influence.correlation import mean_over_rows, pearson, spearman
+from laftr_cl.influence.correlation import mean_over_rows, median_norm_ratio, pearson, sign_agreement, spearman
 from laftr_cl.influence.detection import DetectionCurve, detection_curve, random_curve
 from laftr_cl.influence.ggn import diagonal_ggn, metric_hessian_factor
 from laftr_cl.influence.proximity import (
@@ -57,6 +57,8 @@ __all__ = [
     "pearson",
     "spearman",
     "mean_over_rows",
+    "median_norm_ratio",
+    "sign_agreement",
     "DetectionCurve",
     "detection_curve",
     "random_curve",

@@ -1,4 +1,5 @@
-"""Agreement between an estimate and the reference: Pearson and Spearman correlations (float64)."""
+"""Agreement between an estimate and the reference: Pearson and Spearman correlations, the ratio of
+magnitudes and the fraction of matching signs (all in float64)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -40,6 +41,23 @@ def mean_over_rows(correlation: Callable[[Tensor, Tensor], float], a: Tensor, b:
     values = torch.tensor([correlation(a[i], b[i]) for i in range(a.shape[0])], dtype=torch.float64)
     values = values[~values.isnan()]
     return float(values.mean()) if values.numel() else float("nan")
+
+
+def median_norm_ratio(a: Tensor, b: Tensor) -> float:
+    """For ``[R, C]`` matrices: the median over rows of ``‖a[i]‖ / ‖b[i]‖`` (rows where ``b[i] = 0`` are
+    skipped; NaN if all are). 1: the estimate ``a`` moves the reference's ``b`` by the right amount."""
+    if a.shape != b.shape or a.dim() != 2:
+        raise ValueError(f"median_norm_ratio() needs two [R, C] matrices (got {list(a.shape)}, {list(b.shape)}).")
+    a, b = a.detach().cpu().to(torch.float64), b.detach().cpu().to(torch.float64)
+    norms = b.norm(dim=1)
+    keep = norms > 0
+    return float((a.norm(dim=1)[keep] / norms[keep]).median()) if keep.any() else float("nan")
+
+
+def sign_agreement(a: Tensor, b: Tensor) -> float:
+    """The fraction of entries where ``a`` and ``b`` have the same sign (zero counts as its own sign)."""
+    a, b = _pair(a, b)
+    return float((a.sign() == b.sign()).to(torch.float64).mean())
 
 
 def _pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from laftr_cl.influence import mean_over_rows, pearson, spearman
+from laftr_cl.influence import mean_over_rows, median_norm_ratio, pearson, sign_agreement, spearman
 from laftr_cl.influence.correlation import average_ranks
 
 
@@ -47,3 +47,17 @@ def test_mean_over_rows_and_columns_skips_constant_ones():
     assert mean_over_rows(spearman, a.T, b.T) == pytest.approx(0.0)
     # rows: (1,1,3)~(1,5,1): r = −0.5; (2,1,2)~(2,6,2): r = −1; (3,1,1)~(3,7,3): r = −0.5
     assert mean_over_rows(pearson, a, b) == pytest.approx(-2 / 3)
+
+
+def test_median_norm_ratio_by_hand():
+    reference = torch.tensor([[3.0, 4.0], [1.0, 0.0], [0.0, 0.0], [0.0, 2.0]])
+    estimate = torch.tensor([[6.0, 8.0], [0.0, 3.0], [5.0, 5.0], [0.0, -1.0]])
+    # row norms 10/5 = 2, 3/1 = 3, (row 3 skipped: reference 0), 1/2 = 0.5 → median 2
+    assert median_norm_ratio(estimate, reference) == pytest.approx(2.0)
+    assert math.isnan(median_norm_ratio(estimate[2:3], reference[2:3]))
+    with pytest.raises(ValueError, match=r"\[R, C\]"):
+        median_norm_ratio(estimate.flatten(), reference.flatten())
+
+
+def test_sign_agreement_counts_matching_signs():
+    assert sign_agreement(torch.tensor([1.0, -2.0, 0.0, 3.0]), torch.tensor([5.0, 1.0, 0.0, -1.0])) == pytest.approx(0.5)

@@ -17,19 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from laftr_cl.influence.detection import DetectionCurve
-from laftr_cl.influence.study.report import Column, markdown_table
-
-INFLUENCE_COLUMNS: list[Column] = [
-    ("method", "method", ""), ("pearson", "Pearson", ".3f"), ("spearman", "Spearman", ".3f"),
-    ("pearson_per_query", "Pearson per query", ".3f"), ("spearman_per_test", "Spearman per test pt", ".3f"),
-    ("self_spearman", "self-infl. Spearman", ".3f"), ("build_s", "build s", ".1f"),
-    ("solve_ms_per_query", "solve ms/query", ".0f"), ("stored_kb", "stored KB", ".0f"),
-]
-MISLABELED_COLUMNS: list[Column] = [
-    ("method", "ranking", ""), ("area", "area", ".3f"), ("found_at_f", "found @ f", ".3f"),
-    ("found_at_2f", "found @ 2f", ".3f"), ("self_spearman", "Spearman vs ref.", ".3f"),
-    ("build_s", "build s", ".1f"), ("solve_s", "solve s", ".0f"), ("stored_kb", "stored KB", ".0f"),
-]
+from laftr_cl.influence.study.report import INFLUENCE_COLUMNS, MISLABELED_COLUMNS, Column, markdown_table
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,20 @@ from laftr_cl.influence.detection import DetectionCurve  # noqa: E402
 Column = tuple[str, str, str]
 """``(row key, header, format spec)``, e.g. ``("pearson", "Pearson", ".3f")``."""
 
+INFLUENCE_COLUMNS: list[Column] = [
+    ("method", "method", ""), ("pearson", "Pearson", ".3f"), ("spearman", "Spearman", ".3f"),
+    ("pearson_per_query", "Pearson per query", ".3f"), ("spearman_per_test", "Spearman per test pt", ".3f"),
+    ("self_spearman", "self-infl. Spearman", ".3f"), ("sign_agreement", "same sign", ".2f"),
+    ("norm_ratio", "size ratio", ".2g"), ("build_s", "build s", ".1f"),
+    ("solve_ms_per_query", "solve ms/query", ".0f"), ("stored_kb", "stored KB", ".0f"),
+]
+MISLABELED_COLUMNS: list[Column] = [
+    ("method", "ranking", ""), ("area", "area", ".3f"), ("found_at_f", "found @ f", ".3f"),
+    ("found_at_2f", "found @ 2f", ".3f"), ("self_spearman", "Spearman vs ref.", ".3f"),
+    ("build_s", "build s", ".1f"), ("solve_s", "solve s", ".0f"), ("stored_kb", "stored KB", ".0f"),
+]
+
+
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
     """A Markdown table with one line per row; numbers formatted with each column's spec."""
@@ -60,6 +74,8 @@ def plot_scatter(reference: Tensor, estimates: Mapping[str, Tensor], path: Path,
         ax.set_yscale("symlog", linthresh=1e-2)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("reference", fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.tick_params(axis="x", labelrotation=90)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
