@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             flipped = len(group[0].payload["flipped"])
             plot_detection(mean_detection_curves(group), path,
                            title=f"{name}: {flipped} of {config['num_train']} labels flipped, "
-                                 f"mean of {len(group)} seeds")
+                                 f"mean of {len(group)} seed{'s' if len(group) > 1 else ''}")
     return 0
 
 
