@@ -21,7 +21,7 @@ INFLUENCE_COLUMNS: list[Column] = [
     ("method", "method", ""), ("pearson", "Pearson", ".3f"), ("spearman", "Spearman", ".3f"),
     ("pearson_per_query", "Pearson per query", ".3f"), ("spearman_per_test", "Spearman per test pt", ".3f"),
     ("self_spearman", "self-infl. Spearman", ".3f"), ("sign_agreement", "same sign", ".2f"),
-    ("norm_ratio", "size ratio", ".4g"), ("build_s", "build s", ".1f"),
+    ("norm_ratio", "size ratio", ".1f"), ("build_s", "build s", ".1f"),
     ("solve_ms_per_query", "solve ms/query", ".0f"), ("stored_kb", "stored KB", ".0f"),
 ]
 MISLABELED_COLUMNS: list[Column] = [
