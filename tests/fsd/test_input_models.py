@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from laftr_cl.fsd import INPUT_MODELS, Coreset, DiagGaussian, FullGaussian, LowRankGaussian, Noise
+from laftr_cl.fsd.input_models.gaussian import times_lower_triangular
 
 
 def data(n=400, d=5, seed=0):
@@ -89,3 +90,26 @@ def test_state_dict_and_to():
     assert model.nbytes() == (5 + 25) * 8
     small = Coreset.fit(data(), coreset_size=4).to(dtype=torch.float32)
     assert small.points.dtype == torch.float32 and small.count.dtype == torch.int64
+
+
+@pytest.mark.parametrize("d", [5, 256, 301])
+def test_blocked_lower_triangular_product_equals_the_dense_one(d):
+    g = torch.Generator().manual_seed(d)
+    scale_tril = torch.randn(2, 3, d, d, generator=g, dtype=torch.float64).tril()
+    eps = torch.randn(2, 3, 7, d, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(times_lower_triangular(eps, scale_tril), eps @ scale_tril.mT)
+
+
+def test_full_gaussian_draws_in_high_dimension_follow_the_fitted_model():
+    """d = 300 takes the blocked product: the draws' mean and covariance match the fit."""
+    x = data(n=2000, d=300, seed=3)
+    model = FullGaussian.fit(x)
+    draws = model.sample(20000, torch.Generator().manual_seed(0))
+    assert draws.shape == (20000, 300)
+    centered = draws - model.mean
+    torch.testing.assert_close(draws.mean(0), model.mean, atol=0.35, rtol=0)
+    empirical = centered.T @ centered / draws.shape[0]
+    cov = covariance_of(model)
+    # Gaussian sampling error: E‖S − Σ‖²_F = ((tr Σ)² + ‖Σ‖²_F) / n for n draws
+    expected = ((cov.trace() ** 2 + cov.norm() ** 2) / draws.shape[0]).sqrt()
+    assert (empirical - cov).norm() < 1.3 * expected

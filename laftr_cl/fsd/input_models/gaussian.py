@@ -6,6 +6,24 @@ from torch import Tensor
 
 from laftr_cl.fsd.input_models.base import INPUT_MODELS, JITTER, InputModel
 
+TRIANGULAR_BLOCKS = 4
+"""Row blocks of ``L`` in :func:`times_lower_triangular` on CPU: 4 skips 3/8 of the dense product."""
+
+
+def times_lower_triangular(eps: Tensor, scale_tril: Tensor) -> Tensor:
+    """``eps @ Lᵀ`` for lower-triangular ``L = scale_tril [*, d, d]`` and ``eps [*, M, d]`` → ``[*, M, d]``.
+
+    On CPU (d ≥ 256) the product skips most of L's zero upper triangle: output block i of the rows
+    of L needs only the first ``hi_i`` columns, so it is ``eps[..., :hi_i] @ L[..., lo_i:hi_i, :hi_i]ᵀ``
+    (measured in docs/results.md, "Regularizer step time"). On GPU one dense product costs less
+    than several kernel launches, so it stays one ``matmul``.
+    """
+    d = scale_tril.shape[-1]
+    if eps.is_cuda or d < 256:
+        return eps @ scale_tril.mT
+    edges = [round(i * d / TRIANGULAR_BLOCKS) for i in range(TRIANGULAR_BLOCKS + 1)]
+    return torch.cat([eps[..., :hi] @ scale_tril[..., lo:hi, :hi].mT for lo, hi in zip(edges[:-1], edges[1:])], -1)
+
 
 def _covariance(x_flat: Tensor) -> tuple[Tensor, Tensor]:
     """Mean ``[d]`` and unbiased covariance ``[d, d]`` (biased for N = 1, i.e. zero) of ``x_flat [N, d]``."""
@@ -33,7 +51,7 @@ class FullGaussian(InputModel):
 
     def sample(self, num, generator=None):
         eps = self._noise(generator).normal((*self.batch_shape, num, self.mean.shape[-1]))
-        return self.mean.unsqueeze(-2) + eps @ self.scale_tril.mT
+        return self.mean.unsqueeze(-2) + times_lower_triangular(eps, self.scale_tril)
 
     def project(self, weight):
         return weight @ self.scale_tril
