@@ -31,7 +31,6 @@ MISLABELED_COLUMNS: list[Column] = [
 ]
 
 
-
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
     """A Markdown table with one line per row; numbers formatted with each column's spec."""
 
