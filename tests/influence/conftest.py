@@ -10,15 +10,6 @@ from torch import nn
 from laftr_cl.influence.study.training import train_classifier
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors gain nothing from intra-op threads on 2 shared cores: one thread, then restore."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_problem(sizes=(5, 6, 3), n=40, seed=0, epochs=30) -> SimpleNamespace:
     """A trained ``Flatten → Linear → ReLU → Linear`` float64 MLP with Gaussian class-mean data."""
     torch.manual_seed(seed)
