@@ -8,7 +8,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ONE_THREAD_FOLDERS = {"benchmarks", "reliability", "fsd_baselines", "influence"}
+ONE_THREAD_FOLDERS = {"benchmarks", "reliability", "fsd", "fsd_baselines", "influence"}
 """Test folders run with one torch thread: their tensors are tiny, and with two threads OpenMP
 thrashes a 2-core box that runs anything else (up to 100x slower); the fault tests also match the
 one-thread ``laftr-cl`` processes they start."""

@@ -1,7 +1,7 @@
 """SummaryBank: the summaries of several tasks stacked once, for one batched FSD pass per step."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +41,8 @@ class SummaryBank:
             task uses all outputs. output_valid: ``[N, P, K]`` bool, False on padding.
         task_weights: ``[T, N·P]``, slot → task weights (each task's row sums to 1): FSD per task
             is ``task_weights @ slot_values``.
+        estimator_cache: what an estimator derives once from the fixed reference side (e.g. ``exact``'s
+            reference moments), by the estimator's key; never depends on the current weights.
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class SummaryBank:
         for position, (task, _, weight) in enumerate(slots):
             weights[task, position] = weight
         self.task_weights = weights.to(self.device)
+        self.estimator_cache: dict[Any, Any] = {}
 
     # ------------------------------------------------------------------ building
     def _check(self, summaries: Sequence[TaskSummary]) -> None:

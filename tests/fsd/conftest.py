@@ -215,16 +215,6 @@ def naive_sampled_fsd(
     return torch.stack(per_task)
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors gain nothing from intra-op threads, and with 2 cores shared by other processes an
-    OpenMP barrier can stall each op by milliseconds: run these tests on one thread, then restore."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def lib():
     """Helpers shared by the FSD tests (networks, data, noise recording, the naive loop)."""

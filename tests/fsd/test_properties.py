@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from laftr_cl.fsd import fsd, summarize
+from laftr_cl.fsd import SummaryBank, fsd, summarize
 
 INPUTS = ["full", "diag", "lowrank", "coreset"]
 METRICS = ["l2_prob", "kl", "l2_logit"]
@@ -234,3 +234,23 @@ def test_gradient_zero_at_reference(lib):
     sums = summaries_for(lib, net, "diag")
     fsd(net, sums, estimator="exact", metric="l2_logit").backward()
     assert all(p.grad.abs().max() == 0 for p in net.parameters())
+
+
+@pytest.mark.parametrize("inputs, same_dropout", [("full", False), ("coreset", True)])
+def test_exact_keeps_its_reference_side_per_bank_as_the_weights_move(lib, inputs, same_dropout):
+    """``exact`` computes the reference moments once per bank: after the current weights change, the
+    same bank still gives what a freshly built bank gives, and the gradient still flows."""
+    net = lib.make_mlp(dropout=0.3 if same_dropout else 0.0)
+    sums = summaries_for(lib, net, inputs)
+    bank = SummaryBank(net, sums)
+    options = dict(estimator="exact", metric="l2_logit", reduction="none", same_dropout=same_dropout)
+    assert fsd(net, bank, **options).abs().max() == 0
+    assert list(bank.estimator_cache) == [("exact", same_dropout)]
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel()), dtype=p.dtype))
+    reused = fsd(net, bank, **options)
+    torch.testing.assert_close(reused, fsd(net, SummaryBank(net, sums), **options))
+    assert (reused > 0).all()
+    reused.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())

@@ -14,6 +14,11 @@ slots. Working with δ instead of ``a_l`` avoids cancellation: δ is exactly 0 a
 The input model enters only through its mean and ``project(W) = W F`` (``Σ = F Fᵀ``); a coreset
 uses its empirical moments. This equals the expectation of ``bernoulli`` with ``l2_logit``.
 Shapes: means ``[N, P, h]``, covariances ``[N, P, h, h]``.
+
+The reference network's own moments (``a^t``'s mean and covariance after every layer, and the
+first layer's input factor) depend only on the summaries, so they are computed once per
+:class:`SummaryBank` and kept in its ``estimator_cache``; each step computes only what involves
+the current weights.
 """
 from __future__ import annotations
 
@@ -27,6 +32,30 @@ from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
 from laftr_cl.fsd.ops import DropoutOp, FlattenOp, GateOp, LinearOp
 
 
+@dataclass(frozen=True)
+class ReferenceMoments:
+    """Mean ``[N, P, h]`` and covariance ``[N, P, h, h]`` of the reference activations ``a^t`` after one op."""
+
+    mean: Tensor
+    cov: Tensor
+
+
+class _Gate:
+    """Moments through independent Bernoulli(rate) gates scaled by ``scale`` (see the module docstring)."""
+
+    def __init__(self, rate: Tensor | float, like: Tensor, scale: float) -> None:
+        self.rate = rate if isinstance(rate, Tensor) else torch.full_like(like, rate)
+        self.scale = scale
+        self.outer = self.rate.unsqueeze(-1) * self.rate.unsqueeze(-2) * scale**2
+        self.spread = self.rate * (1 - self.rate) * scale**2
+
+    def mean(self, mean: Tensor) -> Tensor:
+        return self.rate * mean * self.scale
+
+    def cov(self, c: Tensor, mean_x: Tensor, mean_y: Tensor) -> Tensor:
+        return self.outer * c + torch.diag_embed(self.spread * (c.diagonal(dim1=-2, dim2=-1) + mean_x * mean_y))
+
+
 @dataclass
 class JointMoments:
     """Moments of ``(a^t, δ)``: means ``[N, P, h]``, covariances ``[N, P, h, h]`` (``cov_tδ = Cov(a^t, δ)``)."""
@@ -37,36 +66,32 @@ class JointMoments:
     cov_td: Tensor
     cov_dd: Tensor
 
-    def linear(self, weight_t: Tensor, bias_t: Tensor | None, weight: Tensor, bias: Tensor | None) -> "JointMoments":
-        """Affine layer: ``weight_t [N, 1, o, i]`` (snapshots), ``weight [o, i]`` (current)."""
+    def linear(self, weight_t: Tensor, bias_t: Tensor | None, weight: Tensor, bias: Tensor | None,
+               reference: ReferenceMoments) -> "JointMoments":
+        """Affine layer: ``weight_t [N, 1, o, i]`` (snapshots), ``weight [o, i]`` (current);
+        ``reference``: the reference moments after it (cached)."""
         delta = weight - weight_t
         tt_delta = self.cov_tt @ delta.mT
         td_weight = self.cov_td @ weight.mT
         cross = delta @ td_weight
         return JointMoments(
-            mean_t=_affine(weight_t, self.mean_t, bias_t),
+            mean_t=reference.mean,
             mean_d=_affine(delta, self.mean_t, _bias_delta(bias_t, bias)) + self.mean_d @ weight.mT,
-            cov_tt=weight_t @ self.cov_tt @ weight_t.mT,
+            cov_tt=reference.cov,
             cov_td=weight_t @ (tt_delta + td_weight),
             cov_dd=delta @ tt_delta + cross + cross.mT + weight @ self.cov_dd @ weight.mT,
         )
 
-    def gate(self, rate: Tensor | float, scale: float = 1.0) -> "JointMoments":
-        """Independent Bernoulli(rate) gates (``rate [N, P, h]`` or a float), outputs times ``scale``."""
-        if not isinstance(rate, Tensor):
-            rate = torch.full_like(self.mean_t, rate)
-        outer = rate.unsqueeze(-1) * rate.unsqueeze(-2) * scale**2
-        spread = rate * (1 - rate) * scale**2
-
-        def cov(c: Tensor, mean_x: Tensor, mean_y: Tensor) -> Tensor:
-            return outer * c + torch.diag_embed(spread * (c.diagonal(dim1=-2, dim2=-1) + mean_x * mean_y))
-
+    def gate(self, rate: Tensor | float, reference: ReferenceMoments, scale: float = 1.0) -> "JointMoments":
+        """Independent Bernoulli(rate) gates (``rate [N, P, h]`` or a float), outputs times ``scale``;
+        ``reference``: the reference moments after them (cached)."""
+        gated = _Gate(rate, self.mean_t, scale)
         return JointMoments(
-            mean_t=rate * self.mean_t * scale,
-            mean_d=rate * self.mean_d * scale,
-            cov_tt=cov(self.cov_tt, self.mean_t, self.mean_t),
-            cov_td=cov(self.cov_td, self.mean_t, self.mean_d),
-            cov_dd=cov(self.cov_dd, self.mean_d, self.mean_d),
+            mean_t=reference.mean,
+            mean_d=gated.mean(self.mean_d),
+            cov_tt=reference.cov,
+            cov_td=gated.cov(self.cov_td, self.mean_t, self.mean_d),
+            cov_dd=gated.cov(self.cov_dd, self.mean_d, self.mean_d),
         )
 
     def output_second_moments(
@@ -109,20 +134,23 @@ class ExactEstimator(Estimator):
             raise ValueError(
                 "estimator=exact supports MLPs only; use bernoulli or relu (this network has Conv2d/MaxPool2d layers)."
             )
+        key = ("exact", same_dropout)
+        if key not in bank.estimator_cache:
+            bank.estimator_cache[key] = self._reference_pass(bank, same_dropout)
+        first_factor, after = bank.estimator_cache[key]
         moments: JointMoments | None = None  # None: still at the input, before the first Linear
         for op in bank.view.ops[:-1]:
-            if isinstance(op, LinearOp):
-                weights = self._weights(bank, op)
-                moments = self._first_linear(bank, *weights) if moments is None else moments.linear(*weights)
+            if op.position not in after:
+                continue
+            if isinstance(op, LinearOp) and moments is None:
+                moments = self._first_linear(bank, *self._weights(bank, op), first_factor, after[op.position])
+            elif isinstance(op, LinearOp):
+                moments = moments.linear(*self._weights(bank, op), after[op.position])
             elif isinstance(op, GateOp):
-                self._require_linear(moments, op)
-                moments = moments.gate(bank.firing_rates[op.relu_index])
-            elif isinstance(op, DropoutOp) and same_dropout and op.module.p > 0:
-                self._require_linear(moments, op)
+                moments = moments.gate(bank.firing_rates[op.relu_index], after[op.position])
+            else:
                 keep = 1 - op.module.p
-                moments = moments.gate(keep, 1 / keep)
-            elif not isinstance(op, (FlattenOp, DropoutOp)):
-                raise ValueError(f"estimator=exact supports MLPs only; use bernoulli or relu (layer {op.position}).")
+                moments = moments.gate(keep, after[op.position], 1 / keep)
         head = self._weights(bank, bank.view.head)
         if moments is None:
             second = self._input_output_second_moments(bank, *head)
@@ -137,16 +165,49 @@ class ExactEstimator(Estimator):
         bias_t = bias_t.unsqueeze(1) if bias_t is not None else None
         return weight_t.unsqueeze(1), bias_t, op.module.weight, op.module.bias
 
+    @classmethod
+    def _reference_pass(cls, bank: SummaryBank, same_dropout: bool) -> tuple[Tensor, dict[int, ReferenceMoments]]:
+        """The reference side, once per bank (no gradient: it depends on the summaries only).
+
+        Returns the first layer's projected input factor ``W^t F`` ``[N, P, o, r]`` and, by op
+        position, the reference moments after every op that changes them (Linear, ReLU gate, and
+        Dropout with ``same_dropout``); Flatten and other Dropouts are absent (identities).
+        """
+        with torch.no_grad():
+            factor, moments, after = None, None, {}
+            for op in bank.view.ops[:-1]:
+                if isinstance(op, LinearOp):
+                    weight_t, bias_t, _, _ = cls._weights(bank, op)
+                    if moments is None:
+                        factor = bank.inputs.project(weight_t)
+                        moments = ReferenceMoments(_affine(weight_t, bank.inputs.mean, bias_t), factor @ factor.mT)
+                    else:
+                        moments = ReferenceMoments(_affine(weight_t, moments.mean, bias_t),
+                                                   weight_t @ moments.cov @ weight_t.mT)
+                elif isinstance(op, GateOp) or (isinstance(op, DropoutOp) and same_dropout and op.module.p > 0):
+                    cls._require_linear(moments, op)
+                    rate, scale = ((bank.firing_rates[op.relu_index], 1.0) if isinstance(op, GateOp)
+                                   else (1 - op.module.p, 1 / (1 - op.module.p)))
+                    gated = _Gate(rate, moments.mean, scale)
+                    moments = ReferenceMoments(gated.mean(moments.mean), gated.cov(moments.cov, moments.mean, moments.mean))
+                elif isinstance(op, (FlattenOp, DropoutOp)):
+                    continue
+                else:
+                    raise ValueError(f"estimator=exact supports MLPs only; use bernoulli or relu (layer {op.position}).")
+                after[op.position] = moments
+        return factor, after
+
     @staticmethod
-    def _first_linear(bank: SummaryBank, weight_t, bias_t, weight, bias) -> JointMoments:
-        """Inputs ``a^t = a = x`` (δ = 0): moments after the first layer, from the input model's factor."""
-        mean = bank.inputs.mean
+    def _first_linear(bank: SummaryBank, weight_t, bias_t, weight, bias, factor_t: Tensor,
+                      reference: ReferenceMoments) -> JointMoments:
+        """Inputs ``a^t = a = x`` (δ = 0): moments after the first layer, from the input model's factor
+        (``factor_t = W^t F`` and the reference moments are cached)."""
         delta = weight - weight_t
-        factor_t, factor_d = bank.inputs.project(weight_t), bank.inputs.project(delta)
+        factor_d = bank.inputs.project(delta)
         return JointMoments(
-            mean_t=_affine(weight_t, mean, bias_t),
-            mean_d=_affine(delta, mean, _bias_delta(bias_t, bias)),
-            cov_tt=factor_t @ factor_t.mT,
+            mean_t=reference.mean,
+            mean_d=_affine(delta, bank.inputs.mean, _bias_delta(bias_t, bias)),
+            cov_tt=reference.cov,
             cov_td=factor_t @ factor_d.mT,
             cov_dd=factor_d @ factor_d.mT,
         )
