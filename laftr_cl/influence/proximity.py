@@ -16,6 +16,7 @@ Registered builders (config ``proximity``), each ``build(model, (x, y), metric=.
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from typing import Any, Callable
 
 import torch
@@ -30,7 +31,7 @@ from laftr_cl.influence.params import Params, detached_params, params_nbytes
 Data = tuple[Tensor, Tensor]
 
 
-class Proximity:
+class Proximity(ABC):
     """D(θ, θ_s) for one trained network. Subclasses implement :meth:`__call__` and :meth:`nbytes`.
 
     Attributes:
@@ -42,13 +43,13 @@ class Proximity:
         self.model = model
         self.anchor = detached_params(model)
 
+    @abstractmethod
     def __call__(self, params: Params) -> Tensor:
         """D at ``params`` (same names and shapes as ``model.named_parameters()``): a scalar."""
-        raise NotImplementedError
 
+    @abstractmethod
     def nbytes(self) -> int:
         """Bytes this term keeps beyond θ_s (which every term needs)."""
-        raise NotImplementedError
 
 
 class _Applied(nn.Module):
