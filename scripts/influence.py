@@ -30,7 +30,7 @@ from laftr_cl.influence.correlation import mean_over_rows, median_norm_ratio, pe
 from laftr_cl.influence.response import loss_changes, self_loss_changes
 from laftr_cl.influence.study.methods import run_method
 from laftr_cl.influence.study.report import INFLUENCE_COLUMNS, markdown_table, plot_scatter, write_json
-from laftr_cl.influence.study.setup import load_data, selected_methods, solver_settings, trained_mlp
+from laftr_cl.influence.study.setup import load_data, mlp_name, selected_methods, solver_settings, trained_mlp
 from laftr_cl.influence.study.training import accuracy
 
 
@@ -61,8 +61,8 @@ def main(cfg: DictConfig) -> None:
                    sign_agreement=sign_agreement(changes[name], reference),
                    norm_ratio=median_norm_ratio(changes[name], reference))
     table = markdown_table(rows, INFLUENCE_COLUMNS)
-    header = (f"{cfg.data.name}: N={cfg.num_train}, Q={cfg.num_queries}, M={cfg.num_test}, MLP "
-              f"{split.x_train[0].numel()}-{'-'.join(map(str, cfg.model.hidden_sizes))}-{split.num_classes}, "
+    header = (f"{cfg.data.name}: N={cfg.num_train}, Q={cfg.num_queries}, M={cfg.num_test}, "
+              f"{mlp_name(cfg, split)}, "
               f"train acc {accuracy(model, split.x_train, split.y_train):.3f}, "
               f"test acc {accuracy(model, split.x_test, split.y_test):.3f}, ε = {solver.epsilon:.3g}")
     print(header + "\n" + table)

@@ -31,7 +31,7 @@ from laftr_cl.influence.response import self_loss_changes
 from laftr_cl.influence.study.data import flip_labels
 from laftr_cl.influence.study.methods import run_method
 from laftr_cl.influence.study.report import MISLABELED_COLUMNS, markdown_table, plot_detection, write_json
-from laftr_cl.influence.study.setup import load_data, selected_methods, solver_settings, trained_mlp
+from laftr_cl.influence.study.setup import load_data, mlp_name, selected_methods, solver_settings, trained_mlp
 from laftr_cl.influence.study.training import accuracy, example_losses
 
 
@@ -62,8 +62,8 @@ def main(cfg: DictConfig) -> None:
                    found_at_2f=curves[name].found_at(min(1.0, 2 * cfg.flip_fraction)),
                    self_spearman=spearman(scores[name], scores[cfg.reference]) if name in scores else float("nan"))
     fit_flipped = float((model(split.x_train[flipped]).argmax(-1) == noisy[flipped]).float().mean())
-    header = (f"{cfg.data.name}: N={cfg.num_train}, {int(flipped.sum())} labels flipped (f={cfg.flip_fraction}), MLP "
-              f"{split.x_train[0].numel()}-{'-'.join(map(str, cfg.model.hidden_sizes))}-{split.num_classes}, "
+    header = (f"{cfg.data.name}: N={cfg.num_train}, {int(flipped.sum())} labels flipped (f={cfg.flip_fraction}), "
+              f"{mlp_name(cfg, split)}, "
               f"train acc (noisy labels) {accuracy(model, *data):.3f}, flipped labels fitted {fit_flipped:.3f}, "
               f"test acc {accuracy(model, split.x_test, split.y_test):.3f}, ε = {solver.epsilon:.3g}; "
               f"perfect area {1 - cfg.flip_fraction / 2:.3f}")

@@ -30,6 +30,12 @@ def trained_mlp(cfg: DictConfig, x: Tensor, y: Tensor, num_classes: int) -> nn.M
     return model
 
 
+def mlp_name(cfg: DictConfig, split: Split) -> str:
+    """The trained MLP's layer widths, e.g. ``"MLP 784-256-10"``."""
+    widths = [split.x_train[0].numel(), *cfg.model.hidden_sizes, split.num_classes]
+    return "MLP " + "-".join(map(str, widths))
+
+
 def solver_settings(cfg: DictConfig) -> SolverSettings:
     """``cfg.solver`` with ε = ``epsilon_scale / num_train``."""
     solver = cfg.solver
