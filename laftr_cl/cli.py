@@ -10,7 +10,9 @@ from omegaconf import DictConfig
 
 from laftr_cl.config_check import ConfigError
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+_SHIPPED_CONFIGS = Path(__file__).resolve().parent / "configs"  # an installed wheel: configs/ ships as laftr_cl/configs
+CONFIG_DIR = str(_SHIPPED_CONFIGS if _SHIPPED_CONFIGS.is_dir() else _SHIPPED_CONFIGS.parent.parent / "configs")
+"""The Hydra config root: inside the package when installed from a wheel, the checkout's ``configs/`` otherwise."""
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

@@ -1,0 +1,94 @@
+"""A built wheel works on its own: installed into a fresh virtual environment outside the checkout,
+``laftr-cl`` finds its configs inside the package, composes every config group and runs."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from helpers import REPO_ROOT
+
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "laftr_cl", "configs")
+
+COMPOSE_EVERY_GROUP = """
+import sys
+from pathlib import Path
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+import laftr_cl
+from laftr_cl.cli import CONFIG_DIR
+root = Path(CONFIG_DIR)
+defaults = OmegaConf.load(root / "config.yaml").defaults
+groups = [next(iter(d)).removeprefix("optional ") for d in defaults if not isinstance(d, str)]
+count = 0
+with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+    for group in groups:
+        for option in sorted(p.stem for p in (root / group).glob("*.yaml")):
+            cfg = compose(config_name="config", overrides=[f"{group}={option}"], return_hydra_config=True)
+            assert cfg.benchmark.name, (group, option)
+            count += 1
+print(laftr_cl.__file__, CONFIG_DIR, count, sep="\\n")
+"""
+
+
+def _dependency_paths() -> list[str]:
+    """This interpreter's site-packages (torch, avalanche, hydra …): the fresh venv reads them through
+    a ``.pth`` line, which adds the folder but runs none of its own ``.pth`` files (so no editable
+    install of the checkout comes along)."""
+    return [p for p in dict.fromkeys(sys.path) if Path(p).name in {"site-packages", "dist-packages"}]
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("wheel")
+    src = root / "src"
+    src.mkdir()
+    for name in SOURCES:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(root / "dist"), str(src)], check=True, capture_output=True, timeout=300)
+    (wheel,) = (root / "dist").glob("laftr_cl-*.whl")
+    env_dir = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
+    python = env_dir / "bin" / "python"
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "laftr_cl_test_dependencies.pth").write_text("\n".join(_dependency_paths()) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
+                    "-q", str(wheel)], check=True, capture_output=True, timeout=300)
+    return env_dir
+
+
+def _run(venv: Path, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"OMP_NUM_THREADS": "1"}
+    out = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+@pytest.mark.slow
+def test_installed_wheel_ships_configs_and_composes_every_group(venv, tmp_path):
+    out = _run(venv, [str(venv / "bin" / "python"), "-c", COMPOSE_EVERY_GROUP], tmp_path)
+    package_file, config_dir, count = out.stdout.split()
+    assert Path(package_file).is_relative_to(venv) and not Path(package_file).is_relative_to(REPO_ROOT)
+    assert Path(config_dir) == Path(package_file).parent / "configs"
+    assert int(count) >= len(list((REPO_ROOT / "configs" / "regularizer").glob("*.yaml")))
+
+
+@pytest.mark.slow
+def test_installed_cli_prints_a_paper_preset_and_runs_a_short_synthetic_run(venv, tmp_path):
+    cli = str(venv / "bin" / "laftr-cl")
+    job = OmegaConf.create(_run(venv, [cli, "experiment=paper_split_mnist", "--cfg", "job"], tmp_path).stdout)
+    assert job.benchmark.name == "split_mnist" and job.regularizer.name == "laftr"
+    _run(venv, [cli, "debug=fast", "benchmark.num_experiences=2", "model.net.hidden_sizes=[16]",
+                f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["complete"] is True and len(results["accuracy_matrix"]) == 2
