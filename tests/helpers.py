@@ -1,13 +1,19 @@
-"""Shared test helpers: composing the project's Hydra config and locating ../shared data."""
+"""Shared test helpers: composing the project's Hydra configs, running the CLI and scripts in a
+subprocess, a tiny seeded MLP, and locating ../shared data."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
+from torch import nn
 
 from laftr_cl.cli import CONFIG_DIR
 
@@ -23,18 +29,50 @@ def shared_dataset(name: str) -> Path:
     return path
 
 
+def compose_config(config_name: str, overrides: list[str] = (), *, hydra_config: bool = False) -> DictConfig:
+    """Composes ``configs/<config_name>.yaml`` (``config``, ``fsd_study``, ...) with ``overrides``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra_config)
+
+
 def compose_run_config(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """Composes ``configs/config.yaml`` as the CLI would, with Hydra's runtime output dir set.
 
     With ``output_dir`` the config is also registered as the current Hydra config, so that
     ``${hydra:runtime.output_dir}`` in logger configs resolves to it.
     """
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    cfg = compose_config("config", overrides, hydra_config=True)
     if output_dir is not None:
         with open_dict(cfg):
             cfg.hydra.runtime.output_dir = str(output_dir)
             cfg.hydra.job.num = 0
         HydraConfig.instance().set_config(cfg)
     return cfg
+
+
+def run_python(args: list[str], *, cwd: Path = REPO_ROOT, env: dict[str, str] | None = None,
+               timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python <args>`` with this interpreter (e.g. ``["-m", "laftr_cl.cli", ...]`` or a script and
+    its arguments), one torch thread, the checkout first on the import path; output captured as text."""
+    base = {**os.environ, "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env={**base, **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def run_cli(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """``laftr-cl <args>`` as a subprocess (``python -m laftr_cl.cli``); keywords as :func:`run_python`."""
+    return run_python(["-m", "laftr_cl.cli", *args], **kwargs)
+
+
+def tiny_mlp(sizes=(6, 5, 4, 3), seed: int = 0, dropout: float = 0.0, dtype=torch.float64) -> nn.Sequential:
+    """Flatten → (Linear → ReLU [→ Dropout])* → Linear, initialized from ``torch.manual_seed(seed)``."""
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = [nn.Flatten()]
+    for i, o in zip(sizes[:-2], sizes[1:-1]):
+        layers += [nn.Linear(i, o), nn.ReLU()]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(sizes[-2], sizes[-1]))
+    return nn.Sequential(*layers).to(dtype)

@@ -1,7 +1,6 @@
 """Entry points: ``fsd`` (the LAFTR regularizer from summaries) and ``true_fsd`` (on real data)."""
 from __future__ import annotations
 
-from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
@@ -17,8 +16,6 @@ from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.summary import TaskSummary
 
 REDUCTIONS = ("mean", "sum", "none")
-_CACHE_SIZE = 4
-_bank_cache: "OrderedDict[tuple, SummaryBank]" = OrderedDict()
 
 
 def fsd(
@@ -42,8 +39,8 @@ def fsd(
     Args:
         model: the network being trained (an ``nn.Sequential`` or a wrapper with ``.net``).
         summaries: the earlier tasks' :class:`TaskSummary` objects (stacked into a
-            :class:`SummaryBank`, cached by the identity of the model and of the summaries:
-            treat summaries as immutable), or a bank built beforehand.
+            :class:`SummaryBank` on every call), or a bank built beforehand: build it once
+            (``SummaryBank(model, summaries)``) when calling repeatedly.
         estimator: ``bernoulli`` (stochastic gates), ``relu`` (the reference's gates) or ``exact``
             (closed form; ``metric="l2_logit"``, MLPs only).
         metric: ρ, one of ``l2_prob``, ``kl``, ``l2_logit``.
@@ -91,7 +88,7 @@ def fsd(
 def _bank(
     model: nn.Module, summaries: Sequence[TaskSummary] | SummaryBank, anchor: str, class_weights: str
 ) -> SummaryBank:
-    """The cached bank for ``(model, summaries, anchor, class_weights)`` on the model's device and dtype."""
+    """``summaries`` as a bank for ``model`` (checked when it is one already)."""
     net = unwrap(model)
     if isinstance(summaries, SummaryBank):
         if summaries.view.net is not net:
@@ -104,17 +101,7 @@ def _bank(
                 f"not class_weights={class_weights!r}."
             )
         return summaries
-    param = next(net.parameters())
-    key = (id(net), anchor, class_weights, tuple(id(s) for s in summaries), param.device, param.dtype)
-    bank = _bank_cache.get(key)
-    if bank is None:
-        bank = SummaryBank(net, summaries, anchor=anchor, class_weights=class_weights)
-        _bank_cache[key] = bank
-        while len(_bank_cache) > _CACHE_SIZE:
-            _bank_cache.popitem(last=False)
-    else:
-        _bank_cache.move_to_end(key)
-    return bank
+    return SummaryBank(net, summaries, anchor=anchor, class_weights=class_weights)
 
 
 def true_fsd(

@@ -9,7 +9,8 @@ Registered builders (config ``proximity``), each ``build(model, (x, y), metric=.
 **options)``:
 
 * ``true_fsd``: the FSD over all training inputs (the PBRF's own term; the reference).
-* ``laftr``: LAFTR's estimate from a :class:`~laftr_cl.fsd.TaskSummary` (any input model).
+* ``laftr``: LAFTR's estimate from a :class:`~laftr_cl.fsd.TaskSummary` (any input model), through
+  the FSD-method interface (:class:`MethodFSD`).
 * ``fisher``: the quadratic ``½ Δθᵀ diag(G) Δθ``, G the Gauss-Newton matrix of the FSD at θ_s.
 * ``subset``: the FSD over a stored random subset of the training inputs.
 """
@@ -23,7 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from laftr_cl.fsd import SummaryBank, TaskSummary, fsd, summarize, true_fsd
+from laftr_cl.fsd import true_fsd
+from laftr_cl.fsd.methods import FsdMethod, Summary, fsd_method
 from laftr_cl.fsd.registry import Registry
 from laftr_cl.influence.ggn import diagonal_ggn
 from laftr_cl.influence.params import Params, detached_params, params_nbytes
@@ -93,31 +95,31 @@ class DataFSD(ModelTerm):
         return self.x.numel() * self.x.element_size()
 
 
-class LaftrFSD(ModelTerm):
-    """LAFTR's FSD estimate from one task summary of the training set (``laftr_cl.fsd.fsd``).
+class MethodFSD(ModelTerm):
+    """An FSD method's estimate from its summary of the training set (:mod:`laftr_cl.fsd.methods`).
 
-    Inputs and gates are drawn from ``generator`` (on the model's device): with ``fixed_draws`` the
-    generator is rewound before every call, so every call makes the same draws (one deterministic
-    objective for the solver); otherwise each call draws afresh, as in continual training. Under
-    ``vmap`` with ``randomness="same"`` every parameter set of a batch sees the same draws.
+    Random draws (LAFTR's inputs and gates) come from ``generator`` (on the model's device): with
+    ``fixed_draws`` the generator is rewound before every call, so every call makes the same draws
+    (one deterministic objective for the solver); otherwise each call draws afresh, as in continual
+    training. Under ``vmap`` with ``randomness="same"`` every parameter set of a batch sees the same draws.
     """
 
-    def __init__(self, model: nn.Module, summary: TaskSummary, *, metric: str, generator: torch.Generator,
-                 fixed_draws: bool = True, **fsd_options: Any) -> None:
+    def __init__(self, model: nn.Module, method: FsdMethod, summary: Summary, *, generator: torch.Generator,
+                 fixed_draws: bool = True) -> None:
         self.summary = summary
-        bank = SummaryBank(model, [summary])
+        prepared = method.prepare(model, [summary])
         start = generator.get_state()
 
         def term(m: nn.Module) -> Tensor:
             if fixed_draws:
                 generator.set_state(start)
-            return fsd(m, bank, metric=metric, generator=generator, **fsd_options)
+            return method.estimate(m, prepared, generator=generator)
 
         super().__init__(model, term)
 
     def nbytes(self) -> int:
         parts = self.summary.nbytes()
-        return parts["total"] - parts["snapshot"]
+        return parts["total"] - parts.get("snapshot", 0)
 
 
 class DiagonalQuadratic(Proximity):
@@ -167,16 +169,17 @@ def build_subset(model: nn.Module, data: Data, *, metric: str, generator: torch.
 @PROXIMITIES.register("laftr")
 def build_laftr(model: nn.Module, data: Data, *, metric: str, generator: torch.Generator | None = None,
                 inputs: str = "full", rank: int | None = None, coreset_size: int | None = None,
-                classwise: bool = False, **fsd_options: Any) -> Proximity:
+                classwise: bool = False, fixed_draws: bool = True, **fsd_options: Any) -> Proximity:
     """LAFTR from a summary of the training set (``inputs``, ``rank``, ``coreset_size``, ``classwise``
     as in :func:`~laftr_cl.fsd.summarize`; ``estimator``, ``num_samples``, ... as in :func:`~laftr_cl.fsd.fsd`).
     Without a generator, one on the model's device is seeded from torch's global random state."""
     if generator is None:
         device = next(model.parameters()).device
         generator = torch.Generator(device=device).manual_seed(int(torch.randint(2**62, ())))
-    summary = summarize(model, data, inputs=inputs, rank=rank, coreset_size=coreset_size,
-                        classwise=classwise, generator=generator)
-    return LaftrFSD(model, summary, metric=metric, generator=generator, **fsd_options)
+    method = fsd_method("laftr", metric=metric, inputs=inputs, rank=rank, coreset_size=coreset_size,
+                        classwise=classwise, **fsd_options)
+    return MethodFSD(model, method, method.summarize(model, data, generator=generator), generator=generator,
+                     fixed_draws=fixed_draws)
 
 
 @PROXIMITIES.register("fisher")

@@ -2,11 +2,12 @@
 
 ``after_training_exp``: summarize the experience just learned, at its final θ_t.
 ``before_backward``: ``loss += fsd_lambda · mean over earlier tasks of FSD_t(θ)``.
-A subclass says only how to summarize a task and how to estimate the FSD from the summaries.
+A subclass names its :class:`~laftr_cl.fsd.methods.FsdMethod` (how to summarize a task and how
+to estimate the FSD from the summaries) and its log name.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable, Protocol
+from typing import Any, ClassVar
 
 import torch
 from avalanche.core import SupervisedPlugin
@@ -14,13 +15,7 @@ from avalanche.evaluation.metric_results import MetricValue
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-
-class Summary(Protocol):
-    """What a plugin keeps per task: sized by part, saved as plain tensors."""
-
-    def nbytes(self) -> dict[str, int]: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
+from laftr_cl.fsd.methods import FsdMethod, Summary, summed_bytes
 
 
 def task_data(strategy: Any, batch_size: int) -> Any:
@@ -40,17 +35,6 @@ def head_units(strategy: Any) -> list[int] | None:
     return model.output_units(task) if hasattr(model, "output_units") else None
 
 
-def summed_bytes(summaries: Iterable[Summary]) -> dict[str, int]:
-    """Bytes of ``summaries`` added up part by part, with a ``total``."""
-    parts: dict[str, int] = {}
-    for summary in summaries:
-        for part, size in summary.nbytes().items():
-            if part != "total":
-                parts[part] = parts.get(part, 0) + size
-    parts["total"] = sum(parts.values())
-    return parts
-
-
 def publish(strategy: Any, source: str, name: str, value: float) -> None:
     """Sends one scalar to the strategy's evaluator (and so to every logger), if it has one."""
     evaluator = getattr(strategy, "evaluator", None)
@@ -61,41 +45,46 @@ def publish(strategy: Any, source: str, name: str, value: float) -> None:
 class FsdRegularizerPlugin(SupervisedPlugin):
     """λ · mean over earlier tasks of an FSD estimate, from one summary per finished task.
 
-    ``seed`` starts ``self.generator``, which subclasses use for the summaries' random choices.
-    Subclasses set ``log_name`` and ``summary_class`` and implement :meth:`summarize_task` and
-    :meth:`estimate`. Logs ``<log_name>/train_phase/Exp<k>`` (the epoch's mean FSD term, before
-    λ) and ``<log_name>_summary_bytes``; ``memory_bytes()`` sizes the summaries by part for
-    ``results.json``; :meth:`state_dict`/:meth:`load_state_dict` carry them through checkpoints.
+    ``method`` (a :class:`~laftr_cl.fsd.methods.FsdMethod`) says how to summarize a task and how to
+    estimate the FSD; ``seed`` starts ``self.generator``, which draws the summaries' random choices
+    (stored inputs) and travels in checkpoints. Subclasses build the method and set ``log_name``.
+    Logs ``<log_name>/train_phase/Exp<k>`` (the epoch's mean FSD term, before λ) and
+    ``<bytes_log_name>`` (default ``<log_name>_summary_bytes``); ``memory_bytes()`` sizes the
+    summaries by part for ``results.json``; :meth:`state_dict`/:meth:`load_state_dict` carry them
+    through checkpoints.
     """
 
     log_name: ClassVar[str]
-    summary_class: ClassVar[Any]
+    bytes_log_name: ClassVar[str | None] = None
 
-    def __init__(self, fsd_lambda: float, summary_batch_size: int = 1000, seed: int = 0) -> None:
+    def __init__(self, method: FsdMethod, fsd_lambda: float, summary_batch_size: int = 1000, seed: int = 0) -> None:
         super().__init__()
         if fsd_lambda < 0:
             raise ValueError(f"regularizer.plugin.fsd_lambda={fsd_lambda} must be >= 0.")
+        self.method = method
         self.fsd_lambda = fsd_lambda
         self.summary_batch_size = summary_batch_size
         self.generator = torch.Generator().manual_seed(seed)  # the summaries' random choices
         self.summaries: dict[int, Summary] = {}
+        self._prepared: Any = None  # the method's view of the summaries, rebuilt when they change
         self._epoch_total: Tensor | None = None
         self._epoch_steps = 0
 
-    # ------------------------------------------------------------------ what a subclass says
     def summarize_task(self, model: nn.Module, data: Any, output_units: list[int] | None) -> Summary:
         """The summary of a finished task from its training data, at the model's θ_t."""
-        raise NotImplementedError
+        return self.method.summarize(model, data, output_units=output_units, generator=self.generator)
 
     def estimate(self, model: nn.Module, summaries: list[Summary]) -> Tensor:
-        """Mean over the summarized tasks of the FSD estimate at the model's θ (a scalar)."""
-        raise NotImplementedError
+        """Mean over ``summaries`` of the FSD estimate at the model's θ (a scalar)."""
+        return self.method.estimate(model, self.method.prepare(model, summaries))
 
     # ------------------------------------------------------------------ training hooks
     def before_backward(self, strategy: Any, **kwargs: Any) -> None:
         if not self.summaries or self.fsd_lambda == 0:
             return
-        value = self.estimate(strategy.model, list(self.summaries.values()))
+        if self._prepared is None:
+            self._prepared = self.method.prepare(strategy.model, list(self.summaries.values()))
+        value = self.method.estimate(strategy.model, self._prepared)
         strategy.loss += self.fsd_lambda * value
         detached = value.detach()
         self._epoch_total = detached if self._epoch_total is None else self._epoch_total + detached
@@ -109,10 +98,14 @@ class FsdRegularizerPlugin(SupervisedPlugin):
         self._epoch_total, self._epoch_steps = None, 0
 
     def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        """Summarizes the experience just learned, at the final θ_t, in eval mode."""
         summary = self.summarize_task(strategy.model, task_data(strategy, self.summary_batch_size),
                                       head_units(strategy))
+        self.summaries = self.method.retain(self.summaries)
         self.summaries[strategy.experience.current_experience] = summary
-        publish(strategy, type(self).__name__, f"{self.log_name}_summary_bytes", self.memory_bytes()["total"])
+        self._prepared = None
+        publish(strategy, type(self).__name__, self.bytes_log_name or f"{self.log_name}_summary_bytes",
+                self.memory_bytes()["total"])
 
     # ------------------------------------------------------------------ state
     def memory_bytes(self) -> dict[str, int]:
@@ -129,16 +122,21 @@ class FsdRegularizerPlugin(SupervisedPlugin):
         """Restores :meth:`state_dict`; with ``model``, first checks the summaries fit it.
 
         Raises:
-            ValueError: with ``model``, the estimate fails on it (it was made for another architecture).
+            ValueError: with ``model``, the summaries do not fit it (they were made for another architecture).
         """
-        summaries = {int(k): self.summary_class.from_state_dict(s) for k, s in state["summaries"].items()}
+        summaries = {int(k): self.method.load_summary(s) for k, s in state["summaries"].items()}
         if model is not None and summaries:
             try:
-                with torch.no_grad():
-                    self.estimate(model, list(summaries.values()))
+                self.method.check(model, list(summaries.values()))
             except (ValueError, RuntimeError) as err:
                 raise ValueError(f"The {self.log_name} summaries of tasks {sorted(summaries)} do not fit the "
                                  f"model {type(model).__name__}: {err}") from err
         self.summaries = summaries
+        self._prepared = None
         if "generator" in state:
             self.generator.set_state(state["generator"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_prepared"] = None  # rebuilt from the summaries on the next step
+        return state

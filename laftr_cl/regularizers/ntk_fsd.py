@@ -1,14 +1,10 @@
 """The network linearized in its parameters around θ_t, evaluated on m stored examples per task.
-A thin adapter over :mod:`laftr_cl.fsd.baselines.ntk`: ``ntk_summarize(...)`` after each task,
-``ntk_fsd(...)`` in the loss.
+The one FSD plugin base with the
+``ntk`` FSD method (:class:`~laftr_cl.fsd.methods.NtkMethod`).
 """
 from __future__ import annotations
 
-from typing import Any
-
-from torch import Tensor, nn
-
-from laftr_cl.fsd.baselines import NtkSummary, ntk_fsd, ntk_summarize
+from laftr_cl.fsd.methods import NtkMethod
 from laftr_cl.regularizers.fsd_plugin import FsdRegularizerPlugin
 
 
@@ -21,16 +17,8 @@ class NtkFsdPlugin(FsdRegularizerPlugin):
     """
 
     log_name = "NtkFSD"
-    summary_class = NtkSummary
 
     def __init__(self, fsd_lambda: float = 1.0, coreset_size: int = 40, metric: str = "l2_prob",
                  seed: int = 0, summary_batch_size: int = 1000) -> None:
-        super().__init__(fsd_lambda, summary_batch_size, seed)
-        self.coreset_size, self.metric = coreset_size, metric
-
-    def summarize_task(self, model: nn.Module, data: Any, output_units: list[int] | None) -> NtkSummary:
-        return ntk_summarize(model, data, coreset_size=self.coreset_size, output_units=output_units,
-                             generator=self.generator, batch_size=self.summary_batch_size)
-
-    def estimate(self, model: nn.Module, summaries: list[NtkSummary]) -> Tensor:
-        return ntk_fsd(model, summaries, metric=self.metric)
+        method = NtkMethod(coreset_size=coreset_size, metric=metric, batch_size=summary_batch_size)
+        super().__init__(method, fsd_lambda, summary_batch_size, seed)

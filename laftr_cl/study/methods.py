@@ -1,52 +1,79 @@
 """The FSD estimators the study compares, each at stated memory budgets, behind one interface.
 
-A :class:`Method` is fitted once at θ_A on task A's training data and then estimates FSD_A(θ)
-at any θ. ``numbers`` counts the numbers it stores for task A besides θ_A itself (which every
-method except ``coreset`` also keeps: ``keeps_snapshot``) and besides the head's unit indices.
+Each row is an :class:`~laftr_cl.fsd.methods.FsdMethod` (``laftr``, ``fisher``, ``coreset``,
+``ntk``) fitted once at θ_A on task A's training data, which then estimates FSD_A(θ) at any θ.
+``numbers`` counts the numbers it stores for task A besides θ_A itself (which every method except
+``coreset`` also keeps: ``keeps_snapshot``) and besides the head's unit indices.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor, nn
 
-from laftr_cl.fsd import fsd, summarize
-from laftr_cl.fsd.baselines import (
-    coreset_fsd,
-    coreset_summarize,
-    fisher_fsd,
-    fisher_summarize,
-    ntk_fsd,
-    ntk_summarize,
-)
+from laftr_cl.fsd.methods import FsdMethod, Summary, fsd_method
 
 Data = tuple[Tensor, Tensor]
-
-
-@dataclass
-class Fitted:
-    """A method fitted on task A: ``estimate(model) → FSD_A`` at the model's θ, and its memory."""
-
-    estimate: Callable[[nn.Module], float]
-    numbers: int
-    keeps_snapshot: bool
 
 
 @dataclass(frozen=True)
 class Method:
     """One row of the study: ``family`` (laftr, ewc, coreset, ntk), its ``setting`` (estimator,
-    input model, budget) and the metric ``target`` its estimate is compared against."""
+    input model, budget), the FSD ``method`` and how many estimates (``draws``) one point averages.
+    Summaries are drawn with ``seed``, a sampled estimate's inputs and gates with ``seed + 1``."""
 
     family: str
     setting: str
-    target: str
-    fit: Callable[[nn.Module, Data, list[int] | None, dict], Fitted]
+    method: FsdMethod
+    seed: int
+    draws: int = 1
 
     @property
     def label(self) -> str:
         return f"{self.family} {self.setting}"
+
+    @property
+    def target(self) -> str:
+        """The ρ whose true FSD this row's estimate is compared with."""
+        return self.method.metric
+
+    def fit(self, model: nn.Module, data: Data, units: list[int] | None, cache: dict) -> "Fitted":
+        """Summarizes task A at the model's θ_A (rows with the same summary options share one summary)."""
+        key = self.method.summary_key()
+        if key not in cache:
+            cache[key] = self.method.summarize(model, data, output_units=units,
+                                               generator=torch.Generator().manual_seed(self.seed))
+        return Fitted(self, cache[key], torch.Generator().manual_seed(self.seed + 1))
+
+
+@dataclass
+class Fitted:
+    """A row fitted on task A: :meth:`estimate` gives FSD_A at a model's θ; ``numbers`` its memory."""
+
+    row: Method
+    summary: Summary
+    generator: torch.Generator
+    _prepared: tuple[nn.Module, Any] | None = field(default=None, repr=False)
+
+    @property
+    def numbers(self) -> int:
+        return self.row.method.stored_numbers(self.summary)
+
+    @property
+    def keeps_snapshot(self) -> bool:
+        return self.row.method.keeps_snapshot
+
+    def estimate(self, current: nn.Module) -> float:
+        """The mean of ``draws`` estimates at ``current``'s parameters (no gradient)."""
+        method = self.row.method
+        if self._prepared is None or self._prepared[0] is not current:
+            self._prepared = (current, method.prepare(current, [self.summary]))
+        with torch.no_grad():
+            values = [method.estimate(current, self._prepared[1], generator=self.generator).item()
+                      for _ in range(self.row.draws)]
+        return sum(values) / self.row.draws
 
 
 def build_methods(spec: Mapping[str, Any], *, metric: str, num_samples: int, repeats: int,
@@ -65,13 +92,18 @@ def build_methods(spec: Mapping[str, Any], *, metric: str, num_samples: int, rep
                          "drop it for this model, e.g. methods.laftr.estimators=[bernoulli,relu].")
     for inputs in _input_models(laftr):
         for estimator in estimators:
-            methods.append(_laftr(estimator, inputs, metric, num_samples, repeats, seed))
-    for kind in (spec.get("ewc") or {}).get("fisher") or []:
-        methods.append(_ewc(kind, (spec.get("ewc") or {}).get("batch_size", 64)))
-    for size in (spec.get("coreset") or {}).get("sizes") or []:
-        methods.append(_stored("coreset", size, metric, seed))
-    for size in (spec.get("ntk") or {}).get("sizes") or []:
-        methods.append(_stored("ntk", size, metric, seed))
+            options = {k: v for k, v in inputs.items() if k != "name"}
+            method = fsd_method("laftr", estimator=estimator, metric="l2_logit" if estimator == "exact" else metric,
+                                num_samples=num_samples, **options)
+            methods.append(Method("laftr", f"{estimator}, {inputs['name']}", method, seed,
+                                  draws=1 if estimator == "exact" else repeats))
+    ewc = spec.get("ewc") or {}
+    for kind in ewc.get("fisher") or []:
+        methods.append(Method("ewc", f"{kind} Fisher", fsd_method("fisher", fisher=kind,
+                                                                  batch_size=ewc.get("batch_size", 64)), seed))
+    for family in ("coreset", "ntk"):
+        for size in (spec.get(family) or {}).get("sizes") or []:
+            methods.append(Method(family, f"m={size}", fsd_method(family, coreset_size=size, metric=metric), seed))
     if not methods:
         raise ValueError("The study has no methods: list some under methods.* (see configs/fsd_study.yaml).")
     return methods
@@ -89,60 +121,3 @@ def _input_models(laftr: Mapping[str, Any]) -> list[dict[str, Any]]:
         else:
             models.append({"inputs": inputs, "name": inputs})
     return models
-
-
-def _laftr(estimator: str, inputs: dict[str, Any], metric: str, num_samples: int, repeats: int,
-           seed: int) -> Method:
-    target = "l2_logit" if estimator == "exact" else metric
-    draws = 1 if estimator == "exact" else repeats
-
-    def fit(model: nn.Module, data: Data, units: list[int] | None, cache: dict) -> Fitted:
-        key = ("laftr", inputs["name"])
-        if key not in cache:
-            cache[key] = summarize(model, data, inputs=inputs["inputs"], rank=inputs.get("rank"),
-                                   coreset_size=inputs.get("coreset_size"), output_units=units,
-                                   generator=torch.Generator().manual_seed(seed))
-        summary = cache[key]
-        generator = torch.Generator().manual_seed(seed + 1)
-
-        def estimate(current: nn.Module) -> float:
-            with torch.no_grad():
-                return sum(fsd(current, [summary], estimator=estimator, metric=target, num_samples=num_samples,
-                               generator=generator).item() for _ in range(draws)) / draws
-
-        numbers = sum(r.numel() for r in summary.firing_rates) + sum(
-            t.numel() for t in summary.inputs.tensors().values())
-        return Fitted(estimate, numbers, keeps_snapshot=True)
-
-    return Method("laftr", f"{estimator}, {inputs['name']}", target, fit)
-
-
-def _ewc(kind: str, batch_size: int) -> Method:
-    def fit(model: nn.Module, data: Data, units: list[int] | None, cache: dict) -> Fitted:
-        summary = fisher_summarize(model, data, fisher=kind, output_units=units, batch_size=batch_size)
-
-        def estimate(current: nn.Module) -> float:
-            with torch.no_grad():
-                return fisher_fsd(current, [summary]).item()
-
-        return Fitted(estimate, sum(t.numel() for t in summary.diagonal.values()), keeps_snapshot=True)
-
-    return Method("ewc", f"{kind} Fisher", "kl", fit)
-
-
-def _stored(family: str, size: int, metric: str, seed: int) -> Method:
-    summarize_stored, estimate_stored = {"coreset": (coreset_summarize, coreset_fsd),
-                                         "ntk": (ntk_summarize, ntk_fsd)}[family]
-
-    def fit(model: nn.Module, data: Data, units: list[int] | None, cache: dict) -> Fitted:
-        summary = summarize_stored(model, data, coreset_size=size, output_units=units,
-                                   generator=torch.Generator().manual_seed(seed))
-
-        def estimate(current: nn.Module) -> float:
-            with torch.no_grad():
-                return estimate_stored(current, [summary], metric=metric).item()
-
-        numbers = summary.points.numel() + (summary.reference_logits.numel() if family == "coreset" else 0)
-        return Fitted(estimate, numbers, keeps_snapshot=family == "ntk")
-
-    return Method(family, f"m={size}", metric, fit)

@@ -98,6 +98,27 @@ def test_state_dict_and_avalanche_checkpoint_round_trip(benchmark, tmp_path):
     assert torch.equal(value(loaded, fresh.model), reference)
 
 
+def test_coreset_inputs_come_from_the_plugins_seeded_generator(benchmark):
+    """The one FSD plugin base: ``inputs=coreset`` draws from the plugin's seeded, checkpointed
+    generator, not from torch's global random state."""
+    def summarize(seed, global_seed):
+        plugin = LaftrPlugin(num_samples=8, inputs="coreset", coreset_size=5, seed=seed)
+        strategy = _strategy(benchmark, [plugin])
+        strategy.train(benchmark.scenario.train_stream[0])
+        torch.manual_seed(global_seed)
+        data = benchmark.scenario.train_stream[0].dataset
+        x = torch.stack([data[i][0] for i in range(len(data))])
+        y = torch.tensor([data[i][1] for i in range(len(data))])
+        return plugin, plugin.summarize_task(strategy.model, (x, y), [0, 1]).inputs.tensors()["points"]
+
+    plugin, points = summarize(seed=3, global_seed=0)
+    assert torch.equal(points, summarize(seed=3, global_seed=99)[1])
+    assert not torch.equal(points, summarize(seed=4, global_seed=0)[1])
+    restored = LaftrPlugin(inputs="coreset", coreset_size=5)
+    restored.load_state_dict(copy.deepcopy(plugin.state_dict()))
+    assert torch.equal(restored.generator.get_state(), plugin.generator.get_state())
+
+
 def test_non_relu_network_fails_at_summary_time_naming_the_layer(benchmark):
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.Tanh(), nn.Linear(16, 10))
     strategy = _strategy(benchmark, [LaftrPlugin(num_samples=8)], net=net)

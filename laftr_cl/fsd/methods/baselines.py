@@ -1,0 +1,102 @@
+"""The FSD baselines behind the FSD-method interface: the ``*_summarize``/``*_fsd`` pairs of
+:mod:`laftr_cl.fsd.baselines` (coreset FSD, NTK FSD, the Fisher quadratic)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from laftr_cl.fsd.baselines import (
+    CoresetSummary,
+    FisherSummary,
+    NtkSummary,
+    coreset_fsd,
+    coreset_summarize,
+    fisher_fsd,
+    fisher_summarize,
+    ntk_fsd,
+    ntk_summarize,
+)
+from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
+
+
+class _StoredExamples(FsdMethod):
+    """m stored inputs per task, chosen uniformly (``coreset_size``); ρ = ``metric``."""
+
+    def __init__(self, *, coreset_size: int, metric: str = "l2_prob", batch_size: int = 1000) -> None:
+        self.coreset_size, self.metric, self.batch_size = coreset_size, metric, batch_size
+
+    def options(self) -> dict[str, Any]:
+        return {"coreset_size": self.coreset_size, "metric": self.metric, "batch_size": self.batch_size}
+
+
+@FSD_METHODS.register("coreset")
+class CoresetMethod(_StoredExamples):
+    """The true discrepancy on m stored inputs and θ_t's logits on them (no parameters kept)."""
+
+    name = "coreset"
+    summary_class = CoresetSummary
+
+    def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
+                  generator: torch.Generator | None = None) -> CoresetSummary:
+        return coreset_summarize(model, data, coreset_size=self.coreset_size, output_units=output_units,
+                                 generator=generator, batch_size=self.batch_size)
+
+    def estimate(self, model: nn.Module, prepared: list[CoresetSummary], *, generator: torch.Generator | None = None,
+                 reduction: str = "mean") -> Tensor:
+        return coreset_fsd(model, prepared, metric=self.metric, reduction=reduction)
+
+    def stored_numbers(self, summary: CoresetSummary) -> int:
+        return summary.points.numel() + summary.reference_logits.numel()
+
+    @property
+    def keeps_snapshot(self) -> bool:
+        return False
+
+
+@FSD_METHODS.register("ntk")
+class NtkMethod(_StoredExamples):
+    """The network linearized around θ_t, on m stored inputs."""
+
+    name = "ntk"
+    summary_class = NtkSummary
+
+    def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
+                  generator: torch.Generator | None = None) -> NtkSummary:
+        return ntk_summarize(model, data, coreset_size=self.coreset_size, output_units=output_units,
+                             generator=generator, batch_size=self.batch_size)
+
+    def estimate(self, model: nn.Module, prepared: list[NtkSummary], *, generator: torch.Generator | None = None,
+                 reduction: str = "mean") -> Tensor:
+        return ntk_fsd(model, prepared, metric=self.metric, reduction=reduction)
+
+    def stored_numbers(self, summary: NtkSummary) -> int:
+        return summary.points.numel()
+
+
+@FSD_METHODS.register("fisher")
+class FisherMethod(FsdMethod):
+    """EWC's quadratic ½ Δθᵀ diag(F_t) Δθ, F the ``empirical`` or ``true`` Fisher: the second-order
+    expansion of the ``kl`` FSD (so ``metric`` is ``kl``)."""
+
+    name = "fisher"
+    summary_class = FisherSummary
+    metric = "kl"
+
+    def __init__(self, *, fisher: str = "true", batch_size: int = 64) -> None:
+        self.fisher, self.batch_size = fisher, batch_size
+
+    def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
+                  generator: torch.Generator | None = None) -> FisherSummary:
+        return fisher_summarize(model, data, fisher=self.fisher, output_units=output_units, batch_size=self.batch_size)
+
+    def estimate(self, model: nn.Module, prepared: list[FisherSummary], *, generator: torch.Generator | None = None,
+                 reduction: str = "mean") -> Tensor:
+        return fisher_fsd(model, prepared, reduction=reduction)
+
+    def stored_numbers(self, summary: FisherSummary) -> int:
+        return sum(t.numel() for t in summary.diagonal.values())
+
+    def options(self) -> dict[str, Any]:
+        return {"fisher": self.fisher, "batch_size": self.batch_size}

@@ -1,0 +1,67 @@
+"""LAFTR behind the FSD-method interface: :func:`laftr_cl.fsd.summarize` and :func:`laftr_cl.fsd.fsd`."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from laftr_cl.fsd.api import fsd
+from laftr_cl.fsd.bank import SummaryBank
+from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
+from laftr_cl.fsd.summary import TaskSummary, summarize
+
+
+@FSD_METHODS.register("laftr")
+class LaftrMethod(FsdMethod):
+    """Firing rates, an input model and θ_t per task; the FSD estimated by a gated pass (spec §3–§6).
+
+    Summary options are those of :func:`~laftr_cl.fsd.summarize` (``inputs``, ``rank``,
+    ``coreset_size``, ``classwise``, ``batch_size``); estimate options those of
+    :func:`~laftr_cl.fsd.fsd` (``estimator``, ``metric``, ``num_samples``, ``gate_draws``,
+    ``same_dropout``, ``anchor``, ``class_weights``).
+    """
+
+    name = "laftr"
+    summary_class = TaskSummary
+
+    def __init__(self, *, estimator: str = "bernoulli", metric: str = "l2_prob", num_samples: int = 40,
+                 inputs: str = "full", rank: int | None = None, coreset_size: int | None = None,
+                 classwise: bool = False, gate_draws: str = "per_input", same_dropout: bool = False,
+                 anchor: str = "per_task", class_weights: str = "uniform", batch_size: int = 256) -> None:
+        self.metric = metric
+        self.summary_options = dict(inputs=inputs, rank=rank, coreset_size=coreset_size, classwise=classwise,
+                                    batch_size=batch_size)
+        self.fsd_options = dict(estimator=estimator, metric=metric, num_samples=num_samples, gate_draws=gate_draws,
+                                same_dropout=same_dropout, anchor=anchor, class_weights=class_weights)
+
+    def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
+                  generator: torch.Generator | None = None) -> TaskSummary:
+        return summarize(model, data, output_units=output_units, generator=generator, **self.summary_options)
+
+    def prepare(self, model: nn.Module, summaries: Sequence[TaskSummary]) -> SummaryBank:
+        """The summaries stacked for one batched pass (checked against ``model``)."""
+        return SummaryBank(model, list(summaries), anchor=self.fsd_options["anchor"],
+                           class_weights=self.fsd_options["class_weights"])
+
+    def estimate(self, model: nn.Module, prepared: SummaryBank, *, generator: torch.Generator | None = None,
+                 reduction: str = "mean") -> Tensor:
+        return fsd(model, prepared, generator=generator, reduction=reduction, **self.fsd_options)
+
+    def check(self, model: nn.Module, summaries: Sequence[TaskSummary]) -> None:
+        self.prepare(model, summaries)  # the bank checks rates, snapshot and input shapes, output units
+
+    def retain(self, earlier: dict[int, TaskSummary]) -> dict[int, TaskSummary]:
+        """With ``anchor="latest"`` only the newest summary keeps its snapshot θ_t."""
+        if self.fsd_options["anchor"] == "latest":
+            return {k: s.without_snapshot() for k, s in earlier.items()}
+        return earlier
+
+    def stored_numbers(self, summary: TaskSummary) -> int:
+        return sum(r.numel() for r in summary.firing_rates) + sum(t.numel() for t in summary.inputs.tensors().values())
+
+    def options(self) -> dict[str, Any]:
+        return {**self.summary_options, **self.fsd_options}
+
+    def summary_key(self) -> tuple:
+        return (self.name, tuple(sorted(self.summary_options.items())))
