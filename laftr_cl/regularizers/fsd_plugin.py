@@ -56,6 +56,7 @@ class FsdRegularizerPlugin(SupervisedPlugin):
 
     log_name: ClassVar[str]
     bytes_log_name: ClassVar[str | None] = None
+    summary_name: ClassVar[str | None] = None  # how errors name the summaries (default: ``log_name``)
 
     def __init__(self, method: FsdMethod, fsd_lambda: float, summary_batch_size: int = 1000, seed: int = 0) -> None:
         super().__init__()
@@ -129,7 +130,7 @@ class FsdRegularizerPlugin(SupervisedPlugin):
             try:
                 self.method.check(model, list(summaries.values()))
             except (ValueError, RuntimeError) as err:
-                raise ValueError(f"The {self.log_name} summaries of tasks {sorted(summaries)} do not fit the "
+                raise ValueError(f"The {self.summary_name or self.log_name} summaries of tasks {sorted(summaries)} do not fit the "
                                  f"model {type(model).__name__}: {err}") from err
         self.summaries = summaries
         self._prepared = None

@@ -27,6 +27,7 @@ class LaftrPlugin(FsdRegularizerPlugin):
 
     log_name = "LAFTR_FSD"
     bytes_log_name = "LAFTR_summary_bytes"
+    summary_name = "LAFTR"
 
     def __init__(
         self,
