@@ -1,4 +1,4 @@
-"""The FSD-accuracy study (Hydra app over ``configs/fsd_study.yaml``): see :mod:`laftr_cl.study.run`.
+"""The FSD-accuracy study (Hydra app over ``configs/fsd_study.yaml``): see :mod:`laftr_cl.study.fsd.run`.
 
     python scripts/fsd_study.py                                   # Fashion-MNIST, MLP 784-512-512
     python scripts/fsd_study.py study=mnist_5k_mlp                # MNIST-5k
@@ -10,25 +10,20 @@ true FSD per method) and writes it with the plot into the run folder
 """
 from __future__ import annotations
 
-import sys
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from laftr_cl.cli import CONFIG_DIR
-from laftr_cl.config_check import ConfigError
+from laftr_cl.study.errors import reported
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="fsd_study")
 def main(cfg: DictConfig) -> None:
-    from laftr_cl.study.run import run_study
+    from laftr_cl.study.fsd.run import run_study
 
-    try:
+    with reported("fsd_study"):
         run_study(cfg, HydraConfig.get().runtime.output_dir)
-    except (ConfigError, ValueError, FileNotFoundError) as err:
-        print(f"fsd_study: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
         --plot-dir docs/influence
 
 Groups the runs under the given folders by kind and every setting but the seed (see
-:mod:`laftr_cl.influence.study.aggregate`), prints one Markdown table per group, and optionally
+:mod:`laftr_cl.study.influence.aggregate`), prints one Markdown table per group, and optionally
 writes them to ``--out`` and the seed-mean detection curves of each mislabeled group to
 ``--plot-dir/mislabeled_<data set>.png`` (``_<k>`` appended for a second setting on one data set).
 """
@@ -15,8 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from laftr_cl.influence.study.aggregate import find_runs, group_runs, mean_detection_curves, summary_markdown
-from laftr_cl.influence.study.report import plot_detection
+from laftr_cl.study.influence.aggregate import find_runs, group_runs, summary_markdown, write_detection_plots
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,21 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
     if args.plot_dir:
-        args.plot_dir.mkdir(parents=True, exist_ok=True)
-        written: set[Path] = set()
-        for group in groups.values():
-            if group[0].kind != "mislabeled":
-                continue
-            config = group[0].config
-            name = config["data"]["name"]
-            path = args.plot_dir / f"mislabeled_{name}.png"
-            if path in written:  # a second setting on the same data set, e.g. another flip_fraction
-                path = args.plot_dir / f"mislabeled_{name}_{len(written)}.png"
-            written.add(path)
-            flipped = len(group[0].payload["flipped"])
-            plot_detection(mean_detection_curves(group), path,
-                           title=f"{name}: {flipped} of {config['num_train']} labels flipped, "
-                                 f"mean of {len(group)} seed{'s' if len(group) > 1 else ''}")
+        write_detection_plots(groups, args.plot_dir)
     return 0
 
 

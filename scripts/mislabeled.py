@@ -1,81 +1,29 @@
-"""Mislabeled-example detection by self-influence, with LAFTR and the baselines.
+"""Mislabeled-example detection by self-influence (Hydra app over ``configs/mislabeled_study.yaml``):
+see :mod:`laftr_cl.study.influence.mislabeled`.
 
-The labels of ``flip_fraction`` of N training examples are changed to another class; an MLP is
-trained on them; every example gets its response (the PBRF, ``laftr_cl.influence.response``) under
-each configured proximity term, and its self-influence — the change of its own loss under its
-response, divided by ε — ranks it (larger: checked first). Two baselines need no response: the
-trained model's loss on the example (``loss``) and random orders (``random``: the mean curve of
-``random_orders`` seeded orders). The table gives each ranking's area under the curve "fraction of
-flipped labels found against fraction of data checked" (``laftr_cl.influence.detection``: random 0.5
-in expectation, perfect 1 − f/2), the fraction found after checking f and 2f of the data, and the
-Spearman correlation of the self-influences with the reference's.
-
-    python scripts/mislabeled.py                                  # Fashion-MNIST (../shared/datasets)
+    python scripts/mislabeled.py                                  # Fashion-MNIST (paths.data_dir)
     python scripts/mislabeled.py data=mnist_5k
     python scripts/mislabeled.py data=synthetic num_train=60 num_test=20 solver.steps=5
 
-Writes ``results.json`` and ``detection_curves.png`` into the Hydra run dir (logs/mislabeled/...).
+Prints the table and writes ``results.json`` and ``detection_curves.png`` into the run folder
+(``logs/mislabeled/<data>/<time>/``).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from laftr_cl.influence.correlation import spearman
-from laftr_cl.influence.detection import detection_curve, random_curve
-from laftr_cl.influence.response import self_loss_changes
-from laftr_cl.influence.study.data import flip_labels
-from laftr_cl.influence.study.methods import run_method
-from laftr_cl.influence.study.report import MISLABELED_COLUMNS, markdown_table, plot_detection, write_json
-from laftr_cl.influence.study.setup import load_data, mlp_name, selected_methods, solver_settings, trained_mlp
-from laftr_cl.influence.study.training import accuracy, example_losses
+from laftr_cl.cli import CONFIG_DIR
+from laftr_cl.study.errors import reported
 
 
-@hydra.main(version_base="1.3", config_path="../configs/influence", config_name="mislabeled")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="mislabeled_study")
 def main(cfg: DictConfig) -> None:
-    out = Path(HydraConfig.get().runtime.output_dir)
-    methods = selected_methods(cfg)
-    split = load_data(cfg)
-    noisy, flipped = flip_labels(split.y_train, cfg.flip_fraction, split.num_classes,
-                                 torch.Generator().manual_seed(cfg.seed + 1))
-    model = trained_mlp(cfg, split.x_train, noisy, split.num_classes)
-    solver = solver_settings(cfg)
-    data = (split.x_train, noisy)
-    scores = {"loss": example_losses(model, *data).double()}
-    rows = {name: {"method": name, "build_s": 0.0, "solve_s": 0.0, "stored_kb": 0.0} for name in ("random", "loss")}
-    for name, spec in methods.items():
-        run = run_method(name, spec, model, data, data, metric=cfg.metric, solver=solver,
-                         seed=cfg.seed)
-        scores[name] = self_loss_changes(model, run.offsets, *data) / solver.epsilon
-        rows[name] = {"method": name, "build_s": run.build_seconds, "solve_s": run.solve_seconds,
-                      "stored_kb": run.nbytes / 1024}
-        print(f"{name}: built in {run.build_seconds:.1f}s, solved in {run.solve_seconds:.1f}s", flush=True)
-    curves = {"random": random_curve(flipped, num_orders=cfg.random_orders,
-                                     generator=torch.Generator().manual_seed(cfg.seed + 2))}
-    curves |= {name: detection_curve(score, flipped) for name, score in scores.items()}
-    for name, row in rows.items():
-        row.update(area=curves[name].area, found_at_f=curves[name].found_at(cfg.flip_fraction),
-                   found_at_2f=curves[name].found_at(min(1.0, 2 * cfg.flip_fraction)),
-                   self_spearman=spearman(scores[name], scores[cfg.reference]) if name in scores else float("nan"))
-    fit_flipped = float((model(split.x_train[flipped]).argmax(-1) == noisy[flipped]).float().mean())
-    header = (f"{cfg.data.name}: N={cfg.num_train}, {int(flipped.sum())} labels flipped (f={cfg.flip_fraction}), "
-              f"{mlp_name(cfg, split)}, "
-              f"train acc (noisy labels) {accuracy(model, *data):.3f}, flipped labels fitted {fit_flipped:.3f}, "
-              f"test acc {accuracy(model, split.x_test, split.y_test):.3f}, ε = {solver.epsilon:.3g}; "
-              f"perfect area {1 - cfg.flip_fraction / 2:.3f}")
-    print(header + "\n" + markdown_table(list(rows.values()), MISLABELED_COLUMNS))
-    plot_detection(curves, out / "detection_curves.png", title=f"{cfg.data.name}: {int(flipped.sum())} of "
-                   f"{cfg.num_train} labels flipped")
-    write_json(out / "results.json", {
-        "config": OmegaConf.to_container(cfg, resolve=True), "summary": header, "table": list(rows.values()),
-        "flipped": flipped.nonzero().flatten().tolist(),
-        "scores": {name: s.tolist() for name, s in scores.items()},
-        "curves": {name: c.found.tolist() for name, c in curves.items()},
-    })
+    from laftr_cl.study.influence.mislabeled import run_mislabeled
+
+    with reported("mislabeled"):
+        run_mislabeled(cfg, HydraConfig.get().runtime.output_dir)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Test-wide set-up: ``tests/`` on the import path (for ``helpers``) and one intra-op thread where
-tiny tensors meet a loaded 2-core machine."""
+"""Test-wide set-up: ``tests/`` on the import path (for ``helpers``), one intra-op thread where
+tiny tensors meet a loaded 2-core machine, and the trained tiny MLP of the influence tests."""
 import sys
 from pathlib import Path
 
@@ -8,7 +8,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ONE_THREAD_FOLDERS = {"benchmarks", "reliability", "fsd", "fsd_baselines", "influence"}
+from helpers import trained_tiny_mlp  # noqa: E402  (after tests/ is on the path)
+
+ONE_THREAD_FOLDERS = {"benchmarks", "reliability", "fsd", "fsd_baselines", "influence", "study"}
 """Test folders run with one torch thread: their tensors are tiny, and with two threads OpenMP
 thrashes a 2-core box that runs anything else (up to 100x slower); the fault tests also match the
 one-thread ``laftr-cl`` processes they start."""
@@ -23,3 +25,9 @@ def _one_thread_in_small_tensor_folders(request):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def problem():
+    """A trained ``Flatten → Linear(5, 6) → ReLU → Linear(6, 3)`` float64 MLP and its 40 examples."""
+    return trained_tiny_mlp()

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -76,3 +77,15 @@ def tiny_mlp(sizes=(6, 5, 4, 3), seed: int = 0, dropout: float = 0.0, dtype=torc
             layers.append(nn.Dropout(dropout))
     layers.append(nn.Linear(sizes[-2], sizes[-1]))
     return nn.Sequential(*layers).to(dtype)
+
+
+def trained_tiny_mlp(sizes=(5, 6, 3), n: int = 40, seed: int = 0, epochs: int = 30) -> SimpleNamespace:
+    """A :func:`tiny_mlp` (float64) trained on Gaussian class-mean data: ``.model``, ``.x [n, sizes[0]]``, ``.y [n]``."""
+    from laftr_cl.study.training import train_classifier
+
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % sizes[-1]
+    x = torch.randn(n, sizes[0], generator=g, dtype=torch.float64) + y[:, None].to(torch.float64)
+    model = tiny_mlp(sizes, seed=seed)
+    train_classifier(model, x, y, epochs=epochs, batch_size=10, lr=1e-2, generator=g)
+    return SimpleNamespace(model=model, x=x, y=y)

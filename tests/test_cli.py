@@ -51,7 +51,13 @@ def test_each_baseline_regularizer_runs_and_reports_its_memory(regularizer, tmp_
                               "model.net.hidden_sizes=[16]"], tmp_path)
     results = run_experiment(cfg, tmp_path)
     memory = results["summary_memory_bytes"]
-    assert memory["total"] > 0 and memory["total"] == sum(v for k, v in memory.items() if k != "total")
+    theta = (784 * 16 + 16 + 16 * 10 + 10) * 4  # bytes of one copy of the MLP 784-16-10's parameters
+    # after 2 tasks: per task an importance and a θ copy (ewc), one running pair (ewc_online, si, mas),
+    # the previous model (lwf), or every input seen so far (2 tasks × 5 classes × 16, under mem_size=200)
+    # with a label and task id each (replay)
+    expected = {"ewc": 4 * theta, "ewc_online": 2 * theta, "si": 2 * theta, "mas": 2 * theta, "lwf": theta,
+                "replay": 2 * 5 * 16 * (784 * 4 + 16)}
+    assert memory["total"] == expected[regularizer]
 
 
 def test_joint_training_records_one_row(tmp_path):

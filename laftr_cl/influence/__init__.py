@@ -10,16 +10,15 @@ estimate from a :class:`~laftr_cl.fsd.TaskSummary`, so a response needs the summ
 
 Modules: ``proximity`` (the D terms behind one interface: ``true_fsd``, ``laftr``, ``fisher``,
 ``subset``, ``none``), ``ggn`` (the diagonal Gauss-Newton curvature of an FSD metric), ``response``
-(the solver and the loss changes it causes), ``correlation`` (Pearson, Spearman), ``detection``
-(the mislabeled-example curve and its area), ``study`` (glue for ``scripts/influence.py`` and
-``scripts/mislabeled.py``).
+(the solver and the loss changes it causes), ``detection`` (the mislabeled-example curve and its
+area). The studies that use them (``scripts/influence.py``, ``scripts/mislabeled.py``) live in
+:mod:`laftr_cl.study.influence`.
 
 Choices: ρ = ``kl`` by default (the Bregman divergence of softmax cross-entropy, i.e. the PBRF's own
 term); K heavy-ball gradient steps from θ_s (not Adam, whose normalized steps are not linear in ε);
 loss changes evaluated in float64 and reported divided by ε; a LAFTR term keeps its draws fixed over
 the K steps (``fixed_draws``), so each response minimizes one deterministic objective.
 """
-from laftr_cl.influence.correlation import mean_over_rows, median_norm_ratio, pearson, sign_agreement, spearman
 from laftr_cl.influence.detection import DetectionCurve, detection_curve, random_curve
 from laftr_cl.influence.ggn import diagonal_ggn, metric_hessian_factor
 from laftr_cl.influence.proximity import (
@@ -54,11 +53,6 @@ __all__ = [
     "solve_responses",
     "loss_changes",
     "self_loss_changes",
-    "pearson",
-    "spearman",
-    "mean_over_rows",
-    "median_norm_ratio",
-    "sign_agreement",
     "DetectionCurve",
     "detection_curve",
     "random_curve",

@@ -130,7 +130,8 @@ class FsdRegularizerPlugin(SupervisedPlugin):
             try:
                 self.method.check(model, list(summaries.values()))
             except (ValueError, RuntimeError) as err:
-                raise ValueError(f"The {self.summary_name or self.log_name} summaries of tasks {sorted(summaries)} do not fit the "
+                name = self.summary_name or self.log_name
+                raise ValueError(f"The {name} summaries of tasks {sorted(summaries)} do not fit the "
                                  f"model {type(model).__name__}: {err}") from err
         self.summaries = summaries
         self._prepared = None

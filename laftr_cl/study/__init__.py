@@ -1,5 +1,7 @@
-"""The FSD-accuracy study: estimators of FSD_A(θ) against the true FSD along θ's path away from θ_A.
+"""The studies: how well FSD estimators track the true FSD (``fsd``), and influence estimation and
+mislabeled-example detection with them (``influence``), on the main config root (``configs/``).
 
-``run.run_study`` (driven by ``scripts/fsd_study.py``), ``trajectory`` (where θ goes), ``methods``
-(the estimators at their memory budgets), ``report`` (table, correlations, plot).
+Shared by both: ``training`` (the one trainer), ``stats`` (Pearson, Spearman, errors), ``tables``
+(Markdown, CSV and JSON result files). ``scripts/fsd_study.py``, ``scripts/influence.py``,
+``scripts/mislabeled.py`` and ``scripts/influence_table.py`` are thin entry points to them.
 """

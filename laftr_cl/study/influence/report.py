@@ -1,10 +1,9 @@
-"""Tables (Markdown), results JSON and plots (PNG) of the influence studies."""
+"""The influence studies' table columns and plots (PNG); tables and JSON are :mod:`laftr_cl.study.tables`."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping
 
 import matplotlib
 
@@ -13,9 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from laftr_cl.influence.detection import DetectionCurve  # noqa: E402
-
-Column = tuple[str, str, str]
-"""``(row key, header, format spec)``, e.g. ``("pearson", "Pearson", ".3f")``."""
+from laftr_cl.study.tables import Column  # noqa: E402
 
 INFLUENCE_COLUMNS: list[Column] = [
     ("method", "method", ""), ("pearson", "Pearson", ".3f"), ("spearman", "Spearman", ".3f"),
@@ -29,35 +26,6 @@ MISLABELED_COLUMNS: list[Column] = [
     ("found_at_2f", "found @ 2f", ".3f"), ("self_spearman", "Spearman vs ref.", ".3f"),
     ("build_s", "build s", ".1f"), ("solve_s", "solve s", ".0f"), ("stored_kb", "stored KB", ".0f"),
 ]
-
-
-def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
-    """A Markdown table with one line per row; numbers formatted with each column's spec."""
-
-    def cell(value: Any, spec: str) -> str:
-        if isinstance(value, float) and math.isnan(value):
-            return "–"
-        return format(value, spec) if spec and isinstance(value, (int, float)) else str(value)
-
-    lines = ["| " + " | ".join(header for _, header, _ in columns) + " |",
-             "|" + "|".join(" --- " for _ in columns) + "|"]
-    lines += ["| " + " | ".join(cell(row[key], spec) for key, _, spec in columns) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    """``payload`` as indented JSON (NaN written as null)."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, Mapping):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    path.write_text(json.dumps(clean(payload), indent=2) + "\n")
 
 
 def plot_scatter(reference: Tensor, estimates: Mapping[str, Tensor], path: Path, *, title: str) -> None:

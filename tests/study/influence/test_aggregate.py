@@ -1,13 +1,10 @@
 """Seed aggregation of the influence studies: grouping, mean ± std, seed-mean detection curves, the script."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from helpers import REPO_ROOT
-from laftr_cl.influence.study.aggregate import (
+from helpers import REPO_ROOT, run_python
+from laftr_cl.study.influence.aggregate import (
     INFLUENCE_COLUMNS,
     aggregate_rows,
     find_runs,
@@ -15,7 +12,7 @@ from laftr_cl.influence.study.aggregate import (
     mean_detection_curves,
     summary_markdown,
 )
-from laftr_cl.influence.study.report import write_json
+from laftr_cl.study.tables import write_json
 
 
 def config(seed: int, data: str = "mnist_5k", epsilon_scale: float = 1.0) -> dict:
@@ -84,15 +81,15 @@ def test_markdown_names_the_group_and_each_seed(sweep):
     assert "| laftr_diag | 0.700 ± 0.200 |" in text
 
 
+@pytest.mark.slow
 def test_script_writes_tables_and_plots_and_rejects_empty_folders(sweep, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     script = str(REPO_ROOT / "scripts" / "influence_table.py")
-    done = subprocess.run([sys.executable, script, str(sweep), "--out", str(out / "t.md"), "--plot-dir", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    done = run_python([script, str(sweep), "--out", str(out / "t.md"), "--plot-dir", str(out)])
     assert done.returncode == 0, done.stderr
     assert "| laftr_diag |" in (out / "t.md").read_text()
     assert (out / "mislabeled_mnist_5k.png").stat().st_size > 0
-    empty = subprocess.run([sys.executable, script, str(out)], capture_output=True, text=True, timeout=120)
+    empty = run_python([script, str(out)])
     assert empty.returncode == 2 and "run them first" in empty.stderr
-    missing = subprocess.run([sys.executable, script, str(out / "nope")], capture_output=True, text=True, timeout=120)
+    missing = run_python([script, str(out / "nope")])
     assert missing.returncode == 2 and "No such folder" in missing.stderr

@@ -1,5 +1,5 @@
-"""From a composed study config (``configs/influence/*.yaml``) to data, a trained MLP, solver settings
-and the methods to run."""
+"""From a composed study config (``configs/influence_study.yaml``, ``configs/mislabeled_study.yaml``) to
+data, a trained MLP, solver settings and the methods to run."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,23 +8,27 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from laftr_cl.config_check import ConfigError
 from laftr_cl.influence.response import SolverSettings
-from laftr_cl.influence.study.data import Split, load_split
-from laftr_cl.influence.study.training import train_classifier
 from laftr_cl.models import MLP
+from laftr_cl.study.influence.data import Split, load_split
+from laftr_cl.study.training import train_classifier
 
 
 def load_data(cfg: DictConfig) -> Split:
-    """``cfg.num_train`` training and ``cfg.num_test`` test examples of ``cfg.data``."""
+    """``cfg.num_train`` training and ``cfg.num_test`` test examples of ``cfg.benchmark`` read from ``cfg.data``."""
     synthetic = OmegaConf.to_container(cfg.data.synthetic) if cfg.data.synthetic is not None else None
-    return load_split(cfg.data.benchmark, root=cfg.data.root, num_train=cfg.num_train, num_test=cfg.num_test,
+    return load_split(cfg.benchmark.name, root=cfg.data.root, num_train=cfg.num_train, num_test=cfg.num_test,
                       seed=cfg.seed, synthetic=synthetic)
 
 
 def trained_mlp(cfg: DictConfig, x: Tensor, y: Tensor, num_classes: int) -> nn.Module:
-    """An MLP (``cfg.model.hidden_sizes``) trained on ``x [N, ...]``, ``y [N]`` as ``cfg.train`` says, in eval mode."""
+    """An MLP (``cfg.model.net.hidden_sizes``) trained on ``x [N, ...]``, ``y [N]`` as ``cfg.train`` says, in eval mode."""
+    if cfg.model.name != "mlp":
+        raise ConfigError(f"model={cfg.model.name}: the influence studies train an MLP (their proximity terms "
+                          "and solver are sized for one); use model=mlp and set model.net.hidden_sizes.")
     torch.manual_seed(cfg.seed)
-    model = MLP(x[0].numel(), list(cfg.model.hidden_sizes), num_classes)
+    model = MLP(x[0].numel(), list(cfg.model.net.hidden_sizes), num_classes)
     train_classifier(model, x, y, epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, lr=cfg.train.lr,
                      generator=torch.Generator().manual_seed(cfg.seed))
     return model
@@ -32,7 +36,7 @@ def trained_mlp(cfg: DictConfig, x: Tensor, y: Tensor, num_classes: int) -> nn.M
 
 def mlp_name(cfg: DictConfig, split: Split) -> str:
     """The trained MLP's layer widths, e.g. ``"MLP 784-256-10"``."""
-    widths = [split.x_train[0].numel(), *cfg.model.hidden_sizes, split.num_classes]
+    widths = [split.x_train[0].numel(), *cfg.model.net.hidden_sizes, split.num_classes]
     return "MLP " + "-".join(map(str, widths))
 
 

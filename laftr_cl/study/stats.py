@@ -1,14 +1,16 @@
-"""Agreement between an estimate and the reference: Pearson and Spearman correlations, the ratio of
-magnitudes and the fraction of matching signs (all in float64)."""
+"""The studies' statistics: agreement between an estimate and the reference — Pearson and Spearman
+correlations, the ratio of magnitudes, the fraction of matching signs, the median relative error
+(all in float64; inputs are tensors or sequences of numbers)."""
 from __future__ import annotations
 
-from typing import Callable
+import math
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 
-def pearson(a: Tensor, b: Tensor) -> float:
+def pearson(a: Tensor | Sequence[float], b: Tensor | Sequence[float]) -> float:
     """Pearson correlation of ``a`` and ``b`` (any equal shapes, flattened), clipped to [−1, 1] against
     round-off; NaN if either is constant."""
     a, b = _pair(a, b)
@@ -17,8 +19,9 @@ def pearson(a: Tensor, b: Tensor) -> float:
     return float((a @ b / denominator).clamp(-1, 1)) if denominator > 0 else float("nan")
 
 
-def average_ranks(values: Tensor) -> Tensor:
+def average_ranks(values: Tensor | Sequence[float]) -> Tensor:
     """Ranks ``1 … n`` of a 1-d tensor, tied values sharing the mean of their ranks (float64)."""
+    values = torch.as_tensor(values, dtype=torch.float64)
     order = values.argsort(stable=True)
     ranks = torch.empty(values.numel(), dtype=torch.float64)
     ranks[order] = torch.arange(1, values.numel() + 1, dtype=torch.float64)
@@ -27,7 +30,7 @@ def average_ranks(values: Tensor) -> Tensor:
     return (sums / counts)[group]
 
 
-def spearman(a: Tensor, b: Tensor) -> float:
+def spearman(a: Tensor | Sequence[float], b: Tensor | Sequence[float]) -> float:
     """Spearman correlation (Pearson of average ranks) of ``a`` and ``b``, flattened."""
     a, b = _pair(a, b)
     return pearson(average_ranks(a), average_ranks(b))
@@ -60,7 +63,16 @@ def sign_agreement(a: Tensor, b: Tensor) -> float:
     return float((a.sign() == b.sign()).to(torch.float64).mean())
 
 
-def _pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+def median_relative_error(estimates: Sequence[float], truths: Sequence[float]) -> float:
+    """Median over points of |estimate − truth| / truth (points with truth 0 left out; NaN if none remain)."""
+    pairs = [(e, t) for e, t in zip(estimates, truths) if t > 0]
+    if not pairs:
+        return math.nan
+    return float(torch.tensor([abs(e - t) / t for e, t in pairs], dtype=torch.float64).quantile(0.5))
+
+
+def _pair(a: Tensor | Sequence[float], b: Tensor | Sequence[float]) -> tuple[Tensor, Tensor]:
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
     if a.shape != b.shape:
         raise ValueError(f"Correlations need tensors of one shape (got {list(a.shape)} and {list(b.shape)}).")
     if a.numel() < 2:

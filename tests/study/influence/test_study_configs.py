@@ -3,29 +3,28 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
-from helpers import REPO_ROOT
+from helpers import compose_config
 from laftr_cl.influence import SolverSettings
-from laftr_cl.influence.study.methods import run_method
-from laftr_cl.influence.study.setup import selected_methods, solver_settings
+from laftr_cl.study.influence.methods import run_method
+from laftr_cl.study.influence.setup import selected_methods, solver_settings
 
-CONFIG_DIR = str(REPO_ROOT / "configs" / "influence")
+BENCHMARKS = {"fashion_mnist": "split_fmnist", "mnist_5k": "split_mnist", "synthetic": "split_mnist"}
 
 
 def compose_study(name: str, overrides: list[str]):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name=name, overrides=overrides)
+    return compose_config(f"{name}_study", overrides)
 
 
 @pytest.mark.parametrize("name", ["influence", "mislabeled"])
 @pytest.mark.parametrize("data", ["fashion_mnist", "mnist_5k", "synthetic"])
 def test_every_study_config_composes(name, data):
-    cfg = compose_study(name, [f"data={data}"])
+    cfg = compose_study(name, [f"data={data}", "paths.data_dir=/datasets"])
     assert cfg.data.name == data and cfg.metric == "kl"
+    assert cfg.benchmark.name == BENCHMARKS[data] and cfg.model.name == "mlp"
+    assert cfg.data.root == ("unused" if data == "synthetic" else f"/datasets/{data.replace('_', '-')}")
+    assert OmegaConf.to_container(cfg, resolve=True)["model"]["net"]["num_outputs"] == 10
     methods = selected_methods(cfg)
     assert cfg.reference in methods and all("proximity" in spec for spec in methods.values())
     settings = solver_settings(cfg)

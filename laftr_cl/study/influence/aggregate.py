@@ -17,7 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from laftr_cl.influence.detection import DetectionCurve
-from laftr_cl.influence.study.report import INFLUENCE_COLUMNS, MISLABELED_COLUMNS, Column, markdown_table
+from laftr_cl.study.influence.report import INFLUENCE_COLUMNS, MISLABELED_COLUMNS, plot_detection
+from laftr_cl.study.tables import Column, markdown_table
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,24 @@ def summary_markdown(groups: Mapping[str, Sequence[Run]]) -> str:
         columns = INFLUENCE_COLUMNS if runs[0].kind == "influence" else MISLABELED_COLUMNS
         parts.append(describe_group(runs) + "\n\n" + markdown_table(aggregate_rows(runs, columns), columns))
     return "\n\n".join(parts)
+
+
+def write_detection_plots(groups: Mapping[str, Sequence[Run]], plot_dir: Path) -> list[Path]:
+    """The seed-mean detection curves of each mislabeled group as ``plot_dir/mislabeled_<data>.png``
+    (``_<k>`` appended for a second setting on one data set); returns the paths written."""
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for group in groups.values():
+        if group[0].kind != "mislabeled":
+            continue
+        config = group[0].config
+        name = config["data"]["name"]
+        path = plot_dir / f"mislabeled_{name}.png"
+        if path in written:  # a second setting on the same data set, e.g. another flip_fraction
+            path = plot_dir / f"mislabeled_{name}_{len(written)}.png"
+        written.append(path)
+        flipped = len(group[0].payload["flipped"])
+        plot_detection(mean_detection_curves(group), path,
+                       title=f"{name}: {flipped} of {config['num_train']} labels flipped, "
+                             f"mean of {len(group)} seed{'s' if len(group) > 1 else ''}")
+    return written

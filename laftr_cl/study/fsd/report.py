@@ -1,52 +1,26 @@
 """The study's table (agreement of each estimate with the true FSD) and its scatter plot."""
 from __future__ import annotations
 
-import csv
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import numpy as np  # noqa: E402
 
-COLUMNS = ["method", "setting", "target", "numbers", "keeps_theta", "points", "pearson", "pearson_log",
-           "spearman", "median_rel_error"]
+from laftr_cl.study.stats import median_relative_error, pearson, spearman  # noqa: E402
+from laftr_cl.study.tables import Column  # noqa: E402
+
+COLUMNS: list[Column] = [
+    ("method", "method", ""), ("setting", "setting", ""), ("target", "target ρ", ""),
+    ("numbers", "memory (numbers)", ","), ("keeps_theta", "keeps θ_A", ""), ("pearson", "Pearson", ".3f"),
+    ("pearson_log", "Pearson (log)", ".3f"), ("spearman", "Spearman", ".3f"),
+    ("median_rel_error", "median rel. error", ".3f"),
+]
 """One row per method: memory (numbers stored besides θ_A), agreement over the study's points."""
-
-
-def pearson(x: Sequence[float], y: Sequence[float]) -> float:
-    """Pearson's correlation coefficient (NaN when either side is constant)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.std() == 0 or y.std() == 0:
-        return math.nan
-    return float(np.corrcoef(x, y)[0, 1])
-
-
-def ranks(values: Sequence[float]) -> np.ndarray:
-    """Ranks 1 … n, tied values sharing their mean rank."""
-    values = np.asarray(values, dtype=float)
-    order = np.argsort(values, kind="stable")
-    out = np.empty(len(values))
-    out[order] = np.arange(1, len(values) + 1)
-    for value in np.unique(values):
-        tied = values == value
-        out[tied] = out[tied].mean()
-    return out
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation: Pearson's on the (tie-averaged) ranks."""
-    return pearson(ranks(x), ranks(y))
-
-
-def median_relative_error(estimates: Sequence[float], truths: Sequence[float]) -> float:
-    """Median over points of |estimate − truth| / truth (points with truth 0 left out)."""
-    pairs = [(e, t) for e, t in zip(estimates, truths) if t > 0]
-    return float(np.median([abs(e - t) / t for e, t in pairs])) if pairs else math.nan
 
 
 def summarize_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -70,25 +44,6 @@ def summarize_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "median_rel_error": median_relative_error(estimates, truths),
         })
     return rows
-
-
-def to_markdown(rows: list[dict[str, Any]]) -> str:
-    head = ["method", "setting", "target ρ", "memory (numbers)", "keeps θ_A", "Pearson", "Pearson (log)",
-            "Spearman", "median rel. error"]
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for row in rows:
-        cells = [row["method"], row["setting"], row["target"], f"{row['numbers']:,}",
-                 "yes" if row["keeps_theta"] else "no"]
-        cells += [f"{row[key]:.3f}" for key in ("pearson", "pearson_log", "spearman", "median_rel_error")]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def scatter_plot(records: list[dict[str, Any]], rows: list[dict[str, Any]], path: Path, title: str) -> Path:

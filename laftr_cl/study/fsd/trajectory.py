@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from laftr_cl.benchmarks.base import TaskTensors
+from laftr_cl.study.training import train_classifier
 
 SPACINGS = ("log", "linear")
 
@@ -37,21 +38,8 @@ def train_task(model: nn.Module, task: TaskTensors, *, epochs: int, batch_size: 
 
     ``on_step(step)`` is called after every step (``step`` counts from 1).
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    step = 0
-    for _ in range(epochs):
-        order = torch.randperm(task.y.shape[0], generator=generator).to(task.y.device)
-        for batch in order.split(batch_size):
-            optimizer.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(model(task.x[batch], task.task_label), task.y[batch])
-            loss.backward()
-            optimizer.step()
-            step += 1
-            if on_step is not None:
-                on_step(step)
-    model.eval()
-    return step
+    return train_classifier(model, task.x, task.y, epochs=epochs, batch_size=batch_size, lr=lr, generator=generator,
+                            task_label=task.task_label, on_step=on_step)
 
 
 def checkpoint_steps(total_steps: int, count: int, spacing: str) -> list[int]:

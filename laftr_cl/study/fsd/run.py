@@ -1,6 +1,6 @@
 """The FSD-accuracy study: how well does each estimator track the true FSD over task A's data?
 
-Train a model on task A (θ_A), fit every method of :mod:`laftr_cl.study.methods` at θ_A, then
+Train a model on task A (θ_A), fit every method of :mod:`laftr_cl.study.fsd.methods` at θ_A, then
 move θ away from θ_A — K checkpoints while training on task B, and optionally random
 perturbations of θ_A of growing size — and at each θ compare every estimate with the true FSD
 over all of A's training set (:func:`laftr_cl.fsd.true_fsd`). Writes into the output folder:
@@ -10,7 +10,6 @@ over all of A's training set (:func:`laftr_cl.fsd.true_fsd`). Writes into the ou
 from __future__ import annotations
 
 import copy
-import csv
 import logging
 import time
 from pathlib import Path
@@ -22,9 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 from laftr_cl.config_check import ConfigError
 from laftr_cl.experiment import build_model, load_benchmark, resolve_device
 from laftr_cl.fsd import true_fsd
-from laftr_cl.study.methods import build_methods
-from laftr_cl.study.report import scatter_plot, summarize_records, to_markdown, write_csv
-from laftr_cl.study.trajectory import perturbations, train_b_with_checkpoints, train_task
+from laftr_cl.study.fsd.methods import build_methods
+from laftr_cl.study.fsd.report import COLUMNS, scatter_plot, summarize_records
+from laftr_cl.study.fsd.trajectory import perturbations, train_b_with_checkpoints, train_task
+from laftr_cl.study.tables import markdown_table, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,9 @@ def _write(cfg: DictConfig, out: Path, rows: list[dict[str, Any]], records: list
                 f"while training task B, {cfg.perturbations.count} perturbations of θ_A. Sampled LAFTR estimates "
                 f"average {cfg.fsd.repeats} × S = {cfg.fsd.num_samples} draws. Memory: numbers stored for task "
                 "A besides θ_A and the head's indices.\n\n")
-    table = to_markdown(rows)
+    table = markdown_table(rows, COLUMNS) + "\n"
     (out / "fsd_study.md").write_text(settings + table)
-    write_csv(rows, out / "fsd_study.csv")
-    with open(out / "fsd_study_points.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
-        writer.writeheader()
-        writer.writerows(records)
+    write_csv(out / "fsd_study.csv", rows)
+    write_csv(out / "fsd_study_points.csv", records)
     scatter_plot(records, rows, out / "fsd_study.png", title)
     print(table, end="")

@@ -1,16 +1,11 @@
 """The FSD-accuracy study: its statistics, where it evaluates, and end-to-end runs on tiny nets."""
 import csv
-import math
 
 import pytest
-import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
-from laftr_cl.cli import CONFIG_DIR
-from laftr_cl.study.report import median_relative_error, pearson, ranks, spearman
-from laftr_cl.study.run import run_study
-from laftr_cl.study.trajectory import checkpoint_steps
+from helpers import compose_config
+from laftr_cl.study.fsd.run import run_study
+from laftr_cl.study.fsd.trajectory import checkpoint_steps
 
 TINY = ["data.synthetic={train_per_class: 30, test_per_class: 1}", "model.net.hidden_sizes=[16]",
         "train.epochs_a=2", "train.epochs_b=2", "train.batch_size=16", "checkpoints.count=3",
@@ -18,29 +13,8 @@ TINY = ["data.synthetic={train_per_class: 30, test_per_class: 1}", "model.net.hi
         "methods.laftr.coreset_size=[5]", "methods.coreset.sizes=[5,1000]", "methods.ntk.sizes=[5]"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _config(overrides):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="fsd_study", overrides=overrides)
-
-
-def test_statistics_on_hand_examples():
-    assert ranks([3.0, 1.0, 3.0, 2.0]).tolist() == [3.5, 1.0, 3.5, 2.0]
-    x = [1.0, 2.0, 3.0, 4.0]
-    assert spearman(x, [v ** 3 for v in x]) == pytest.approx(1.0)
-    assert pearson(x, [v ** 3 for v in x]) < 0.99
-    assert spearman(x, [4.0, 3.0, 2.0, 1.0]) == pytest.approx(-1.0)
-    assert pearson(x, [2 * v + 1 for v in x]) == pytest.approx(1.0)
-    assert math.isnan(pearson(x, [1.0] * 4))
-    assert median_relative_error([1.0, 3.0, 2.0], [2.0, 2.0, 0.0]) == pytest.approx(0.5)
+    return compose_config("fsd_study", overrides)
 
 
 @pytest.mark.parametrize("total, count, spacing, expected", [

@@ -6,8 +6,15 @@ import math
 import pytest
 import torch
 
-from laftr_cl.influence import mean_over_rows, median_norm_ratio, pearson, sign_agreement, spearman
-from laftr_cl.influence.correlation import average_ranks
+from laftr_cl.study.stats import (
+    average_ranks,
+    mean_over_rows,
+    median_norm_ratio,
+    median_relative_error,
+    pearson,
+    sign_agreement,
+    spearman,
+)
 
 
 def test_pearson_by_hand():
@@ -61,3 +68,14 @@ def test_median_norm_ratio_by_hand():
 
 def test_sign_agreement_counts_matching_signs():
     assert sign_agreement(torch.tensor([1.0, -2.0, 0.0, 3.0]), torch.tensor([5.0, 1.0, 0.0, -1.0])) == pytest.approx(0.5)
+
+
+def test_statistics_on_hand_examples():
+    assert average_ranks([3.0, 1.0, 3.0, 2.0]).tolist() == [3.5, 1.0, 3.5, 2.0]
+    x = [1.0, 2.0, 3.0, 4.0]
+    assert spearman(x, [v ** 3 for v in x]) == pytest.approx(1.0)
+    assert pearson(x, [v ** 3 for v in x]) < 0.99
+    assert spearman(x, [4.0, 3.0, 2.0, 1.0]) == pytest.approx(-1.0)
+    assert pearson(x, [2 * v + 1 for v in x]) == pytest.approx(1.0)
+    assert math.isnan(pearson(x, [1.0] * 4))
+    assert median_relative_error([1.0, 3.0, 2.0], [2.0, 2.0, 0.0]) == pytest.approx(0.5)
