@@ -1,12 +1,9 @@
 """Every config option composes, and unknown options fail with Hydra's own message."""
-import subprocess
-import sys
-
 import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from helpers import REPO_ROOT, compose_run_config
+from helpers import REPO_ROOT, compose_run_config, run_cli
 
 CONFIGS = REPO_ROOT / "configs"
 
@@ -44,22 +41,19 @@ def test_unknown_key_is_rejected():
         compose_run_config(["train.not_a_setting=3"])
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "laftr_cl.cli", *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300)
-
-
+@pytest.mark.slow
 def test_cli_help_and_cfg_job():
-    out = _cli("--help")
+    out = run_cli(["--help"])
     assert out.returncode == 0 and "regularizer: " in out.stdout and "laftr-cl" in out.stdout
-    job = _cli("benchmark=split_fmnist", "regularizer=ewc", "--cfg", "job")
+    job = run_cli(["benchmark=split_fmnist", "regularizer=ewc", "--cfg", "job"])
     assert job.returncode == 0
     cfg = OmegaConf.create(job.stdout)
     assert cfg.benchmark.name == "split_fmnist"
     assert cfg.regularizer.plugin._target_ == "avalanche.training.plugins.EWCPlugin"
 
 
+@pytest.mark.slow
 def test_cli_unknown_option_names_the_choices():
-    out = _cli("benchmark=mnist_big", "--cfg", "job")
+    out = run_cli(["benchmark=mnist_big", "--cfg", "job"])
     assert out.returncode != 0
     assert "mnist_big" in out.stderr and "split_mnist" in out.stderr

@@ -1,14 +1,12 @@
 """hparams_search presets: they compose, tune existing settings, and a 2-trial Optuna sweep runs
 on a validation split and prints the best setting."""
 import json
-import subprocess
-import sys
 
 import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from helpers import REPO_ROOT, compose_run_config
+from helpers import REPO_ROOT, compose_run_config, run_cli
 
 PRESETS = sorted(p.stem for p in (REPO_ROOT / "configs" / "hparams_search").glob("*.yaml"))
 
@@ -28,11 +26,11 @@ def test_preset_composes_and_tunes_settings_that_exist(preset, tmp_path):
         assert any(key.startswith("regularizer.plugin.") for key in sweeper.params)
 
 
+@pytest.mark.slow
 def test_two_trial_optuna_sweep_prints_the_best_setting(tmp_path):
     args = ["hparams_search=coreset_fsd_optuna", "debug=fast", "hydra.sweeper.n_trials=2",
             "benchmark.num_experiences=2", "model.net.hidden_sizes=[16]", f"paths.log_dir={tmp_path}"]
-    out = subprocess.run([sys.executable, "-m", "laftr_cl.cli", *args], cwd=REPO_ROOT,
-                         capture_output=True, text=True, timeout=300)
+    out = run_cli(args)
     assert out.returncode == 0, out.stderr[-3000:]
     log = out.stdout + out.stderr
     assert "Best parameters:" in log and "regularizer.plugin.fsd_lambda" in log

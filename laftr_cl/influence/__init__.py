@@ -9,7 +9,8 @@ with D the FSD to the trained network θ_s averaged over the training set. LAFTR
 estimate from a :class:`~laftr_cl.fsd.TaskSummary`, so a response needs the summary, not the data.
 
 Modules: ``proximity`` (the D terms behind one interface: ``true_fsd``, ``laftr``, ``fisher``,
-``subset``, ``none``), ``ggn`` (the diagonal Gauss-Newton curvature of an FSD metric), ``response``
+``subset``, ``none``; ``fisher`` is the diagonal Gauss-Newton curvature of the FSD metric,
+:func:`laftr_cl.fsd.baselines.fisher.diagonal_ggn`, the true Fisher for ``kl``), ``response``
 (the solver and the loss changes it causes), ``detection`` (the mislabeled-example curve and its
 area). The studies that use them (``scripts/influence.py``, ``scripts/mislabeled.py``) live in
 :mod:`laftr_cl.study.influence`.
@@ -19,8 +20,8 @@ term); K heavy-ball gradient steps from θ_s (not Adam, whose normalized steps a
 loss changes evaluated in float64 and reported divided by ε; a LAFTR term keeps its draws fixed over
 the K steps (``fixed_draws``), so each response minimizes one deterministic objective.
 """
+from laftr_cl.fsd.baselines.fisher import diagonal_ggn, metric_hessian_factor
 from laftr_cl.influence.detection import DetectionCurve, detection_curve, random_curve
-from laftr_cl.influence.ggn import diagonal_ggn, metric_hessian_factor
 from laftr_cl.influence.proximity import (
     PROXIMITIES,
     DataFSD,

@@ -11,7 +11,8 @@ Registered builders (config ``proximity``), each ``build(model, (x, y), metric=.
 * ``true_fsd``: the FSD over all training inputs (the PBRF's own term; the reference).
 * ``laftr``: LAFTR's estimate from a :class:`~laftr_cl.fsd.TaskSummary` (any input model), through
   the FSD-method interface (:class:`MethodFSD`).
-* ``fisher``: the quadratic ``½ Δθᵀ diag(G) Δθ``, G the Gauss-Newton matrix of the FSD at θ_s.
+* ``fisher``: the quadratic ``½ Δθᵀ diag(G) Δθ``, G the Gauss-Newton matrix of the FSD at θ_s
+  (:func:`~laftr_cl.fsd.baselines.fisher.diagonal_ggn`: the true Fisher for ``kl``).
 * ``subset``: the FSD over a stored random subset of the training inputs.
 """
 from __future__ import annotations
@@ -25,9 +26,9 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from laftr_cl.fsd import true_fsd
+from laftr_cl.fsd.baselines.fisher import diagonal_ggn
 from laftr_cl.fsd.methods import FsdMethod, Summary, fsd_method
 from laftr_cl.fsd.registry import Registry
-from laftr_cl.influence.ggn import diagonal_ggn
 from laftr_cl.influence.params import Params, detached_params, params_nbytes
 
 Data = tuple[Tensor, Tensor]

@@ -11,19 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers import tiny_mlp
 from laftr_cl.fsd import Noise, TaskSummary
 
-
-def make_mlp(sizes=(6, 5, 4, 3), seed=0, dropout=0.0, dtype=torch.float64) -> nn.Sequential:
-    """Flatten → (Linear → ReLU [→ Dropout])* → Linear."""
-    torch.manual_seed(seed)
-    layers: list[nn.Module] = [nn.Flatten()]
-    for i, o in zip(sizes[:-2], sizes[1:-1]):
-        layers += [nn.Linear(i, o), nn.ReLU()]
-        if dropout:
-            layers.append(nn.Dropout(dropout))
-    layers.append(nn.Linear(sizes[-2], sizes[-1]))
-    return nn.Sequential(*layers).to(dtype)
+make_mlp = tiny_mlp  # Flatten → (Linear → ReLU [→ Dropout])* → Linear (tests/helpers.py)
 
 
 def make_cnn(seed=0, dropout=0.0, dtype=torch.float64) -> nn.Sequential:

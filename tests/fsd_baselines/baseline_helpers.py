@@ -6,15 +6,12 @@ import copy
 import torch
 from torch import nn
 
+import helpers
+
 
 def tiny_mlp(seed: int = 0, sizes=(6, 8, 5, 4)) -> nn.Sequential:
-    """Flatten → (Linear → ReLU)* → Linear, float64."""
-    torch.manual_seed(seed)
-    layers: list[nn.Module] = [nn.Flatten()]
-    for i, o in zip(sizes[:-2], sizes[1:-1]):
-        layers += [nn.Linear(i, o), nn.ReLU()]
-    layers.append(nn.Linear(sizes[-2], sizes[-1]))
-    return nn.Sequential(*layers).double()
+    """:func:`helpers.tiny_mlp` with the baselines' default widths, float64."""
+    return helpers.tiny_mlp(sizes, seed=seed)
 
 
 def tiny_data(n: int = 40, dim: int = 6, classes=(0, 1), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

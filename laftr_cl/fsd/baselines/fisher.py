@@ -1,10 +1,18 @@
-"""EWC as a quadratic FSD estimate: FSD_t(θ) ≈ ½ (θ − θ_t)ᵀ diag(F_t) (θ − θ_t).
+"""Diagonal curvatures of the FSD, and EWC as a quadratic FSD estimate: FSD_t(θ) ≈ ½ Δθᵀ diag(F_t) Δθ.
 
-With the *true* Fisher of the head's predictive distribution, F = E_x Σ_c p_c(x) g_c g_cᵀ with
-g_c = ∇_θ log p_c(x; θ_t), the quadratic is the second-order expansion of the KL FSD
-(ρ = ``kl``) around θ_t; EWC keeps only its diagonal. The *empirical* Fisher uses the observed
-label instead of the sum over classes: F = E_(x,y) g_y g_yᵀ. Both are computed here from
-per-example gradients (``torch.func.vmap`` of ``grad``), not from squared minibatch gradients.
+One implementation, three names for what is kept on the diagonal:
+
+* :func:`diagonal_ggn` — the Gauss-Newton matrix of an FSD metric ρ, G = mean_x Jᵀ H J with
+  J = ∂u/∂θ of the head's logits u and H = ∂²ρ(u_s, u)/∂u² at u = u_s: the second-order
+  expansion of the true FSD at θ_t (the term with ∂²u/∂θ² vanishes there since ∂ρ/∂u = 0).
+* the *true* Fisher (``fisher="true"``): G for ρ = ``kl``, i.e. E_x Σ_c p_c g_c g_cᵀ with
+  g_c = ∇_θ log p_c(x; θ_t), the Fisher information of the head's softmax.
+* the *empirical* Fisher (``fisher="empirical"``): the observed label instead of the sum over
+  classes, E_(x,y) g_y g_yᵀ.
+
+Each is ``Σ_k (Jᵀ l_k)²`` per example for the columns l_k of a factor L (``L Lᵀ = H``; for the
+empirical Fisher the one column ``p − e_y``), by vector-Jacobian products vectorized with
+``torch.func.vmap``, not squared minibatch gradients.
 """
 from __future__ import annotations
 
@@ -13,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, hessian, vjp, vmap
 
 from laftr_cl.fsd.baselines.common import (
     check_reduction,
@@ -28,6 +36,7 @@ from laftr_cl.fsd.baselines.common import (
     tensor_bytes,
     with_total,
 )
+from laftr_cl.fsd.metrics import get_metric
 
 FISHERS = ("empirical", "true")
 
@@ -83,21 +92,69 @@ def fisher_summarize(
         raise ValueError(f"Unknown fisher={fisher!r}: choose one of {', '.join(FISHERS)}.")
     net = plain_network(model)
     x, y = gather_data(data, batch_size)
-    param = next(net.parameters())
-    units = head_index(output_units, param.device)
-    params = {name: p.detach() for name, p in net.named_parameters()}
-    log_prob = _weighted_log_prob(net, units)
-    per_example = vmap(grad(log_prob), in_dims=(None, 0, 0))
-    total = {name: torch.zeros_like(p) for name, p in params.items()}
-    with eval_mode(net):
-        for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-            xb = xb.to(param.device, param.dtype)
-            for weight, one_hot in _class_terms(net, xb, yb, units, fisher):
-                grads = per_example(params, xb, one_hot)
-                for name, g in grads.items():
-                    total[name] += torch.einsum("b,b...->...", weight, g.pow(2))
-    diagonal = {name: t / x.shape[0] for name, t in total.items()}
+    if fisher == "true":
+        diagonal = diagonal_ggn(net, x, metric="kl", output_units=output_units, batch_size=batch_size)
+    else:
+        units = head_index(output_units, next(net.parameters()).device)
+        diagonal = _diagonal_curvature(net, x, y, units, batch_size, lambda logits, labels: _label_factor(logits, labels, units))
     return FisherSummary(diagonal, detached_parameters(net), fisher)
+
+
+def diagonal_ggn(model: nn.Module, x: Tensor, *, metric: str, output_units: Sequence[int] | None = None,
+                 batch_size: int = 64) -> dict[str, Tensor]:
+    """``diag(G)`` of the FSD metric ``metric`` at the model's current θ, one tensor per parameter.
+
+    Args:
+        model: the network at θ_t (or a wrapper with ``.net``), called as ``net(x [B, ...]) → logits [B, out]``.
+        x: the inputs ``[N, ...]`` over which G is averaged (N ≥ 1).
+        metric: ρ, one of ``laftr_cl.fsd.METRICS`` (``kl``: the true Fisher).
+        output_units: O_t, or None for all outputs.
+        batch_size: examples per vectorized chunk (memory grows as ``batch_size · K · P``).
+    """
+    if x.shape[0] == 0:
+        raise ValueError("diagonal_ggn() got no inputs: pass the training inputs x [N, ...] with N ≥ 1.")
+    net = plain_network(model)
+    units = head_index(output_units, next(net.parameters()).device)
+    return _diagonal_curvature(net, x, None, units, batch_size, lambda logits, _: metric_hessian_factor(metric, logits))
+
+
+def metric_hessian_factor(metric: str, logits: Tensor) -> Tensor:
+    """A factor ``L`` with ``L Lᵀ = ∂²ρ(u_s, u)/∂u² at u = u_s``, per row: ``[B, K] → [B, K, K]``.
+
+    Computed from the metric itself (``torch.func.hessian`` + an eigendecomposition, negative
+    round-off eigenvalues clipped to 0), so it holds for every registered metric.
+    """
+    rho = get_metric(metric)
+    curvature = vmap(hessian(lambda u, ref: rho(ref, u), argnums=0))(logits, logits)  # [B, K, K]
+    eigenvalues, eigenvectors = torch.linalg.eigh(curvature)
+    return eigenvectors * eigenvalues.clamp_min(0).sqrt().unsqueeze(-2)
+
+
+Factor = Callable[[Tensor, Tensor | None], Tensor]
+"""``(head logits [B, K], labels [B] or None) → L [B, K, C]``: the columns pulled back per example."""
+
+
+def _diagonal_curvature(net: nn.Module, x: Tensor, y: Tensor | None, units: Tensor | None, batch_size: int,
+                        factor: Factor) -> dict[str, Tensor]:
+    """mean over ``x`` of ``Σ_c (Jᵀ l_c)²`` per parameter (eval mode), with ``L = factor(logits, y)``."""
+    param = next(net.parameters())
+    params = {name: p.detach() for name, p in net.named_parameters()}
+    total = {name: torch.zeros_like(p) for name, p in params.items()}
+
+    def per_example(xi: Tensor, columns: Tensor) -> dict[str, Tensor]:
+        _, pullback = vjp(lambda p: select_head(functional_call(net, p, (xi.unsqueeze(0),)).squeeze(0), units), params)
+        (pulled,) = vmap(pullback)(columns.mT)  # one pulled-back column per l_c: [C, *shape]
+        return {name: g.pow(2).sum(0) for name, g in pulled.items()}
+
+    with eval_mode(net):
+        for start in range(0, x.shape[0], batch_size):
+            chunk = x[start : start + batch_size].to(param.device, param.dtype)
+            with torch.no_grad():
+                columns = factor(select_head(net(chunk), units), None if y is None else y[start : start + batch_size])
+            squares = vmap(per_example)(chunk, columns)
+            for name in total:
+                total[name] += squares[name].sum(0)
+    return {name: t / x.shape[0] for name, t in total.items()}
 
 
 def fisher_fsd(model: nn.Module, summaries: Sequence[FisherSummary], *, reduction: str = "mean") -> Tensor:
@@ -118,28 +175,12 @@ def fisher_fsd(model: nn.Module, summaries: Sequence[FisherSummary], *, reductio
     return reduce_tasks(torch.stack(values), reduction)
 
 
-def _weighted_log_prob(net: nn.Module, units: Tensor | None) -> Callable[[dict[str, Tensor], Tensor, Tensor], Tensor]:
-    """``(params, x [*input_shape], one_hot [K]) → log p_c(x)`` for the class c that ``one_hot`` marks."""
-
-    def log_prob(params: dict[str, Tensor], x: Tensor, one_hot: Tensor) -> Tensor:
-        logits = functional_call(net, params, (x.unsqueeze(0),)).squeeze(0)
-        return (select_head(logits, units).log_softmax(-1) * one_hot).sum()
-
-    return log_prob
-
-
-def _class_terms(net: nn.Module, x: Tensor, y: Tensor, units: Tensor | None,
-                 fisher: str) -> list[tuple[Tensor, Tensor]]:
-    """``(weight [B], one_hot [B, K])`` pairs whose weighted squared gradients sum to the batch's
-    Fisher diagonal: the label with weight 1 (empirical), or every class c with weight p_c (true)."""
-    with torch.no_grad():
-        probs = select_head(net(x), units).softmax(-1)
-    num_classes = probs.shape[-1]
-    if fisher == "true":
-        eye = torch.eye(num_classes, device=x.device, dtype=x.dtype)
-        return [(probs[:, c], eye[c].expand_as(probs)) for c in range(num_classes)]
-    position = _label_positions(y.to(x.device), units, num_classes)
-    return [(torch.ones_like(probs[:, 0]), nn.functional.one_hot(position, num_classes).to(x.dtype))]
+def _label_factor(logits: Tensor, y: Tensor, units: Tensor | None) -> Tensor:
+    """``p − e_y`` as one column per example ``[B, K, 1]``: ∇_u log p_y(u) up to sign, whose pull-back
+    squared is the empirical Fisher's per-example term."""
+    probs = logits.softmax(-1)
+    position = _label_positions(y.to(logits.device), units, probs.shape[-1])
+    return (probs - nn.functional.one_hot(position, probs.shape[-1]).to(probs.dtype)).unsqueeze(-1)
 
 
 def _label_positions(y: Tensor, units: Tensor | None, num_classes: int) -> Tensor:
