@@ -89,3 +89,30 @@ def trained_tiny_mlp(sizes=(5, 6, 3), n: int = 40, seed: int = 0, epochs: int = 
     model = tiny_mlp(sizes, seed=seed)
     train_classifier(model, x, y, epochs=epochs, batch_size=10, lr=1e-2, generator=g)
     return SimpleNamespace(model=model, x=x, y=y)
+
+
+def tiny_benchmark():
+    """Synthetic Split MNIST, 5 tasks, 12 training and 4 test images per class (no files)."""
+    from laftr_cl.benchmarks import build_benchmark
+
+    return build_benchmark("split_mnist", root="unused", num_experiences=5,
+                           synthetic={"train_per_class": 12, "test_per_class": 4})
+
+
+def tiny_strategy(benchmark, plugins: list, seed: int = 0, net: nn.Module | None = None):
+    """A naive CPU strategy (1 epoch, batches of 8, Adam 1e-2) over a multi-head MLP 784-16-10 (or ``net``)."""
+    from avalanche.training.plugins import EvaluationPlugin
+
+    from laftr_cl.models import MLP, TaskMaskedClassifier
+    from laftr_cl.training.strategy import build_strategy
+
+    torch.manual_seed(seed)
+    model = TaskMaskedClassifier(net or MLP(784, [16], 10), benchmark.task_classes)
+    return build_strategy("naive", model=model, optimizer=torch.optim.Adam(model.parameters(), lr=1e-2),
+                          plugins=plugins, evaluator=EvaluationPlugin(), benchmark=benchmark,
+                          device=torch.device("cpu"), epochs=1, batch_size=8, eval_batch_size=64)
+
+
+def parameter_copies(strategy) -> list[torch.Tensor]:
+    """Detached copies of the strategy's model parameters, in order."""
+    return [p.detach().clone() for p in strategy.model.parameters()]

@@ -1,8 +1,7 @@
 """Entry points: ``fsd`` (the LAFTR regularizer from summaries) and ``true_fsd`` (on real data)."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -14,6 +13,7 @@ from laftr_cl.fsd.gated_view import unwrap
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.summary import TaskSummary
+from laftr_cl.fsd.tensors import eval_mode, output_unit_index
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -127,7 +127,7 @@ def true_fsd(
     rho = get_metric(metric)
     net, reference = unwrap(model), unwrap(reference_model)
     param = next(net.parameters())
-    units = None if output_units is None else torch.as_tensor(list(output_units), dtype=torch.long, device=param.device)
+    units = output_unit_index(output_units, param.device)
     total, count = param.new_zeros(()), 0
     with eval_mode(net), eval_mode(reference):
         for x, _ in iterate_batches(data, batch_size):
@@ -142,15 +142,3 @@ def true_fsd(
     if count == 0:
         raise ValueError("true_fsd() got no data.")
     return total / count
-
-
-@contextmanager
-def eval_mode(module: nn.Module) -> Iterator[None]:
-    """Runs the block with ``module`` in eval mode (dropout off), restoring every submodule's mode."""
-    modes = {m: m.training for m in module.modules()}
-    module.eval()
-    try:
-        yield
-    finally:
-        for m, training in modes.items():
-            m.train(training)

@@ -29,7 +29,8 @@ from laftr_cl.fsd import true_fsd
 from laftr_cl.fsd.baselines.fisher import diagonal_ggn
 from laftr_cl.fsd.methods import FsdMethod, Summary, fsd_method
 from laftr_cl.fsd.registry import Registry
-from laftr_cl.influence.params import Params, detached_params, params_nbytes
+from laftr_cl.fsd.tensors import detached_parameters, random_rows, tensor_bytes
+from laftr_cl.influence.params import Params
 
 Data = tuple[Tensor, Tensor]
 
@@ -44,7 +45,7 @@ class Proximity(ABC):
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
-        self.anchor = detached_params(model)
+        self.anchor = detached_parameters(model)
 
     @abstractmethod
     def __call__(self, params: Params) -> Tensor:
@@ -93,7 +94,7 @@ class DataFSD(ModelTerm):
         )
 
     def nbytes(self) -> int:
-        return self.x.numel() * self.x.element_size()
+        return tensor_bytes([self.x])
 
 
 class MethodFSD(ModelTerm):
@@ -134,7 +135,7 @@ class DiagonalQuadratic(Proximity):
         return 0.5 * sum((self.curvature[n] * (params[n] - self.anchor[n]).pow(2)).sum() for n in self.anchor)
 
     def nbytes(self) -> int:
-        return params_nbytes(self.curvature)
+        return tensor_bytes(self.curvature.values())
 
 
 class NoProximity(Proximity):
@@ -163,7 +164,7 @@ def build_subset(model: nn.Module, data: Data, *, metric: str, generator: torch.
     """The FSD over ``size`` training inputs drawn without replacement with ``generator``."""
     if not 1 <= size <= data[0].shape[0]:
         raise ValueError(f"subset size={size} must be in [1, {data[0].shape[0]}] (the training set's size).")
-    index = torch.randperm(data[0].shape[0], generator=generator)[:size].to(data[0].device)
+    index = random_rows(data[0].shape[0], size, generator).to(data[0].device)
     return DataFSD(model, data[0][index], metric=metric)
 
 

@@ -3,49 +3,28 @@ import copy
 
 import pytest
 import torch
-from avalanche.training.plugins import EvaluationPlugin
 
-from helpers import compose_run_config
-from laftr_cl.benchmarks import build_benchmark
+from helpers import compose_run_config, parameter_copies, tiny_strategy
 from laftr_cl.config_check import ConfigError
 from laftr_cl.experiment import run_experiment
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.coreset_fsd import CoresetFsdPlugin
 from laftr_cl.regularizers.ntk_fsd import NtkFsdPlugin
-from laftr_cl.training.strategy import build_strategy
 
 PLUGINS = {"coreset_fsd": CoresetFsdPlugin, "ntk_fsd": NtkFsdPlugin}
 
 
-@pytest.fixture(scope="module")
-def benchmark():
-    return build_benchmark("split_mnist", root="unused", num_experiences=5,
-                           synthetic={"train_per_class": 12, "test_per_class": 4})
-
-
-def _strategy(benchmark, plugins, seed=0):
-    torch.manual_seed(seed)
-    model = TaskMaskedClassifier(MLP(784, [16], 10), benchmark.task_classes)
-    return build_strategy("naive", model=model, optimizer=torch.optim.Adam(model.parameters(), lr=1e-2),
-                          plugins=plugins, evaluator=EvaluationPlugin(), benchmark=benchmark,
-                          device=torch.device("cpu"), epochs=1, batch_size=8, eval_batch_size=64)
-
-
-def _params(strategy):
-    return [p.detach().clone() for p in strategy.model.parameters()]
-
-
 @pytest.mark.parametrize("name", sorted(PLUGINS))
 def test_loss_changes_only_from_the_second_task_on(benchmark, name):
-    plain = _strategy(benchmark, [])
-    regularized = _strategy(benchmark, [PLUGINS[name](fsd_lambda=10.0, coreset_size=5)])
+    plain = tiny_strategy(benchmark, [])
+    regularized = tiny_strategy(benchmark, [PLUGINS[name](fsd_lambda=10.0, coreset_size=5)])
     same = []
     for exp in list(benchmark.scenario.train_stream)[:2]:
         torch.manual_seed(100 + exp.current_experience)
         plain.train(exp)
         torch.manual_seed(100 + exp.current_experience)
         regularized.train(exp)
-        same.append([torch.equal(a, b) for a, b in zip(_params(plain), _params(regularized))])
+        same.append([torch.equal(a, b) for a, b in zip(parameter_copies(plain), parameter_copies(regularized))])
     assert all(same[0]), "the first task must train exactly as without a regularizer"
     assert not all(same[1])
     plugin = regularized.plugins[0]
@@ -57,7 +36,7 @@ def test_loss_changes_only_from_the_second_task_on(benchmark, name):
 @pytest.mark.parametrize("name", sorted(PLUGINS))
 def test_memory_is_reported_and_state_round_trips(benchmark, name):
     plugin = PLUGINS[name](coreset_size=5)
-    strategy = _strategy(benchmark, [plugin])
+    strategy = tiny_strategy(benchmark, [plugin])
     for exp in list(benchmark.scenario.train_stream)[:2]:
         strategy.train(exp)
     memory = plugin.memory_bytes()

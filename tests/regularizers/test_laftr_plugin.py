@@ -4,47 +4,25 @@ import copy
 import pytest
 import torch
 from avalanche.checkpointing import maybe_load_checkpoint, save_checkpoint
-from avalanche.training.plugins import EvaluationPlugin
 from torch import nn
 
-from helpers import compose_run_config
-from laftr_cl.benchmarks import build_benchmark
+from helpers import compose_run_config, parameter_copies, tiny_strategy
 from laftr_cl.config_check import ConfigError
 from laftr_cl.experiment import run_experiment
 from laftr_cl.fsd import fsd
-from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
-from laftr_cl.training.strategy import build_strategy
-
-
-@pytest.fixture(scope="module")
-def benchmark():
-    return build_benchmark("split_mnist", root="unused", num_experiences=5,
-                           synthetic={"train_per_class": 12, "test_per_class": 4})
-
-
-def _strategy(benchmark, plugins, seed=0, net=None):
-    torch.manual_seed(seed)
-    model = TaskMaskedClassifier(net or MLP(784, [16], 10), benchmark.task_classes)
-    return build_strategy("naive", model=model, optimizer=torch.optim.Adam(model.parameters(), lr=1e-2),
-                          plugins=plugins, evaluator=EvaluationPlugin(), benchmark=benchmark,
-                          device=torch.device("cpu"), epochs=1, batch_size=8, eval_batch_size=64)
-
-
-def _params(strategy):
-    return [p.detach().clone() for p in strategy.model.parameters()]
 
 
 def test_loss_changes_only_from_the_second_task_on(benchmark):
-    plain = _strategy(benchmark, [])
-    laftr = _strategy(benchmark, [LaftrPlugin(fsd_lambda=10.0, num_samples=8, inputs="diag")])
+    plain = tiny_strategy(benchmark, [])
+    laftr = tiny_strategy(benchmark, [LaftrPlugin(fsd_lambda=10.0, num_samples=8, inputs="diag")])
     history = []
     for exp in list(benchmark.scenario.train_stream)[:3]:
         torch.manual_seed(100 + exp.current_experience)
         plain.train(exp)
         torch.manual_seed(100 + exp.current_experience)
         laftr.train(exp)
-        history.append([torch.equal(a, b) for a, b in zip(_params(plain), _params(laftr))])
+        history.append([torch.equal(a, b) for a, b in zip(parameter_copies(plain), parameter_copies(laftr))])
     assert all(history[0]), "the first task must train exactly as without a regularizer"
     assert not any(history[1]) and not any(history[2])
     assert sorted(laftr.plugins[0].summaries) == [0, 1, 2]
@@ -52,7 +30,7 @@ def test_loss_changes_only_from_the_second_task_on(benchmark):
 
 def test_summary_uses_the_task_head_and_reports_memory(benchmark):
     plugin = LaftrPlugin(num_samples=8, inputs="lowrank", rank=3)
-    strategy = _strategy(benchmark, [plugin])
+    strategy = tiny_strategy(benchmark, [plugin])
     strategy.train(benchmark.scenario.train_stream[0])
     strategy.train(benchmark.scenario.train_stream[1])
     assert plugin.summaries[1].output_units.tolist() == [2, 3]
@@ -68,7 +46,7 @@ def test_summary_uses_the_task_head_and_reports_memory(benchmark):
 
 def test_anchor_latest_keeps_one_snapshot(benchmark):
     plugin = LaftrPlugin(num_samples=8, inputs="diag", anchor="latest")
-    strategy = _strategy(benchmark, [plugin])
+    strategy = tiny_strategy(benchmark, [plugin])
     for exp in list(benchmark.scenario.train_stream)[:3]:
         strategy.train(exp)
     snapshots = [s.snapshot is not None for s in plugin.summaries.values()]
@@ -77,7 +55,7 @@ def test_anchor_latest_keeps_one_snapshot(benchmark):
 
 def test_state_dict_and_avalanche_checkpoint_round_trip(benchmark, tmp_path):
     plugin = LaftrPlugin(num_samples=8, inputs="full")
-    strategy = _strategy(benchmark, [plugin])
+    strategy = tiny_strategy(benchmark, [plugin])
     for exp in list(benchmark.scenario.train_stream)[:2]:
         strategy.train(exp)
 
@@ -91,7 +69,7 @@ def test_state_dict_and_avalanche_checkpoint_round_trip(benchmark, tmp_path):
 
     # torch 2.14's optimizers do not pickle with dill (Avalanche's pickler); the plugin does
     save_checkpoint(strategy, tmp_path / "ckpt.pkl", exclude=["optimizer"])
-    fresh = _strategy(benchmark, [LaftrPlugin(num_samples=8, inputs="full")], seed=7)
+    fresh = tiny_strategy(benchmark, [LaftrPlugin(num_samples=8, inputs="full")], seed=7)
     fresh, _ = maybe_load_checkpoint(fresh, tmp_path / "ckpt.pkl")
     loaded = next(p for p in fresh.plugins if isinstance(p, LaftrPlugin))
     assert sorted(loaded.summaries) == [0, 1]
@@ -103,7 +81,7 @@ def test_coreset_inputs_come_from_the_plugins_seeded_generator(benchmark):
     generator, not from torch's global random state."""
     def summarize(seed, global_seed):
         plugin = LaftrPlugin(num_samples=8, inputs="coreset", coreset_size=5, seed=seed)
-        strategy = _strategy(benchmark, [plugin])
+        strategy = tiny_strategy(benchmark, [plugin])
         strategy.train(benchmark.scenario.train_stream[0])
         torch.manual_seed(global_seed)
         data = benchmark.scenario.train_stream[0].dataset
@@ -121,7 +99,7 @@ def test_coreset_inputs_come_from_the_plugins_seeded_generator(benchmark):
 
 def test_non_relu_network_fails_at_summary_time_naming_the_layer(benchmark):
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.Tanh(), nn.Linear(16, 10))
-    strategy = _strategy(benchmark, [LaftrPlugin(num_samples=8)], net=net)
+    strategy = tiny_strategy(benchmark, [LaftrPlugin(num_samples=8)], net=net)
     with pytest.raises(ValueError, match="Tanh"):
         strategy.train(benchmark.scenario.train_stream[0])
 

@@ -1,13 +1,13 @@
-"""What the FSD baselines share: the plain network, its task head, stored examples, byte counts."""
+"""What the FSD baselines share: the plain network, its task head, stored examples, reductions."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from laftr_cl.fsd.api import eval_mode  # noqa: F401  (re-exported for the baselines)
 from laftr_cl.fsd.data import iterate_batches
+from laftr_cl.fsd.tensors import random_rows
 
 
 def plain_network(model: nn.Module) -> nn.Module:
@@ -15,17 +15,6 @@ def plain_network(model: nn.Module) -> nn.Module:
     ``.net`` (e.g. ``TaskMaskedClassifier``, whose own forward needs task labels) or ``model``."""
     net = getattr(model, "net", None)
     return net if isinstance(net, nn.Module) else model
-
-
-def head_index(output_units: Sequence[int] | Tensor | None, device: torch.device) -> Tensor | None:
-    """O_t as int64 ``[K]`` on ``device``, or None for all outputs (a single head)."""
-    if output_units is None:
-        return None
-    units = torch.as_tensor(list(output_units) if not isinstance(output_units, Tensor) else output_units,
-                            dtype=torch.long, device=device)
-    if units.dim() != 1 or units.numel() == 0:
-        raise ValueError("output_units must be a non-empty list of output indices (or None for all outputs).")
-    return units
 
 
 def select_head(logits: Tensor, units: Tensor | None) -> Tensor:
@@ -42,28 +31,26 @@ def gather_data(data: Any, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
     return torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches])
 
 
+def stored_inputs(model: nn.Module, data: Any, coreset_size: int, generator: torch.Generator | None,
+                  batch_size: int) -> tuple[nn.Module, Tensor]:
+    """The plain network and ``min(coreset_size, N)`` of the task's inputs, chosen uniformly, on the
+    network's device and dtype: ``[m, *input_shape]``."""
+    net = plain_network(model)
+    x, _ = gather_data(data, batch_size)
+    param = next(net.parameters())
+    return net, choose_examples(x, coreset_size, generator).to(param.device, param.dtype)
+
+
 def choose_examples(x: Tensor, size: int, generator: torch.Generator | None = None) -> Tensor:
     """``min(size, N)`` rows of ``x [N, ...]`` chosen uniformly without replacement (a copy)."""
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"coreset_size must be an integer m >= 1 (got coreset_size={size!r}): pass coreset_size=m.")
-    device = generator.device if generator is not None else x.device
-    order = torch.randperm(x.shape[0], generator=generator, device=device)[:size]
-    return x[order.to(x.device)].clone()
-
-
-def tensor_bytes(tensors: Iterable[Tensor | None]) -> int:
-    """Bytes held by ``tensors`` (None entries count 0)."""
-    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+    return x[random_rows(x.shape[0], size, generator, x.device).to(x.device)].clone()
 
 
 def with_total(parts: dict[str, int]) -> dict[str, int]:
     """``parts`` plus their sum under ``total``."""
     return {**parts, "total": sum(parts.values())}
-
-
-def detached_parameters(net: nn.Module) -> dict[str, Tensor]:
-    """A detached copy of every parameter of ``net`` (the snapshot θ_t), by name."""
-    return {name: p.detach().clone() for name, p in net.named_parameters()}
 
 
 def check_snapshot(net: nn.Module, snapshot: dict[str, Tensor], what: str) -> None:

@@ -14,17 +14,14 @@ from torch import Tensor, nn
 
 from laftr_cl.fsd.baselines.common import (
     check_reduction,
-    choose_examples,
-    eval_mode,
-    gather_data,
-    head_index,
     plain_network,
     reduce_tasks,
     select_head,
-    tensor_bytes,
+    stored_inputs,
     with_total,
 )
 from laftr_cl.fsd.metrics import get_metric
+from laftr_cl.fsd.tensors import eval_mode, output_unit_index, tensor_bytes
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,11 +71,8 @@ def coreset_summarize(
         output_units: O_t, or None for all outputs.
         generator: draws the stored inputs.
     """
-    net = plain_network(model)
-    x, _ = gather_data(data, batch_size)
-    param = next(net.parameters())
-    points = choose_examples(x, coreset_size, generator).to(param.device, param.dtype)
-    units = head_index(output_units, param.device)
+    net, points = stored_inputs(model, data, coreset_size, generator, batch_size)
+    units = output_unit_index(output_units, points.device)
     with torch.no_grad(), eval_mode(net):
         logits = torch.cat([net(chunk) for chunk in points.split(batch_size)])
     return CoresetSummary(points, select_head(logits, units).detach(), units)

@@ -26,17 +26,14 @@ from torch.func import functional_call, hessian, vjp, vmap
 from laftr_cl.fsd.baselines.common import (
     check_reduction,
     check_snapshot,
-    detached_parameters,
-    eval_mode,
     gather_data,
-    head_index,
     plain_network,
     reduce_tasks,
     select_head,
-    tensor_bytes,
     with_total,
 )
 from laftr_cl.fsd.metrics import get_metric
+from laftr_cl.fsd.tensors import detached_parameters, eval_mode, output_unit_index, tensor_bytes
 
 FISHERS = ("empirical", "true")
 
@@ -95,7 +92,7 @@ def fisher_summarize(
     if fisher == "true":
         diagonal = diagonal_ggn(net, x, metric="kl", output_units=output_units, batch_size=batch_size)
     else:
-        units = head_index(output_units, next(net.parameters()).device)
+        units = output_unit_index(output_units, next(net.parameters()).device)
         diagonal = _diagonal_curvature(net, x, y, units, batch_size, lambda logits, labels: _label_factor(logits, labels, units))
     return FisherSummary(diagonal, detached_parameters(net), fisher)
 
@@ -114,7 +111,7 @@ def diagonal_ggn(model: nn.Module, x: Tensor, *, metric: str, output_units: Sequ
     if x.shape[0] == 0:
         raise ValueError("diagonal_ggn() got no inputs: pass the training inputs x [N, ...] with N ≥ 1.")
     net = plain_network(model)
-    units = head_index(output_units, next(net.parameters()).device)
+    units = output_unit_index(output_units, next(net.parameters()).device)
     return _diagonal_curvature(net, x, None, units, batch_size, lambda logits, _: metric_hessian_factor(metric, logits))
 
 

@@ -19,18 +19,14 @@ from torch.func import functional_call, jvp
 from laftr_cl.fsd.baselines.common import (
     check_reduction,
     check_snapshot,
-    choose_examples,
-    detached_parameters,
-    eval_mode,
-    gather_data,
-    head_index,
     plain_network,
     reduce_tasks,
     select_head,
-    tensor_bytes,
+    stored_inputs,
     with_total,
 )
 from laftr_cl.fsd.metrics import get_metric
+from laftr_cl.fsd.tensors import detached_parameters, eval_mode, output_unit_index, tensor_bytes
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,11 +70,8 @@ def ntk_summarize(
 
     Args as :func:`laftr_cl.fsd.baselines.coreset_summarize`.
     """
-    net = plain_network(model)
-    x, _ = gather_data(data, batch_size)
-    param = next(net.parameters())
-    points = choose_examples(x, coreset_size, generator).to(param.device, param.dtype)
-    return NtkSummary(points, detached_parameters(net), head_index(output_units, param.device))
+    net, points = stored_inputs(model, data, coreset_size, generator, batch_size)
+    return NtkSummary(points, detached_parameters(net), output_unit_index(output_units, points.device))
 
 
 def ntk_fsd(

@@ -2,7 +2,7 @@
 :mod:`laftr_cl.fsd.baselines` (coreset FSD, NTK FSD, the Fisher quadratic)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -22,10 +22,23 @@ from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
 
 
 class _StoredExamples(FsdMethod):
-    """m stored inputs per task, chosen uniformly (``coreset_size``); ρ = ``metric``."""
+    """m stored inputs per task, chosen uniformly (``coreset_size``); ρ = ``metric``. A subclass names
+    its ``summarize_fn``/``estimate_fn`` pair of :mod:`laftr_cl.fsd.baselines`."""
+
+    summarize_fn: ClassVar[Callable[..., Any]]
+    estimate_fn: ClassVar[Callable[..., Tensor]]
 
     def __init__(self, *, coreset_size: int, metric: str = "l2_prob", batch_size: int = 1000) -> None:
         self.coreset_size, self.metric, self.batch_size = coreset_size, metric, batch_size
+
+    def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
+                  generator: torch.Generator | None = None) -> Any:
+        return type(self).summarize_fn(model, data, coreset_size=self.coreset_size, output_units=output_units,
+                                       generator=generator, batch_size=self.batch_size)
+
+    def estimate(self, model: nn.Module, prepared: list[Any], *, generator: torch.Generator | None = None,
+                 reduction: str = "mean") -> Tensor:
+        return type(self).estimate_fn(model, prepared, metric=self.metric, reduction=reduction)
 
     def options(self) -> dict[str, Any]:
         return {"coreset_size": self.coreset_size, "metric": self.metric, "batch_size": self.batch_size}
@@ -37,15 +50,8 @@ class CoresetMethod(_StoredExamples):
 
     name = "coreset"
     summary_class = CoresetSummary
-
-    def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
-                  generator: torch.Generator | None = None) -> CoresetSummary:
-        return coreset_summarize(model, data, coreset_size=self.coreset_size, output_units=output_units,
-                                 generator=generator, batch_size=self.batch_size)
-
-    def estimate(self, model: nn.Module, prepared: list[CoresetSummary], *, generator: torch.Generator | None = None,
-                 reduction: str = "mean") -> Tensor:
-        return coreset_fsd(model, prepared, metric=self.metric, reduction=reduction)
+    summarize_fn = staticmethod(coreset_summarize)
+    estimate_fn = staticmethod(coreset_fsd)
 
     def stored_numbers(self, summary: CoresetSummary) -> int:
         return summary.points.numel() + summary.reference_logits.numel()
@@ -61,15 +67,8 @@ class NtkMethod(_StoredExamples):
 
     name = "ntk"
     summary_class = NtkSummary
-
-    def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
-                  generator: torch.Generator | None = None) -> NtkSummary:
-        return ntk_summarize(model, data, coreset_size=self.coreset_size, output_units=output_units,
-                             generator=generator, batch_size=self.batch_size)
-
-    def estimate(self, model: nn.Module, prepared: list[NtkSummary], *, generator: torch.Generator | None = None,
-                 reduction: str = "mean") -> Tensor:
-        return ntk_fsd(model, prepared, metric=self.metric, reduction=reduction)
+    summarize_fn = staticmethod(ntk_summarize)
+    estimate_fn = staticmethod(ntk_fsd)
 
     def stored_numbers(self, summary: NtkSummary) -> int:
         return summary.points.numel()

@@ -7,6 +7,8 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
+from laftr_cl.fsd.tensors import random_rows
+
 
 @dataclass(frozen=True)
 class Split:
@@ -46,7 +48,7 @@ def load_split(benchmark: str, *, root: str, num_train: int, num_test: int, seed
 def _subset(x: Tensor, y: Tensor, size: int, setting: str, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     if not 1 <= size <= x.shape[0]:
         raise ValueError(f"{setting}={size} must be in [1, {x.shape[0]}] (the examples available).")
-    index = torch.randperm(x.shape[0], generator=generator)[:size]
+    index = random_rows(x.shape[0], size, generator)
     return x[index], y[index]
 
 
@@ -56,7 +58,7 @@ def flip_labels(y: Tensor, fraction: float, num_classes: int, generator: torch.G
     if not 0 < fraction < 1 or num_classes < 2:
         raise ValueError(f"flip_fraction must be in (0, 1) and there must be ≥ 2 classes (got {fraction}, {num_classes}).")
     count = max(1, round(fraction * y.shape[0]))
-    chosen = torch.randperm(y.shape[0], generator=generator)[:count]
+    chosen = random_rows(y.shape[0], count, generator)
     shift = torch.randint(1, num_classes, (count,), generator=generator)
     noisy = y.clone()
     noisy[chosen] = (y[chosen] + shift) % num_classes
