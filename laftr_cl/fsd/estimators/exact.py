@@ -29,7 +29,8 @@ from torch import Tensor
 
 from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
-from laftr_cl.fsd.ops import DropoutOp, FlattenOp, GateOp, LinearOp
+from laftr_cl.fsd.graph_ops import ReshapeOp
+from laftr_cl.fsd.ops import DropoutOp, GateOp, LinearOp
 
 
 @dataclass(frozen=True)
@@ -130,9 +131,11 @@ class ExactEstimator(Estimator):
                 f"estimator=exact computes metric=l2_logit in closed form (got metric={metric!r}): use "
                 "metric=l2_logit, or estimator=bernoulli or relu for l2_prob and kl."
             )
-        if bank.view.has_conv:
+        reason = bank.view.mlp_error()
+        if reason is not None:
             raise ValueError(
-                "estimator=exact supports MLPs only; use bernoulli or relu (this network has Conv2d/MaxPool2d layers)."
+                f"estimator=exact supports MLPs only (a chain of Linear, ReLU and Dropout layers ending in one "
+                f"Linear output layer); this network is not one: {reason}. Use estimator=bernoulli or relu."
             )
         key = ("exact", same_dropout)
         if key not in bank.estimator_cache:
@@ -140,17 +143,17 @@ class ExactEstimator(Estimator):
         first_factor, after = bank.estimator_cache[key]
         moments: JointMoments | None = None  # None: still at the input, before the first Linear
         for op in bank.view.ops[:-1]:
-            if op.position not in after:
+            if op.index not in after:
                 continue
             if isinstance(op, LinearOp) and moments is None:
-                moments = self._first_linear(bank, *self._weights(bank, op), first_factor, after[op.position])
+                moments = self._first_linear(bank, *self._weights(bank, op), first_factor, after[op.index])
             elif isinstance(op, LinearOp):
-                moments = moments.linear(*self._weights(bank, op), after[op.position])
+                moments = moments.linear(*self._weights(bank, op), after[op.index])
             elif isinstance(op, GateOp):
-                moments = moments.gate(bank.firing_rates[op.relu_index], after[op.position])
+                moments = moments.gate(bank.firing_rates[op.relu_index], after[op.index])
             else:
-                keep = 1 - op.module.p
-                moments = moments.gate(keep, after[op.position], 1 / keep)
+                keep = 1 - op.rate
+                moments = moments.gate(keep, after[op.index], 1 / keep)
         head = self._weights(bank, bank.view.head)
         if moments is None:
             second = self._input_output_second_moments(bank, *head)
@@ -184,17 +187,17 @@ class ExactEstimator(Estimator):
                     else:
                         moments = ReferenceMoments(_affine(weight_t, moments.mean, bias_t),
                                                    weight_t @ moments.cov @ weight_t.mT)
-                elif isinstance(op, GateOp) or (isinstance(op, DropoutOp) and same_dropout and op.module.p > 0):
+                elif isinstance(op, GateOp) or (isinstance(op, DropoutOp) and same_dropout and op.rate > 0):
                     cls._require_linear(moments, op)
                     rate, scale = ((bank.firing_rates[op.relu_index], 1.0) if isinstance(op, GateOp)
-                                   else (1 - op.module.p, 1 / (1 - op.module.p)))
+                                   else (1 - op.rate, 1 / (1 - op.rate)))
                     gated = _Gate(rate, moments.mean, scale)
                     moments = ReferenceMoments(gated.mean(moments.mean), gated.cov(moments.cov, moments.mean, moments.mean))
-                elif isinstance(op, (FlattenOp, DropoutOp)):
+                elif isinstance(op, (ReshapeOp, DropoutOp)):
                     continue
                 else:
-                    raise ValueError(f"estimator=exact supports MLPs only; use bernoulli or relu (layer {op.position}).")
-                after[op.position] = moments
+                    raise ValueError(f"estimator=exact supports MLPs only; use bernoulli or relu (op '{op.name}').")
+                after[op.index] = moments
         return factor, after
 
     @staticmethod
@@ -230,6 +233,6 @@ class ExactEstimator(Estimator):
     def _require_linear(moments: JointMoments | None, op) -> None:
         if moments is None:
             raise ValueError(
-                f"estimator=exact needs a Linear layer before layer {op.position} ({type(op.module).__name__}); "
+                f"estimator=exact needs a Linear layer before op '{op.name}'; "
                 "use bernoulli or relu for this network."
             )
