@@ -112,33 +112,50 @@ class GatedView:
     def mlp_error(self) -> str | None:
         """None if the view is an MLP for ``exact``, else why not.
 
-        An MLP here is a chain (each op reads the previous one) of reshapes (only before the first
-        ``Linear`` or between flat features), ``nn.Linear`` on flat features, ReLU gates and dropout,
-        ending in one ``nn.Linear`` output layer (one head)."""
+        An MLP here is a chain (each op reads the previous one) of reshapes (any before the first
+        ``Linear``, flat ones after it), ``nn.Linear`` on flat features, ReLU gates and dropout, ending
+        in an ``nn.Linear`` output layer (or one per task head), optionally followed by constant output
+        masks. SimpleMLP, MTSimpleMLP and the project's masked multi-head MLP are MLPs; a residual
+        connection, a concatenation, a convolution or BatchNorm makes a network not one."""
         previous, seen_linear = INPUT, False
         for op in self.ops:
             if op.inputs != [previous]:
                 return f"op '{op.name}' does not read the op before it (a branch or a residual)"
             previous = op.index
-            if isinstance(op, LinearOp):
+            if isinstance(op, (LinearOp, TaskHeadOp)):
                 seen_linear = True
             elif isinstance(op, ReshapeOp):
                 if seen_linear and len(op.feature_shape) != 1:
                     return f"op '{op.name}' reshapes features to {list(op.feature_shape)}"
+            elif isinstance(op, FillOp):
+                if op.index < self.head_index:
+                    return f"op '{op.name}' masks features before the output layer"
             elif not isinstance(op, (GateOp, DropoutOp)):
                 return f"op '{op.name}' is a {type(op).__name__.removesuffix('Op')}"
-        if self.output != previous or not isinstance(self.ops[-1], LinearOp):
+        if self.output != previous or self.head_index < 0:
             return "its output is not an nn.Linear layer"
         if any(len(s) != 1 for s in self.unit_shapes):
             return "a ReLU acts on features that are not flat"
         return None
 
     @property
-    def head(self) -> LinearOp:
-        """The output ``nn.Linear`` of an MLP (see :meth:`mlp_error`)."""
-        return self.ops[self.output]  # type: ignore[return-value]
+    def head_index(self) -> int:
+        """Index of the output ``nn.Linear`` (the last op before trailing output masks), or -1."""
+        position = self.output
+        while position >= 0 and isinstance(self.ops[position], FillOp):
+            position = self.ops[position].inputs[0]
+        return position if position >= 0 and isinstance(self.ops[position], (LinearOp, TaskHeadOp)) else -1
 
-    # ------------------------------------------------------------------ running
+    @property
+    def head(self) -> LinearOp | TaskHeadOp:
+        """The output ``nn.Linear`` op of an MLP (see :meth:`mlp_error`)."""
+        return self.ops[self.head_index]  # type: ignore[return-value]
+
+    @property
+    def output_masks(self) -> list[FillOp]:
+        """The constant output masks after the head (what ``exact`` needs to know of them)."""
+        return [op for op in self.ops[self.head_index + 1:] if isinstance(op, FillOp)]
+
     def snapshot(self) -> dict[str, Tensor]:
         """Detached copies of every parameter of the model and of the BatchNorm running statistics the
         view reads: the snapshot θ_t of a summary (every head's, so that ``anchor="latest"`` works)."""

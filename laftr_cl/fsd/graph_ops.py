@@ -105,6 +105,10 @@ class FillOp(Op):
         super().__init__(index, name, inputs)
         self.masks, self.value, self.per_head = masks, value, per_head
 
+    def slot_masks(self, slot_heads: Tensor) -> Tensor:
+        """The mask of every slot, broadcastable to ``[N, P, *f]``."""
+        return self.masks[slot_heads] if self.per_head else self.masks
+
     def _fill(self, x: Tensor, ctx: PassContext, by_slot: Callable[[Tensor], Tensor]) -> Tensor:
         masks = self.masks.to(x.device)
         if not self.per_head:
@@ -168,8 +172,11 @@ class TaskHeadOp(ModuleOp):
         out = self._apply(ctx.reference_by_slot(xs[0]), p[f"{self.name}.weight"], p[f"{self.name}.bias"])
         return out.reshape(*xs[0].shape[:2], -1)
 
-    def current(self, xs, ctx):
+    def current_weights(self, slot_heads: Tensor) -> tuple[Tensor, Tensor]:
+        """The live heads, padded and picked per slot: ``weight [N, P, o, i]``, ``bias [N, P, o]``."""
         padded = [self._pad(m.weight, m.bias) for m in self.modules]
-        weight = torch.stack([w for w, _ in padded])[ctx.slot_heads]
-        bias = torch.stack([b for _, b in padded])[ctx.slot_heads]
+        return torch.stack([w for w, _ in padded])[slot_heads], torch.stack([b for _, b in padded])[slot_heads]
+
+    def current(self, xs, ctx):
+        weight, bias = self.current_weights(ctx.slot_heads)
         return self._apply(ctx.current_by_slot(xs[0]), weight, bias).reshape(xs[0].shape[0], -1)

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
-from laftr_cl.fsd.graph_ops import ReshapeOp
+from laftr_cl.fsd.graph_ops import ReshapeOp, TaskHeadOp
 from laftr_cl.fsd.ops import DropoutOp, GateOp, LinearOp
 
 
@@ -98,9 +98,9 @@ class JointMoments:
     def output_second_moments(
         self, weight_t: Tensor, bias_t: Tensor | None, weight: Tensor, bias: Tensor | None
     ) -> Tensor:
-        """``E[δ_k²]`` of the output layer's units, ``[N, P, out]``."""
+        """``E[δ_k²]`` of the output layer's units, ``[N, P, out]`` (weights ``[N, 1 or P, o, i]`` or ``[o, i]``)."""
         delta = weight - weight_t
-        mean = _affine(delta, self.mean_t, _bias_delta(bias_t, bias)) + self.mean_d @ weight.mT
+        mean = _affine(delta, self.mean_t, _bias_delta(bias_t, bias)) + _affine(weight, self.mean_d, None)
         variance = (
             ((delta @ self.cov_tt) * delta).sum(-1)
             + 2 * ((delta @ self.cov_td) * weight).sum(-1)
@@ -142,7 +142,7 @@ class ExactEstimator(Estimator):
             bank.estimator_cache[key] = self._reference_pass(bank, same_dropout)
         first_factor, after = bank.estimator_cache[key]
         moments: JointMoments | None = None  # None: still at the input, before the first Linear
-        for op in bank.view.ops[:-1]:
+        for op in bank.view.ops[: bank.view.head_index]:
             if op.index not in after:
                 continue
             if isinstance(op, LinearOp) and moments is None:
@@ -159,11 +159,17 @@ class ExactEstimator(Estimator):
             second = self._input_output_second_moments(bank, *head)
         else:
             second = moments.output_second_moments(*head)
+        for mask in bank.view.output_masks:  # a masked output is the same constant in both networks: δ = 0
+            second = second.masked_fill(mask.slot_masks(bank.slot_heads).to(second.device), 0.0)
         return 0.5 * self._sum_task_outputs(bank, second)
 
     @staticmethod
-    def _weights(bank: SummaryBank, op: LinearOp) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
-        """``(W^t [N, 1, o, i], b^t [N, 1, o] | None, W [o, i], b [o] | None)``."""
+    def _weights(bank: SummaryBank, op: LinearOp | TaskHeadOp) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
+        """``(W^t [N, 1, o, i], b^t [N, 1, o] | None, W [o, i], b [o] | None)``; per-task heads give
+        ``[N, P, o, i]`` and ``[N, P, o]`` on both sides."""
+        if isinstance(op, TaskHeadOp):
+            params = bank.reference_params
+            return (params[f"{op.name}.weight"], params[f"{op.name}.bias"], *op.current_weights(bank.slot_heads))
         weight_t, bias_t = op.reference_weights(bank.reference_params)
         bias_t = bias_t.unsqueeze(1) if bias_t is not None else None
         return weight_t.unsqueeze(1), bias_t, op.module.weight, op.module.bias
@@ -178,7 +184,7 @@ class ExactEstimator(Estimator):
         """
         with torch.no_grad():
             factor, moments, after = None, None, {}
-            for op in bank.view.ops[:-1]:
+            for op in bank.view.ops[: bank.view.head_index]:
                 if isinstance(op, LinearOp):
                     weight_t, bias_t, _, _ = cls._weights(bank, op)
                     if moments is None:
