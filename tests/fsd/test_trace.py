@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from trace_models import make, naive_gated_logits, perturb_all
 
 from laftr_cl.fsd import GatedView, fsd, summarize
 from laftr_cl.fsd.metrics import get_metric
-from trace_models import make, naive_gated_logits, perturb_all
 
 MODELS = ["simple_mlp", "mt_simple_mlp", "masked_heads", "residual_cnn", "residual_cnn_prefix"]
 MLPS = ["simple_mlp", "mt_simple_mlp", "masked_heads"]
