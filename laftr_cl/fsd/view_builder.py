@@ -60,8 +60,11 @@ def op_name(node: fx.Node, model: nn.Module) -> str:
     if node.op == "call_method":
         return f"Tensor.{node.target}"
     target = node.target
-    module = getattr(target, "__module__", None) or ""
-    return f"{module}.{getattr(target, '__name__', str(target))}".lstrip(".")
+    name = getattr(target, "__name__", str(target))
+    for public, namespace in (("torch.nn.functional", F), ("torch", torch), ("operator", operator)):
+        if getattr(namespace, name, None) is target:
+            return f"{public}.{name}"
+    return f"{getattr(target, '__module__', None) or ''}.{name}".lstrip(".")
 
 
 def unsupported_op_message(op: str, path: str, reason: str = "") -> str:
