@@ -131,3 +131,16 @@ def test_traced_model_is_left_as_it_was():
     before = set(vars(model)), [m.training for m in model.modules()]
     _summaries(model, shape, tasks)
     assert (set(vars(model)), [m.training for m in model.modules()]) == before
+
+
+def test_task_label_comes_from_avalanche_style_batches_or_is_demanded():
+    model, shape, _ = make("masked_heads")
+    x, y = _task_inputs(shape, 1)
+    batches = [(x[:15], y[:15], torch.ones(15, dtype=torch.long)), (x[15:], y[15:], torch.ones(15, dtype=torch.long))]
+    from_batches = summarize(model, batches, inputs="diag", output_units=[2, 3])
+    explicit = summarize(model, (x, y), inputs="diag", output_units=[2, 3], task_label=1)
+    assert from_batches.task_label == explicit.task_label == 1
+    with pytest.raises(ValueError, match=r"head of task label 0 masks some of output_units=\[2, 3\].*task_label="):
+        summarize(model, (x, y), inputs="diag", output_units=[2, 3])
+    with pytest.raises(ValueError, match="several task labels"):
+        summarize(model, [batches[0], (x, y, torch.zeros(30, dtype=torch.long))], inputs="diag")
