@@ -10,8 +10,8 @@ from torch import Tensor, nn
 
 from laftr_cl.fsd.data import iterate_task_batches
 from laftr_cl.fsd.gated_view import GatedView
-from laftr_cl.fsd.trace import takes_task_labels
 from laftr_cl.fsd.input_models import InputModel, input_model_class
+from laftr_cl.fsd.trace import takes_task_labels
 
 FORMAT_VERSION = 2
 """2: snapshots are named by the model's own parameter names (no ``.net`` unwrapping) and include
