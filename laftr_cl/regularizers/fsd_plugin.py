@@ -76,9 +76,11 @@ class FsdRegularizerPlugin(SupervisedPlugin):
         self._epoch_total: Tensor | None = None
         self._epoch_steps = 0
 
-    def summarize_task(self, model: nn.Module, data: Any, output_units: list[int] | None) -> Summary:
+    def summarize_task(self, model: nn.Module, data: Any, output_units: list[int] | None,
+                       task_label: int | None = None) -> Summary:
         """The summary of a finished task from its training data, at the model's θ_t."""
-        return self.method.summarize(model, data, output_units=output_units, generator=self.generator)
+        return self.method.summarize(model, data, output_units=output_units, generator=self.generator,
+                                     task_label=task_label)
 
     def estimate(self, model: nn.Module, summaries: list[Summary]) -> Tensor:
         """Mean over ``summaries`` of the FSD estimate at the model's θ (a scalar)."""
@@ -106,7 +108,7 @@ class FsdRegularizerPlugin(SupervisedPlugin):
     def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         """Summarizes the experience just learned, at the final θ_t, in eval mode."""
         summary = self.summarize_task(strategy.model, task_data(strategy, self.summary_batch_size),
-                                      head_units(strategy))
+                                      head_units(strategy), experience_task_label(strategy))
         self.summaries = self.method.retain(self.summaries)
         self.summaries[strategy.experience.current_experience] = summary
         self._prepared = None

@@ -39,6 +39,7 @@ class LaftrPlugin(FsdRegularizerPlugin):
         rank: int | None = None,
         coreset_size: int | None = None,
         classwise: bool = False,
+        rates: str = "per_unit",
         gate_draws: str = "per_input",
         same_dropout: bool = False,
         anchor: str = "per_task",
@@ -46,6 +47,6 @@ class LaftrPlugin(FsdRegularizerPlugin):
         seed: int = 0,
     ) -> None:
         method = LaftrMethod(estimator=estimator, metric=metric, num_samples=num_samples, inputs=inputs, rank=rank,
-                             coreset_size=coreset_size, classwise=classwise, gate_draws=gate_draws,
+                             coreset_size=coreset_size, classwise=classwise, rates=rates, gate_draws=gate_draws,
                              same_dropout=same_dropout, anchor=anchor, batch_size=summary_batch_size)
         super().__init__(method, fsd_lambda, summary_batch_size, seed)

@@ -43,14 +43,15 @@ class FsdMethod(ABC):
 
     @abstractmethod
     def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
-                  generator: torch.Generator | None = None) -> Summary:
+                  generator: torch.Generator | None = None, task_label: int | None = None) -> Summary:
         """The summary of a finished task at the model's θ_t.
 
         Args:
-            model: the network at θ_t (an ``nn.Sequential`` or a wrapper with ``.net``).
+            model: the network at θ_t.
             data: ``(x [N, ...], y [N])`` tensors or an iterable of ``(x, y, ...)`` batches.
             output_units: O_t, the task's head, or None for all outputs.
             generator: the summary's random choices (stored inputs), or None for torch's default.
+            task_label: the task's label, for a model whose forward takes ``task_labels`` (None: 0).
         """
 
     def prepare(self, model: nn.Module, summaries: Sequence[Summary]) -> Any:

@@ -18,7 +18,20 @@ from laftr_cl.fsd.baselines import (
     ntk_fsd,
     ntk_summarize,
 )
+from laftr_cl.fsd.baselines.common import plain_network
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
+from laftr_cl.fsd.trace import takes_task_labels
+
+
+def refuse_task_label_forward(model: nn.Module, method: str) -> None:
+    """The baselines run the network's plain forward ``x → logits``; a model whose forward needs
+    ``task_labels`` (Avalanche's ``MultiTaskModule``) is refused with the fix."""
+    if takes_task_labels(plain_network(model)):
+        raise ValueError(
+            f"The {method} FSD runs the network's plain forward, but {type(model).__name__}.forward takes "
+            "task_labels (one head per task): use regularizer=laftr, which runs each task through its own head, "
+            "or one output layer masked per task (laftr_cl.models.TaskMaskedClassifier).")
+
 
 
 class _StoredExamples(FsdMethod):
@@ -32,7 +45,8 @@ class _StoredExamples(FsdMethod):
         self.coreset_size, self.metric, self.batch_size = coreset_size, metric, batch_size
 
     def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
-                  generator: torch.Generator | None = None) -> Any:
+                  generator: torch.Generator | None = None, task_label: int | None = None) -> Any:
+        refuse_task_label_forward(model, self.name)
         return type(self).summarize_fn(model, data, coreset_size=self.coreset_size, output_units=output_units,
                                        generator=generator, batch_size=self.batch_size)
 
@@ -87,7 +101,8 @@ class FisherMethod(FsdMethod):
         self.fisher, self.batch_size = fisher, batch_size
 
     def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
-                  generator: torch.Generator | None = None) -> FisherSummary:
+                  generator: torch.Generator | None = None, task_label: int | None = None) -> FisherSummary:
+        refuse_task_label_forward(model, self.name)
         return fisher_summarize(model, data, fisher=self.fisher, output_units=output_units, batch_size=self.batch_size)
 
     def estimate(self, model: nn.Module, prepared: list[FisherSummary], *, generator: torch.Generator | None = None,

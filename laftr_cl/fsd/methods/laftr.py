@@ -17,7 +17,7 @@ class LaftrMethod(FsdMethod):
     """Firing rates, an input model and θ_t per task; the FSD estimated by a gated pass (spec §3–§6).
 
     Summary options are those of :func:`~laftr_cl.fsd.summarize` (``inputs``, ``rank``,
-    ``coreset_size``, ``classwise``, ``batch_size``); estimate options those of
+    ``coreset_size``, ``classwise``, ``rates``, ``batch_size``); estimate options those of
     :func:`~laftr_cl.fsd.fsd` (``estimator``, ``metric``, ``num_samples``, ``gate_draws``,
     ``same_dropout``, ``anchor``, ``class_weights``).
     """
@@ -27,17 +27,18 @@ class LaftrMethod(FsdMethod):
 
     def __init__(self, *, estimator: str = "bernoulli", metric: str = "l2_prob", num_samples: int = 40,
                  inputs: str = "full", rank: int | None = None, coreset_size: int | None = None,
-                 classwise: bool = False, gate_draws: str = "per_input", same_dropout: bool = False,
+                 classwise: bool = False, rates: str = "per_unit", gate_draws: str = "per_input", same_dropout: bool = False,
                  anchor: str = "per_task", class_weights: str = "uniform", batch_size: int = 256) -> None:
         self.metric = metric
         self.summary_options = dict(inputs=inputs, rank=rank, coreset_size=coreset_size, classwise=classwise,
-                                    batch_size=batch_size)
+                                    rates=rates, batch_size=batch_size)
         self.fsd_options = dict(estimator=estimator, metric=metric, num_samples=num_samples, gate_draws=gate_draws,
                                 same_dropout=same_dropout, anchor=anchor, class_weights=class_weights)
 
     def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
-                  generator: torch.Generator | None = None) -> TaskSummary:
-        return summarize(model, data, output_units=output_units, generator=generator, **self.summary_options)
+                  generator: torch.Generator | None = None, task_label: int | None = None) -> TaskSummary:
+        return summarize(model, data, output_units=output_units, generator=generator, task_label=task_label,
+                         **self.summary_options)
 
     def prepare(self, model: nn.Module, summaries: Sequence[TaskSummary]) -> SummaryBank:
         """The summaries stacked for one batched pass (checked against ``model``)."""
