@@ -2,9 +2,10 @@
 
 Each row fits the input model of a classwise LAFTR summary on ``N`` synthetic CIFAR inputs of one
 class (``laftr_cl.benchmarks.synthetic``: Gaussian, the real data's shape and scale) and reports the
-median of ``--repeats`` fits. ``lowrank (exact eigh)`` is the float64 eigendecomposition of the
-3072 × 3072 covariance that ``inputs=lowrank`` used before the randomized factorization
-(:mod:`laftr_cl.fsd.input_models.pca`). ``--with-net`` adds a whole ``summarize`` (firing rates of the
+median of ``--repeats`` fits, in wall-clock seconds and in CPU seconds of this process (the two
+differ when other jobs share the cores; with one thread, CPU seconds are what the fit costs).
+``lowrank (exact eigh, before)`` is the float64 eigendecomposition of the 3072 × 3072 covariance
+that ``inputs=lowrank`` used before the randomized factorization (:mod:`laftr_cl.fsd.input_models.pca`). ``--with-net`` adds a whole ``summarize`` (firing rates of the
 paper's CIFAR net and the input model) per class, with ``diag`` inputs (≈ the cost of the
 network's forward pass alone) and with ``lowrank``.
 
@@ -56,13 +57,30 @@ def _exact_lowrank_bytes(rank: int) -> Callable[[torch.Tensor], int]:
     return fit
 
 
-def timed(fit: Callable[[torch.Tensor], int], x: torch.Tensor, repeats: int) -> tuple[float, int]:
-    seconds, nbytes = [], 0
+def summary_bytes(inputs: str, rank: int) -> Callable[[torch.Tensor], int]:
+    """A function summarizing ``x`` (one class) on the paper's CIFAR net and returning the summary's bytes."""
+    net = CifarNet(3, 10).eval()
+
+    def run(x: torch.Tensor) -> int:
+        labels = torch.zeros(x.shape[0], dtype=torch.long)
+        return summarize(net, (x, labels), inputs=inputs, rank=rank, classwise=True).nbytes()["total"]
+
+    return run
+
+
+def timed(fit: Callable[[torch.Tensor], int], x: torch.Tensor, repeats: int) -> tuple[float, float, int]:
+    """Median wall-clock and CPU (process) seconds of ``repeats`` calls of ``fit(x)``, and its bytes."""
+    wall, cpu, nbytes = [], [], 0
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         nbytes = fit(x)
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), nbytes
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu), nbytes
+
+
+def row(examples: int, name: str, wall: float, cpu: float, nbytes: int) -> str:
+    return f"| {examples} | {name} | {wall:.3f} | {cpu:.3f} | {nbytes:,} |"
 
 
 def main() -> None:
@@ -74,20 +92,16 @@ def main() -> None:
     parser.add_argument("--with-net", action="store_true", help="also time summarize() on the CIFAR net")
     args = parser.parse_args()
     print(f"cpu, {torch.get_num_threads()} threads; d = 3072; median of {args.repeats} fits")
-    print("| N per class | input model | s per class | bytes per class |\n| --- | --- | --- | --- |")
+    print("| N per class | input model | wall s per class | CPU s per class | bytes per class |\n"
+          "| --- | --- | --- | --- | --- |")
     for examples in args.examples:
         x = one_class(examples)
         for name, fit in fitters(args.rank, args.skip_exact).items():
-            seconds, nbytes = timed(fit, x, args.repeats)
-            print(f"| {examples} | {name} | {seconds:.3f} | {nbytes:,} |", flush=True)
+            print(row(examples, name, *timed(fit, x, args.repeats)), flush=True)
         if args.with_net:
-            net = CifarNet(3, 10).eval()
-            labels = torch.zeros(examples, dtype=torch.long)
             for inputs in ("diag", "lowrank"):
-                seconds, nbytes = timed(
-                    lambda x: summarize(net, (x, labels), inputs=inputs, rank=args.rank, classwise=True).nbytes()["total"],
-                    x, args.repeats)
-                print(f"| {examples} | summarize(CifarNet, {inputs}) | {seconds:.3f} | {nbytes:,} |", flush=True)
+                measured = timed(summary_bytes(inputs, args.rank), x, args.repeats)
+                print(row(examples, f"summarize(CifarNet, {inputs})", *measured), flush=True)
 
 if __name__ == "__main__":
     main()
