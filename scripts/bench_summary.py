@@ -5,9 +5,9 @@ class (``laftr_cl.benchmarks.synthetic``: Gaussian, the real data's shape and sc
 median of ``--repeats`` fits, in wall-clock seconds and in CPU seconds of this process (the two
 differ when other jobs share the cores; with one thread, CPU seconds are what the fit costs).
 ``lowrank (exact eigh, before)`` is the float64 eigendecomposition of the 3072 × 3072 covariance
-that ``inputs=lowrank`` used before the randomized factorization (:mod:`laftr_cl.fsd.input_models.pca`). ``--with-net`` adds a whole ``summarize`` (firing rates of the
-paper's CIFAR net and the input model) per class, with ``diag`` inputs (≈ the cost of the
-network's forward pass alone) and with ``lowrank``.
+that ``inputs=lowrank`` used before the randomized factorization (:mod:`laftr_cl.fsd.input_models.pca`).
+``--with-net`` adds a whole ``summarize`` (firing rates of the paper's CIFAR net and the input model)
+per class, with ``diag`` inputs (≈ the cost of the network's forward pass alone) and with ``lowrank``.
 
     python scripts/bench_summary.py                           # N = 500 (CIFAR-100) and 5000 (CIFAR-10)
     python scripts/bench_summary.py --examples 500 --with-net
