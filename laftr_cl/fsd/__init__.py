@@ -6,7 +6,8 @@ Typical use::
     loss = ce + lam * fsd(model, summaries, estimator="bernoulli", num_samples=40)  # task k > t
 
 Modules: ``summary`` (summarize, TaskSummary), ``input_models`` (full, diag, lowrank, coreset),
-``gated_view`` + ``ops`` (the network read layer by layer), ``bank`` (summaries stacked once for
+``trace`` + ``view_builder`` + ``gated_view`` + ``ops``/``graph_ops`` (the network read from its
+torch.fx graph), ``bank`` (summaries stacked once for
 a batched pass), ``estimators`` (bernoulli, relu, exact), ``metrics`` (l2_prob, kl, l2_logit),
 ``api`` (fsd, true_fsd), ``noise`` (all random draws).
 

@@ -11,10 +11,10 @@ from torch import Tensor, nn
 from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.data import iterate_batches
 from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS
-from laftr_cl.fsd.gated_view import unwrap
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.summary import TaskSummary
+from laftr_cl.fsd.trace import forward_with_task
 
 REDUCTIONS = ("mean", "sum", "none")
 _CACHE_SIZE = 4
@@ -40,7 +40,7 @@ def fsd(
     Differentiable w.r.t. the model's current parameters; the summaries get no gradient.
 
     Args:
-        model: the network being trained (an ``nn.Sequential`` or a wrapper with ``.net``).
+        model: the network being trained (any network :class:`~laftr_cl.fsd.GatedView` can trace).
         summaries: the earlier tasks' :class:`TaskSummary` objects (stacked into a
             :class:`SummaryBank`, cached by the identity of the model and of the summaries:
             treat summaries as immutable), or a bank built beforehand.
@@ -92,9 +92,8 @@ def _bank(
     model: nn.Module, summaries: Sequence[TaskSummary] | SummaryBank, anchor: str, class_weights: str
 ) -> SummaryBank:
     """The cached bank for ``(model, summaries, anchor, class_weights)`` on the model's device and dtype."""
-    net = unwrap(model)
     if isinstance(summaries, SummaryBank):
-        if summaries.view.net is not net:
+        if summaries.view.model is not model:
             raise ValueError("This SummaryBank was built for another model: build one with SummaryBank(model, summaries).")
         if summaries.anchor != anchor:
             raise ValueError(f"This SummaryBank was built with anchor={summaries.anchor!r}, not anchor={anchor!r}.")
@@ -104,11 +103,11 @@ def _bank(
                 f"not class_weights={class_weights!r}."
             )
         return summaries
-    param = next(net.parameters())
-    key = (id(net), anchor, class_weights, tuple(id(s) for s in summaries), param.device, param.dtype)
+    param = next(model.parameters())
+    key = (id(model), anchor, class_weights, tuple(id(s) for s in summaries), param.device, param.dtype)
     bank = _bank_cache.get(key)
     if bank is None:
-        bank = SummaryBank(net, summaries, anchor=anchor, class_weights=class_weights)
+        bank = SummaryBank(model, summaries, anchor=anchor, class_weights=class_weights)
         _bank_cache[key] = bank
         while len(_bank_cache) > _CACHE_SIZE:
             _bank_cache.popitem(last=False)
@@ -124,13 +123,14 @@ def true_fsd(
     *,
     metric: str = "l2_prob",
     output_units: Sequence[int] | None = None,
+    task_label: int | None = None,
     batch_size: int = 256,
 ) -> Tensor:
     """The exact FSD on real data: mean over ``data`` of ρ(f(x; θ_t)[O_t], f(x; θ)[O_t]).
 
     Args:
         model: the network at θ (differentiable); reference_model: the same network at θ_t.
-            Either may be an ``nn.Sequential`` or a wrapper with ``.net`` (its plain forward is used).
+            A model whose forward takes ``task_labels`` is called with ``task_label`` (None: 0).
         data: ``(x [N, ...], y [N])`` tensors or an iterable of ``(x, ...)`` batches; labels are unused.
         metric: ρ, one of ``l2_prob``, ``kl``, ``l2_logit``.
         output_units: O_t, or None for all outputs.
@@ -138,16 +138,16 @@ def true_fsd(
     Both networks run in eval mode (their modes are restored afterwards). Returns a scalar.
     """
     rho = get_metric(metric)
-    net, reference = unwrap(model), unwrap(reference_model)
+    net, reference = model, reference_model
     param = next(net.parameters())
     units = None if output_units is None else torch.as_tensor(list(output_units), dtype=torch.long, device=param.device)
     total, count = param.new_zeros(()), 0
     with eval_mode(net), eval_mode(reference):
         for x, _ in iterate_batches(data, batch_size):
             x = x.to(param.device, param.dtype)
-            logits = net(x)
+            logits = forward_with_task(net, x, task_label)
             with torch.no_grad():
-                reference_logits = reference(x)
+                reference_logits = forward_with_task(reference, x, task_label)
             if units is not None:
                 logits, reference_logits = logits[:, units], reference_logits[:, units]
             total = total + rho(reference_logits, logits).sum()

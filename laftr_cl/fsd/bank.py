@@ -35,8 +35,10 @@ class SummaryBank:
         view: the :class:`GatedView` of ``model``.
         num_tasks: T. num_snapshots: N. slots: P. max_classes: C_max. input_shape: per-example input shape.
         inputs: the slots' input models, batch ``[N, P]``.
-        firing_rates: one ``[N, P, *units]`` tensor per ReLU.
-        reference_params: parameter name → snapshots ``[N, *shape]`` (detached).
+        firing_rates: one ``[N, P, *units]`` tensor per ReLU (``[N, P, channels, 1, 1]`` per channel).
+        reference_params: what the reference pass reads (:meth:`GatedView.reference_params`): parameter
+            name → snapshots ``[N, *shape]``, task heads stacked per slot ``[N, P, *shape]`` (detached).
+        slot_heads: ``[N, P]`` int64, each slot's index into ``view.task_labels`` (its task's head).
         output_units: ``[N, P, K]`` int64 output indices per slot (padded with 0), or None when every
             task uses all outputs. output_valid: ``[N, P, K]`` bool, False on padding.
         task_weights: ``[T, N·P]``, slot → task weights (each task's row sums to 1): FSD per task
@@ -60,11 +62,14 @@ class SummaryBank:
         summaries = tuple(summaries)
         if not summaries or not all(isinstance(s, TaskSummary) for s in summaries):
             raise ValueError("fsd() needs a non-empty list of TaskSummary objects (made by summarize()).")
-        self.view = GatedView(model)
-        self.summaries, self.anchor, self.class_weights = summaries, anchor, class_weights
-        param = next(self.view.net.parameters())
-        self.device, self.dtype = param.device, param.dtype
+        shapes = {s.input_shape for s in summaries}
+        if len(shapes) > 1:
+            raise ValueError(f"All summaries need the same input shape (got {sorted(shapes)}).")
         self.input_shape = summaries[0].input_shape
+        self.view = GatedView(model, self.input_shape, [s.task_label for s in summaries])
+        self.summaries, self.anchor, self.class_weights = summaries, anchor, class_weights
+        param = next(model.parameters())
+        self.device, self.dtype = param.device, param.dtype
         self._check(summaries)
 
         slots = self._slot_table(summaries, anchor, class_weights)  # [(summary, component, weight)]
@@ -86,10 +91,12 @@ class SummaryBank:
             for j in range(self.view.num_relus)
         ]
         anchors = summaries if anchor == "per_task" else summaries[-1:]
-        self.reference_params = {
-            name: _batched_matmul_layout(torch.stack([s.snapshot[name] for s in anchors]).to(self.device, self.dtype))
-            for name, _ in self.view.net.named_parameters()
-        }
+        heads = torch.tensor([self.view.head_of(summaries[t].task_label) for t, _, _ in slots])
+        self.slot_heads = heads.reshape(shape).to(self.device)
+        slot_snapshot = torch.arange(self.num_snapshots).unsqueeze(1).expand(shape)
+        snapshots = [{k: v.to(self.device, self.dtype) if v.is_floating_point() else v for k, v in s.snapshot.items()}
+                     for s in anchors]
+        self.reference_params = self.view.reference_params(snapshots, slot_snapshot, heads.reshape(shape))
         self._build_outputs(summaries, owner, shape)
         weights = torch.zeros(self.num_tasks, len(slots), dtype=self.dtype)
         for position, (task, _, weight) in enumerate(slots):
@@ -99,38 +106,38 @@ class SummaryBank:
 
     # ------------------------------------------------------------------ building
     def _check(self, summaries: Sequence[TaskSummary]) -> None:
-        first = summaries[0]
         names = {type(s.inputs).__name__ for s in summaries}
         if len(names) > 1:
             raise ValueError(f"All summaries of one fsd() call need the same input model (got {sorted(names)}).")
-        shapes = {s.input_shape for s in summaries}
-        if len(shapes) > 1:
-            raise ValueError(f"All summaries need the same input shape (got {sorted(shapes)}).")
-        units = self.view.unit_shapes(first.input_shape)
-        params = dict(self.view.net.named_parameters())
+        units = [tuple(u) for u in self.view.unit_shapes]
+        per_channel = [u[:1] + (1,) * (len(u) - 1) for u in units]
+        all_heads = list(range(len(self.view.task_labels)))
         for t, s in enumerate(summaries):
             got = [tuple(r.shape[1:]) for r in s.firing_rates]
-            if got != [tuple(u) for u in units]:
+            if len(got) != len(units) or any(g not in (u, c) for g, u, c in zip(got, units, per_channel)):
                 raise ValueError(
-                    f"Summary {t} has firing rates of shapes {got} but the model's ReLUs have {[tuple(u) for u in units]}: "
+                    f"Summary {t} has firing rates of shapes {got} but the model's ReLUs have {units}: "
                     "it was made for another architecture."
                 )
-            if s.output_units is not None and int(s.output_units.max()) >= self.view.num_outputs:
+            width = self.view.output_widths[self.view.head_of(s.task_label)]
+            if s.output_units is not None and int(s.output_units.max()) >= width:
                 raise ValueError(
-                    f"Summary {t} uses output units up to {int(s.output_units.max())} but the model has "
-                    f"{self.view.num_outputs} outputs."
+                    f"Summary {t} uses output units up to {int(s.output_units.max())} but the model's head for it has "
+                    f"{width} outputs."
                 )
-            if self.anchor == "per_task" or t == len(summaries) - 1 or s.snapshot is not None:
-                self._check_snapshot(t, s, params)
+            if self.anchor == "per_task":
+                self._check_snapshot(t, s, [self.view.head_of(s.task_label)])
+            elif t == len(summaries) - 1:
+                self._check_snapshot(t, s, all_heads)
 
-    def _check_snapshot(self, t: int, summary: TaskSummary, params: dict[str, Tensor]) -> None:
+    def _check_snapshot(self, t: int, summary: TaskSummary, heads: list[int]) -> None:
         if summary.snapshot is None:
             raise ValueError(
                 f"Summary {t} has no snapshot, which anchor={self.anchor!r} needs: keep snapshots, or use "
                 "anchor='latest' (only the newest summary needs one)."
             )
-        got = {k: tuple(v.shape) for k, v in summary.snapshot.items()}
-        want = {k: tuple(v.shape) for k, v in params.items()}
+        want = {k: tuple(v) for k, v in self.view.snapshot_names(heads).items()}
+        got = {k: tuple(summary.snapshot[k].shape) for k in want if k in summary.snapshot}
         if got != want:
             raise ValueError(
                 f"Summary {t}'s snapshot has parameters {got} but the model has {want}: "
@@ -158,12 +165,13 @@ class SummaryBank:
         ]
 
     def _build_outputs(self, summaries: Sequence[TaskSummary], owner: Tensor, shape: tuple[int, int]) -> None:
-        if all(s.output_units is None for s in summaries):
+        widths = [self.view.output_widths[self.view.head_of(s.task_label)] for s in summaries]
+        if all(s.output_units is None for s in summaries) and set(widths) == {self.view.num_outputs}:
             self.output_units = self.output_valid = None
             return
         per_task = [
-            s.output_units.cpu() if s.output_units is not None else torch.arange(self.view.num_outputs)
-            for s in summaries
+            s.output_units.cpu() if s.output_units is not None else torch.arange(width)
+            for s, width in zip(summaries, widths)
         ]
         width = max(u.numel() for u in per_task)
         units = torch.zeros(len(summaries), width, dtype=torch.long)
@@ -192,9 +200,3 @@ class SummaryBank:
         """``[N, P]`` slot FSDs → ``[T]`` task FSDs (weighted mean over each task's components)."""
         return self.task_weights @ slot_values.reshape(-1)
 
-
-def _batched_matmul_layout(stacked: Tensor) -> Tensor:
-    """Stacked snapshots, detached; Linear weights ``[N, o, i]`` stored as ``[N, i, o]``-contiguous
-    (``.mT`` of them is contiguous: ``bmm(x, W.mT)`` then runs about 1.7x faster on CPU)."""
-    stacked = stacked.detach()
-    return stacked.mT.contiguous().mT if stacked.dim() == 3 else stacked

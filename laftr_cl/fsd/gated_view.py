@@ -1,163 +1,260 @@
-"""The gated view of a ReLU network (spec §2, §5): both networks share the reference's nonlinearities.
+"""The gated view of a ReLU network (spec §2, §5), built from the model's traced graph.
 
-A model is read as a flat list of layers (nested ``nn.Sequential`` flattened, a wrapper's ``.net``
-unwrapped). Each layer becomes an *op* that runs twice per step:
+The user's module is traced with torch.fx (:mod:`laftr_cl.fsd.trace`) and each node of the graph
+becomes an *op* (:mod:`laftr_cl.fsd.ops`, :mod:`laftr_cl.fsd.graph_ops`) that runs twice per step:
+``reference`` on the stacked snapshots θ_t (``[N, R, *features]``) and ``current`` on the live θ
+(``[N·R, *features]``); both networks run through the same graph and share what the reference
+decides (ReLU gates, max-pooling argmax, dropout masks, BatchNorm statistics).
 
-* ``reference(r, ctx)`` on the snapshots θ_t, stacked over ``N`` snapshots: ``r [N, R, *features]``
-  (``R = P·S`` rows: ``P`` slots of ``S`` draws each). It records what the current network must
-  reuse (gates, pooling indices, dropout masks) in ``ctx.tape``.
-* ``current(c, ctx)`` on the live parameters θ: ``c [N·R, *features]``, one shared-weight batch.
+What is linearized: ``nn.Linear``; ``nn.Conv2d`` (any stride, padding, dilation, groups; zero
+padding); ReLU as ``nn.ReLU``, ``F.relu``, ``torch.relu``, ``x.relu()``, in place or not (a gate
+per unit: per channel×row×col for convolutions); ``nn.BatchNorm1d/2d`` in eval mode (an affine
+map with the reference network's running statistics); ``+``/``−`` of two values (residuals) or of a
+constant, multiplication by a number, ``torch.cat`` along features; ``nn.AvgPool2d``,
+``nn.AdaptiveAvgPool2d``, ``F.avg_pool2d``, ``F.adaptive_avg_pool2d``, ``mean`` over feature dims;
+``nn.MaxPool2d``/``F.max_pool2d`` (routed through the reference's argmax); ``nn.Flatten``,
+``flatten``, ``view``, ``reshape``, ``squeeze``, ``unsqueeze``, ``contiguous``; ``nn.Dropout``,
+``F.dropout``; ``nn.Identity``; a constant output mask (``masked_fill``, ``x[..., mask] = v``).
 
-Layer rules: ``Linear``/``Conv2d`` are affine (per-snapshot weights via ``baddbmm`` / a grouped
-convolution with ``groups = N``); ``ReLU`` multiplies by a gate ``z`` chosen by the estimator,
-the same ``z`` for both networks; ``MaxPool2d`` is *linearized*: the reference pools, and the
-current network takes its values at the reference's argmax positions (both networks route
-through the same max indices, as the ReLU gates do); ``Dropout`` is the identity unless
-``same_dropout``, then one mask (per input, or per step with ``gate_draws=per_step``) scales
-both networks; ``Flatten`` reshapes. The last layer must be the ``Linear`` output layer.
+Any other op is accepted only before the first layer with parameters (a fixed preprocessing of
+the input, the same function for both networks, run as it is); elsewhere it is an error naming the
+op and its module path (:func:`unsupported_op_message`). A model whose forward takes
+``task_labels`` is traced once per task label; the traces must agree except in which ``nn.Linear``
+head (and which output mask) they use, and every slot then runs through its own task's head.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from laftr_cl.fsd.ops import (
-    ConvOp,
-    DropoutOp,
-    FlattenOp,
-    GateOp,
-    LinearOp,
-    MaxPoolOp,
-    Op,
-    PassContext,
+from laftr_cl.fsd.graph_ops import FillOp, ReshapeOp, TaskHeadOp
+from laftr_cl.fsd.ops import INPUT, DropoutOp, GateOp, LinearOp, ModuleOp, Op, PassContext
+from laftr_cl.fsd.trace import TraceFailure, takes_task_labels, trace_model
+from laftr_cl.fsd.view_builder import build_ops
+
+SUPPORTED_LAYERS = (
+    nn.Linear, nn.Conv2d, nn.ReLU, nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
 )
-
-SUPPORTED_LAYERS = (nn.Linear, nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Flatten, nn.Dropout)
-_SUPPORTED_NAMES = ", ".join(f"nn.{cls.__name__}" for cls in SUPPORTED_LAYERS)
-
-
-def unwrap(model: nn.Module) -> nn.Sequential:
-    """``model`` itself if it is an ``nn.Sequential``, else its ``.net`` (e.g. TaskMaskedClassifier)."""
-    if isinstance(model, nn.Sequential):
-        return model
-    net = getattr(model, "net", None)
-    if isinstance(net, nn.Sequential):
-        return net
-    raise ValueError(
-        f"LAFTR reads the network layer by layer: pass an nn.Sequential or a wrapper whose .net is one "
-        f"(got {type(model).__name__})."
-    )
-
-
-def flat_layers(net: nn.Sequential, prefix: str = "") -> list[tuple[str, nn.Module]]:
-    """``(qualified name, layer)`` in forward order, nested ``nn.Sequential`` flattened."""
-    layers: list[tuple[str, nn.Module]] = []
-    for name, child in net.named_children():
-        if isinstance(child, nn.Sequential):
-            layers += flat_layers(child, f"{prefix}{name}.")
-        else:
-            layers.append((f"{prefix}{name}", child))
-    return layers
-
-
-_OPS: dict[type, type[Op]] = {
-    nn.Linear: LinearOp,
-    nn.Conv2d: ConvOp,
-    nn.MaxPool2d: MaxPoolOp,
-    nn.Dropout: DropoutOp,
-    nn.Flatten: FlattenOp,
-}
+"""The torch.nn layers the gated view linearizes (functions and tensor methods: see the module docstring)."""
 
 
 class GatedView:
-    """A validated, gated reading of ``model`` (an ``nn.Sequential`` or a wrapper with ``.net``).
+    """A validated, gated reading of ``model`` for inputs of shape ``input_shape``.
 
-    Raises ValueError at construction for any unsupported layer, naming its index and type.
+    Args:
+        model: any module whose forward maps ``x [B, *input_shape]`` (and ``task_labels``, if it
+            takes them) to logits ``[B, out]``.
+        input_shape: per-example input shape.
+        task_labels: the task labels whose heads the view must run (models with ``task_labels``);
+            ignored (one head) for other models.
+
+    Raises ValueError (one paragraph) for a model that cannot be traced or linearized.
 
     Attributes:
-        net: the unwrapped ``nn.Sequential``; the current pass reads its live parameters.
-        ops: one :class:`Op` per layer, in order. The last is the output ``LinearOp`` (the head).
-        num_relus: number of ReLU layers (= number of firing-rate tensors of a summary).
-        has_conv: whether any layer is a ``Conv2d`` or ``MaxPool2d``.
+        model: the module; the current pass reads its live parameters at call time.
+        task_labels: the heads' labels, ``(None,)`` for a model without task labels.
+        ops: the ops in graph order; ``output`` is the index of the op giving the logits.
+        num_relus: number of ReLU gates (= number of firing-rate tensors of a summary).
+        unit_shapes: per-example shape of each gate's units.
+        output_widths: per head, the number of logits it really has (before padding to ``num_outputs``).
     """
 
-    def __init__(self, model: nn.Module) -> None:
-        self.net = unwrap(model)
-        self.ops: list[Op] = []
-        relus = 0
-        for position, (name, module) in enumerate(flat_layers(self.net)):
-            self._check_layer(position, name, module)
-            if isinstance(module, nn.ReLU):
-                self.ops.append(GateOp(position, name, module, relus))
-                relus += 1
-            else:
-                self.ops.append(_OPS[type(module)](position, name, module))
-        if not self.ops or not isinstance(self.ops[-1], LinearOp):
-            raise ValueError(
-                "LAFTR needs the network's last layer to be its nn.Linear output layer "
-                f"(got {type(self.ops[-1].module).__name__ if self.ops else 'an empty network'})."
-            )
-        self.num_relus = relus
-        self.has_conv = any(isinstance(op, (ConvOp, MaxPoolOp)) for op in self.ops)
+    def __init__(self, model: nn.Module, input_shape: Sequence[int], task_labels: Sequence[int | None] = (None,)) -> None:
+        self.model = model
+        self.input_shape = tuple(input_shape)
+        multi = takes_task_labels(model)
+        labels = sorted({0 if t is None else int(t) for t in task_labels}) if multi else [None]
+        self.task_labels: tuple[int | None, ...] = tuple(labels or [0])
+        built = [self._build(label) for label in self.task_labels]
+        self.ops, self.output = _merge_heads(built)
+        self.output_widths = tuple(width for _, _, _, width in built)
+        self.num_outputs = max(self.output_widths)
+        shapes = built[0][2]
+        self.unit_shapes = [torch.Size(shapes[op.index]) for op in self.ops if isinstance(op, GateOp)]
+        self.num_relus = len(self.unit_shapes)
+        self._last_use = _last_uses(self.ops, self.output)
 
-    @staticmethod
-    def _check_layer(position: int, name: str, module: nn.Module) -> None:
-        if type(module) not in SUPPORTED_LAYERS:
-            raise ValueError(
-                f"Layer {position} ('{name}') is nn.{type(module).__name__}: LAFTR needs ReLU networks made of "
-                f"{_SUPPORTED_NAMES} layers. Replace it (e.g. nn.Tanh/nn.GELU → nn.ReLU, remove "
-                "nn.BatchNorm2d) or use another regularizer."
-            )
-        if isinstance(module, nn.Flatten) and (module.start_dim != 1 or module.end_dim != -1):
-            raise ValueError(
-                f"Layer {position} ('{name}') is nn.Flatten(start_dim={module.start_dim}, "
-                f"end_dim={module.end_dim}): LAFTR supports only nn.Flatten() (start_dim=1, end_dim=-1)."
-            )
-        if isinstance(module, nn.Conv2d) and module.padding_mode != "zeros":
-            raise ValueError(
-                f"Layer {position} ('{name}') is nn.Conv2d with padding_mode={module.padding_mode!r}: "
-                "LAFTR supports only padding_mode='zeros'."
-            )
-
-    @property
-    def head(self) -> LinearOp:
-        return self.ops[-1]  # type: ignore[return-value]
-
-    @property
-    def num_outputs(self) -> int:
-        return self.head.module.out_features
-
-    def relu_inputs(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Plain forward of ``x [B, *input_shape]``: logits ``[B, out]`` and each ReLU's input ``[B, *units]``."""
-        pre_activations = []
-        for op in self.ops:
-            if isinstance(op, GateOp):
-                pre_activations.append(x)
-            x = op.module(x)
-        return x, pre_activations
-
-    def unit_shapes(self, input_shape: tuple[int, ...]) -> list[torch.Size]:
-        """Per-example shape of each ReLU's units for inputs of shape ``input_shape``."""
-        param = next(self.net.parameters())
-        probe = torch.zeros(1, *input_shape, device=param.device, dtype=param.dtype)
+    def _build(self, label: int | None):
         try:
-            with torch.no_grad():
-                _, pre_activations = self.relu_inputs(probe)
-        except RuntimeError as error:
+            trace = trace_model(self.model, self.input_shape, label)
+        except TraceFailure as error:
             raise ValueError(
-                f"Inputs of shape {list(input_shape)} do not fit this network ({error}): the summary was "
-                "made for another architecture."
+                f"LAFTR could not trace {type(self.model).__name__}: {error} LAFTR reads the network from its "
+                "torch.fx graph; keep the forward free of branches on tensor values (shapes are fine), or use "
+                "a regularizer that runs the network as it is (regularizer=coreset_fsd, ewc, si, lwf)."
             ) from None
-        return [s.shape[1:] for s in pre_activations]
+        return build_ops(self.model, trace)
+
+    # ------------------------------------------------------------------ reading
+    def head_of(self, task_label: int | None) -> int:
+        """Index of ``task_label``'s head in ``task_labels`` (0 for a model without task labels)."""
+        if self.task_labels == (None,):
+            return 0
+        label = 0 if task_label is None else int(task_label)
+        if label not in self.task_labels:
+            raise ValueError(f"The view has heads for task labels {list(self.task_labels)}, not {label}.")
+        return self.task_labels.index(label)
+
+    def snapshot_names(self, heads: Sequence[int]) -> dict[str, torch.Size]:
+        """Snapshot entries (name → shape) the reference pass reads for the given heads."""
+        names: dict[str, torch.Size] = {}
+        for op in self.ops:
+            if isinstance(op, TaskHeadOp):
+                for h in heads:
+                    names.update(op.snapshot_names_for(h))
+            else:
+                names.update(op.snapshot_names())
+        return names
+
+    def mlp_error(self) -> str | None:
+        """None if the view is an MLP for ``exact``, else why not.
+
+        An MLP here is a chain (each op reads the previous one) of reshapes (any before the first
+        ``Linear``, flat ones after it), ``nn.Linear`` on flat features, ReLU gates and dropout, ending
+        in an ``nn.Linear`` output layer (or one per task head), optionally followed by constant output
+        masks. SimpleMLP, MTSimpleMLP and the project's masked multi-head MLP are MLPs; a residual
+        connection, a concatenation, a convolution or BatchNorm makes a network not one."""
+        previous, seen_linear = INPUT, False
+        for op in self.ops:
+            if op.inputs != [previous]:
+                return f"op '{op.name}' does not read the op before it (a branch or a residual)"
+            previous = op.index
+            if isinstance(op, (LinearOp, TaskHeadOp)):
+                seen_linear = True
+            elif isinstance(op, ReshapeOp):
+                if seen_linear and len(op.feature_shape) != 1:
+                    return f"op '{op.name}' reshapes features to {list(op.feature_shape)}"
+            elif isinstance(op, FillOp):
+                if op.index < self.head_index:
+                    return f"op '{op.name}' masks features before the output layer"
+            elif not isinstance(op, (GateOp, DropoutOp)):
+                return f"op '{op.name}' is a {type(op).__name__.removesuffix('Op')}"
+        if self.output != previous or self.head_index < 0:
+            return "its output is not an nn.Linear layer"
+        if any(len(s) != 1 for s in self.unit_shapes):
+            return "a ReLU acts on features that are not flat"
+        return None
+
+    @property
+    def head_index(self) -> int:
+        """Index of the output ``nn.Linear`` (the last op before trailing output masks), or -1."""
+        position = self.output
+        while position >= 0 and isinstance(self.ops[position], FillOp):
+            position = self.ops[position].inputs[0]
+        return position if position >= 0 and isinstance(self.ops[position], (LinearOp, TaskHeadOp)) else -1
+
+    @property
+    def head(self) -> LinearOp | TaskHeadOp:
+        """The output ``nn.Linear`` op of an MLP (see :meth:`mlp_error`)."""
+        return self.ops[self.head_index]  # type: ignore[return-value]
+
+    @property
+    def output_masks(self) -> list[FillOp]:
+        """The constant output masks after the head (what ``exact`` needs to know of them)."""
+        return [op for op in self.ops[self.head_index + 1:] if isinstance(op, FillOp)]
+
+    def snapshot(self) -> dict[str, Tensor]:
+        """Detached copies of every parameter of the model and of the BatchNorm running statistics the
+        view reads: the snapshot θ_t of a summary (every head's, so that ``anchor="latest"`` works)."""
+        tensors = dict(self.model.named_parameters()) | dict(self.model.named_buffers())
+        names = set(dict(self.model.named_parameters())) | set(self.snapshot_names(range(len(self.task_labels))))
+        return {name: tensors[name].detach().clone() for name in tensors if name in names}
+
+    def reference_params(self, snapshots: Sequence[dict[str, Tensor]], slot_snapshot: Tensor,
+                         slot_heads: Tensor) -> dict[str, Tensor]:
+        """What the reference pass reads, stacked from the anchor ``snapshots`` (see :meth:`Op.stack_reference`)."""
+        params: dict[str, Tensor] = {}
+        for op in self.ops:
+            params.update(op.stack_reference(list(snapshots), slot_snapshot, slot_heads))
+        return params
+
+    def relu_inputs(self, x: Tensor, task_label: int | None = None) -> tuple[Tensor, list[Tensor]]:
+        """Forward of ``x [B, *input_shape]`` through ``task_label``'s head at the model's current
+        parameters: logits ``[B, out]`` and each ReLU's input ``[B, *units]``.
+
+        This is the reference pass with the model itself as the one snapshot (gates ``1[s > 0]``),
+        so it computes the network's own eval-mode function."""
+        slot_heads = torch.full((1, 1), self.head_of(task_label), dtype=torch.long, device=x.device)
+        params = self.reference_params([self.snapshot()], torch.zeros_like(slot_heads), slot_heads)
+        pre_activations: list[Tensor] = []
+
+        def gate(relu_index: int, s: Tensor) -> Tensor:
+            pre_activations.append(s.reshape(-1, *s.shape[3:]))
+            return (s > 0).to(s.dtype)
+
+        ctx = PassContext(num_snapshots=1, slots=1, samples=x.shape[0], reference_params=params, gate=gate,
+                          noise=None, slot_heads=slot_heads)  # type: ignore[arg-type]
+        return self.reference_pass(x.unsqueeze(0), ctx)[0], pre_activations
 
     def reference_pass(self, x: Tensor, ctx: PassContext) -> Tensor:
         """``x [N, R, *input_shape]`` → logits ``[N, R, out]`` at the stacked snapshots."""
-        for op in self.ops:
-            x = op.reference(x, ctx)
-        return x
+        return self._run(x, ctx, lambda op, xs: op.reference(xs, ctx))
 
     def current_pass(self, x: Tensor, ctx: PassContext) -> Tensor:
         """``x [N·R, *input_shape]`` → logits ``[N·R, out]`` at the current parameters (after reference_pass)."""
+        return self._run(x, ctx, lambda op, xs: op.current(xs, ctx))
+
+    def _run(self, x: Tensor, ctx: PassContext, step) -> Tensor:
+        values: dict[int, Tensor] = {INPUT: x}
         for op in self.ops:
-            x = op.current(x, ctx)
-        return x
+            values[op.index] = step(op, [values[i] for i in op.inputs])
+            for i in self._last_use.get(op.index, ()):
+                del values[i]
+        return values[self.output]
+
+
+def _last_uses(ops: list[Op], output: int) -> dict[int, list[int]]:
+    """Op index → the values (op indices) read for the last time by that op (freed after it)."""
+    last: dict[int, int] = {}
+    for op in ops:
+        for i in op.inputs:
+            last[i] = op.index
+    freed: dict[int, list[int]] = {}
+    for value, reader in last.items():
+        if value != output:
+            freed.setdefault(reader, []).append(value)
+    return freed
+
+
+def _signature(op: Op) -> tuple:
+    """What two heads' ops must share (everything but which Linear module a head is, and fill masks)."""
+    settings = {k: v for k, v in vars(op).items() if k not in ("index", "module", "masks", "fn", "name")}
+    if isinstance(op, ModuleOp) and not isinstance(op, LinearOp):
+        settings["module"] = id(op.module)
+    if not isinstance(op, (LinearOp, FillOp)):
+        settings["name"] = op.name
+    return type(op), tuple(sorted((k, repr(v)) for k, v in settings.items()))
+
+
+def _merge_heads(built: list) -> tuple[list[Op], int]:
+    """One op list for all task heads: ops that differ between the heads' traces become per-head ops
+    (:class:`TaskHeadOp` for ``nn.Linear``, a per-head :class:`FillOp` for output masks)."""
+    ops, output = built[0][0], built[0][1]
+    if len(built) == 1:
+        return ops, output
+    width = max(b[3] for b in built)
+    for other_ops, other_output, _, _ in built[1:]:
+        if len(other_ops) != len(ops) or other_output != output or any(
+                _signature(a) != _signature(b) for a, b in zip(ops, other_ops)):
+            raise ValueError(
+                "LAFTR traces a multi-task model once per task label; the traces must differ only in which "
+                "nn.Linear head and which output mask they use, but this model's tasks run different graphs. "
+                "Give every task the same network up to an nn.Linear head."
+            )
+    merged: list[Op] = []
+    for position, op in enumerate(ops):
+        versions = [b[0][position] for b in built]
+        if isinstance(op, LinearOp) and len({id(v.module) for v in versions}) > 1:
+            merged.append(TaskHeadOp(op.index, f"task_heads@{op.index}", op.inputs, [v.module for v in versions],
+                                     [v.name for v in versions]))
+        elif isinstance(op, FillOp) and any(not torch.equal(v.masks, op.masks) for v in versions):
+            masks = [torch.nn.functional.pad(v.masks, (0, width - v.masks.shape[-1])) for v in versions]
+            if len({m.shape for m in masks}) > 1:
+                raise ValueError("The task heads' output masks have different shapes.")
+            merged.append(FillOp(op.index, op.name, op.inputs, torch.stack(masks), op.value, per_head=True))
+        else:
+            merged.append(op)
+    return merged, output

@@ -12,7 +12,10 @@ from laftr_cl.fsd.data import iterate_batches
 from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.input_models import InputModel, input_model_class
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: snapshots are named by the model's own parameter names (no ``.net`` unwrapping) and include
+BatchNorm running statistics; summaries record their ``task_label``."""
+RATES = ("per_unit", "per_channel")
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,14 +27,18 @@ class TaskSummary:
     Attributes:
         firing_rates: one tensor per ReLU of the network, ``[C, *units]`` (``[C, h]`` for an MLP,
             ``[C, channels, rows, cols]`` for a convolution): the fraction of the component's
-            inputs with pre-activation ``s > 0`` at θ_t.
+            inputs with pre-activation ``s > 0`` at θ_t. With ``rates="per_channel"`` a convolution's
+            rates are ``[C, channels, 1, 1]``: the fraction over inputs and positions.
         inputs: the input model, batch shape ``[C]``.
         num_examples: ``[C]`` (int64) examples per component.
         input_shape: per-example input shape, e.g. ``(1, 28, 28)``.
         classes: ``[C]`` (int64) class labels of the components, or None if not classwise.
         output_units: ``[K]`` (int64) output units O_t of the task's head, or None for all outputs.
-        snapshot: parameter name (of the unwrapped net) → detached copy of θ_t, or None when dropped
-            (enough for ``anchor="latest"`` except on the newest summary).
+        snapshot: parameter name (the model's ``named_parameters``, plus BatchNorm running statistics)
+            → detached copy of θ_t, or None when dropped (enough for ``anchor="latest"`` except on the
+            newest summary).
+        task_label: the task label whose head the task used (a model whose forward takes
+            ``task_labels``), or None.
     """
 
     firing_rates: tuple[Tensor, ...]
@@ -41,6 +48,7 @@ class TaskSummary:
     classes: Tensor | None = None
     output_units: Tensor | None = None
     snapshot: dict[str, Tensor] | None = None
+    task_label: int | None = None
 
     @property
     def num_components(self) -> int:
@@ -77,6 +85,7 @@ class TaskSummary:
             "classes": self.classes,
             "output_units": self.output_units,
             "snapshot": self.snapshot,
+            "task_label": self.task_label,
         }
 
     @classmethod
@@ -94,6 +103,7 @@ class TaskSummary:
             classes=state["classes"],
             output_units=state["output_units"],
             snapshot=state["snapshot"],
+            task_label=state["task_label"],
         )
 
 
@@ -106,19 +116,27 @@ def summarize(
     coreset_size: int | None = None,
     classwise: bool = False,
     output_units: Sequence[int] | None = None,
+    task_label: int | None = None,
+    rates: str = "per_unit",
     batch_size: int = 256,
     generator: torch.Generator | None = None,
 ) -> TaskSummary:
     """Summarize a finished task in one pass over its data, in eval mode at the current θ_t.
 
     Args:
-        model: an ``nn.Sequential`` ReLU network or a wrapper with ``.net`` (see :class:`GatedView`).
+        model: any ReLU network the gated view can trace (see :class:`GatedView`); a model whose
+            forward takes ``task_labels`` runs through the head of ``task_label``.
         data: ``(x [N, ...], y [N])`` tensors or an iterable of ``(x, y, ...)`` batches.
         inputs: input model, one of ``full``, ``diag``, ``lowrank``, ``coreset``.
         rank: k for ``inputs="lowrank"`` (1 ≤ k ≤ d); ignored otherwise.
         coreset_size: m for ``inputs="coreset"`` (m ≥ 1; per class with ``classwise``); ignored otherwise.
         classwise: one input model and one set of firing rates per class in ``y``.
-        output_units: the task's output units O_t (its head), or None for all outputs (single head).
+        output_units: the task's output units O_t (its head), or None for all outputs of the task's head.
+        task_label: the task's label, for a model whose forward takes ``task_labels`` (None: 0);
+            recorded in the summary, ignored for other models.
+        rates: ``per_unit`` (one firing rate per unit: per channel×row×col for a convolution) or
+            ``per_channel`` (one per channel of a convolution, the rate over its positions: H·W times
+            fewer bytes; gates stay per unit, drawn with their channel's rate).
         batch_size: chunk size when ``data`` is a tuple of tensors.
         generator: draws the coreset (on the generator's device).
 
@@ -127,19 +145,24 @@ def summarize(
     all of the task's data (the reference code averaged train-mode minibatch rates while θ moved).
     The model's train/eval modes are restored afterwards.
     """
-    view = GatedView(model)
+    if rates not in RATES:
+        raise ValueError(f"Unknown rates={rates!r}: choose one of {', '.join(RATES)}.")
     input_class = input_model_class(inputs)
     input_class.validate(dim=None, rank=rank, coreset_size=coreset_size)
-    units = _output_units_tensor(output_units, view.num_outputs)
-    reference = next(view.net.parameters())
+    reference = next(model.parameters())
     modes = {module: module.training for module in model.modules()}
     model.eval()
     try:
         with torch.no_grad():
-            counts, firing, flat_inputs, labels, input_shape = _one_pass(view, data, batch_size, classwise, reference)
+            view, counts, firing, flat_inputs, labels = _one_pass(model, task_label, data, batch_size, classwise, reference)
     finally:
         for module, training in modes.items():
             module.train(training)
+    if view.task_labels != (None,):
+        task_label = view.task_labels[0]
+    else:
+        task_label = None
+    units = _output_units_tensor(output_units, view.output_widths[0])
 
     present = torch.nonzero(counts).flatten()
     input_class.validate(dim=flat_inputs.shape[1], rank=rank, coreset_size=coreset_size)
@@ -148,40 +171,50 @@ def summarize(
         for c in present.tolist()
     ]
     num_examples = counts[present]
-    rates = tuple(
-        (f[present].to(reference.dtype) / num_examples.unsqueeze(-1).to(reference.dtype)).reshape(len(present), *shape)
-        for f, shape in zip(firing, view.unit_shapes(input_shape))
+    firing_rates = tuple(
+        _rates(f[present].to(reference.dtype) / num_examples.unsqueeze(-1).to(reference.dtype), shape, rates)
+        for f, shape in zip(firing, view.unit_shapes)
     )
     return TaskSummary(
-        firing_rates=rates,
+        firing_rates=firing_rates,
         inputs=input_class.stack(models),
         num_examples=num_examples,
-        input_shape=input_shape,
+        input_shape=view.input_shape,
         classes=present if classwise else None,
         output_units=None if units is None else units.to(reference.device),
-        snapshot={name: p.detach().clone() for name, p in view.net.named_parameters()},
+        snapshot=view.snapshot(),
+        task_label=task_label,
     )
+
+
+def _rates(per_unit: Tensor, unit_shape: torch.Size, rates: str) -> Tensor:
+    """Firing rates ``[C, units]`` → ``[C, *unit_shape]``, or ``[C, channels, 1, 1]`` per channel."""
+    shaped = per_unit.reshape(per_unit.shape[0], *unit_shape)
+    if rates == "per_channel" and len(unit_shape) > 1:
+        return shaped.mean(dim=tuple(range(2, shaped.dim())), keepdim=True)
+    return shaped
 
 
 def _one_pass(
-    view: GatedView, data: Any, batch_size: int, classwise: bool, reference: Tensor
-) -> tuple[Tensor, list[Tensor], Tensor, Tensor, tuple[int, ...]]:
-    """Per-component example counts ``[L]``, firing counts per ReLU ``[L, units]``, flat inputs
-    ``[N, d]`` with component labels ``[N]``, and the per-example input shape."""
+    model: nn.Module, task_label: int | None, data: Any, batch_size: int, classwise: bool, reference: Tensor
+) -> tuple[GatedView, Tensor, list[Tensor], Tensor, Tensor]:
+    """The model's gated view (built on the first batch's shape), per-component example counts ``[L]``,
+    firing counts per ReLU ``[L, units]``, flat inputs ``[N, d]`` with component labels ``[N]``."""
     counts = torch.zeros(0, dtype=torch.long, device=reference.device)
     firing: list[Tensor] = []
-    flat_inputs, labels, input_shape = [], [], None
+    flat_inputs, labels, input_shape, view = [], [], None, None
     for x, y in iterate_batches(data, batch_size):
         if x.shape[0] == 0:
             continue
         x = x.to(device=reference.device, dtype=reference.dtype)
         if input_shape is None:
             input_shape = tuple(x.shape[1:])
+            view = GatedView(model, input_shape, [task_label])
         elif tuple(x.shape[1:]) != input_shape:
             raise ValueError(f"All inputs of a task need one shape: got {list(x.shape[1:])} after {list(input_shape)}.")
         component = _component_labels(y, classwise, reference.device)
         size = max(counts.shape[0], int(component.max()) + 1)
-        _, pre_activations = view.relu_inputs(x)
+        _, pre_activations = view.relu_inputs(x, task_label)
         counts = _grow(counts, size).index_add_(0, component, torch.ones_like(component))
         if not firing:
             firing = [torch.zeros(0, s[0].numel(), dtype=torch.long, device=x.device) for s in pre_activations]
@@ -192,7 +225,7 @@ def _one_pass(
         labels.append(component)
     if input_shape is None:
         raise ValueError("summarize() got no data: the task's data is empty.")
-    return counts, firing, torch.cat(flat_inputs), torch.cat(labels), input_shape
+    return view, counts, firing, torch.cat(flat_inputs), torch.cat(labels)
 
 
 def _component_labels(y: Tensor, classwise: bool, device: torch.device) -> Tensor:
@@ -222,6 +255,6 @@ def _output_units_tensor(output_units: Sequence[int] | None, num_outputs: int) -
     if int(units.min()) < 0 or int(units.max()) >= num_outputs or units.unique().numel() != units.numel():
         raise ValueError(
             f"output_units={units.tolist()} must be distinct indices in [0, {num_outputs}) "
-            f"(the model has {num_outputs} outputs)."
+            f"(the task's head has {num_outputs} outputs)."
         )
     return units

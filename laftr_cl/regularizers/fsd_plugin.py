@@ -32,10 +32,15 @@ def task_data(strategy: Any, batch_size: int) -> Any:
     return DataLoader(strategy.experience.dataset.eval(), batch_size=batch_size)
 
 
-def head_units(strategy: Any) -> list[int] | None:
-    """The output units O_t of the current experience's head, or None (single head)."""
+def experience_task_label(strategy: Any) -> int:
+    """The current experience's task label (0 when the benchmark has none)."""
     exp = strategy.experience
-    task = exp.task_label if hasattr(exp, "task_label") else 0
+    return int(exp.task_label) if hasattr(exp, "task_label") else 0
+
+
+def head_units(strategy: Any) -> list[int] | None:
+    """The output units O_t of the current experience's head, or None (all outputs of its head)."""
+    task = experience_task_label(strategy)
     model = strategy.model
     return model.output_units(task) if hasattr(model, "output_units") else None
 

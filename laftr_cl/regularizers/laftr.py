@@ -12,7 +12,7 @@ from avalanche.core import SupervisedPlugin
 from torch import nn
 
 from laftr_cl.fsd import SummaryBank, TaskSummary, fsd, summarize
-from laftr_cl.regularizers.fsd_plugin import head_units, publish, summed_bytes, task_data
+from laftr_cl.regularizers.fsd_plugin import experience_task_label, head_units, publish, summed_bytes, task_data
 
 
 class LaftrPlugin(SupervisedPlugin):
@@ -82,7 +82,8 @@ class LaftrPlugin(SupervisedPlugin):
         """Summarizes the experience just learned, at the final θ_t, in eval mode."""
         exp = strategy.experience
         summary = summarize(strategy.model, task_data(strategy, self.summary_options["batch_size"]),
-                            output_units=head_units(strategy), **self.summary_options)
+                            output_units=head_units(strategy), task_label=experience_task_label(strategy),
+                            **self.summary_options)
         if self.fsd_options["anchor"] == "latest":
             self.summaries = {k: s.without_snapshot() for k, s in self.summaries.items()}
         self.summaries[exp.current_experience] = summary

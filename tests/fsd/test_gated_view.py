@@ -53,8 +53,8 @@ def test_reference_path_reproduces_the_network(bias):
 
 def test_unit_shapes_and_head():
     net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 5))
-    view = GatedView(net)
-    assert view.num_relus == 1 and view.has_conv and view.num_outputs == 5
-    assert view.unit_shapes((1, 6, 6)) == [torch.Size([2, 4, 4])]
+    view = GatedView(net, (1, 6, 6))
+    assert view.num_relus == 1 and view.num_outputs == 5 and view.mlp_error() is not None
+    assert view.unit_shapes == [torch.Size([2, 4, 4])]
     with pytest.raises(ValueError, match="do not fit"):
-        view.unit_shapes((1, 7, 7))
+        GatedView(net, (1, 7, 7))

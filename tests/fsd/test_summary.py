@@ -96,7 +96,7 @@ def test_snapshot_is_a_detached_copy(lib):
         torch.testing.assert_close(value, before[name])
 
 
-def test_wrapper_net_attribute_and_nested_sequentials_are_unwrapped(lib):
+def test_wrapper_modules_and_nested_sequentials_are_traced(lib):
     flat = lib.make_mlp()
     nested = nn.Sequential(nn.Sequential(flat[0], flat[1], flat[2]), nn.Sequential(flat[3], flat[4]), flat[5])
 
@@ -105,12 +105,15 @@ def test_wrapper_net_attribute_and_nested_sequentials_are_unwrapped(lib):
             super().__init__()
             self.net = net
 
+        def forward(self, x):
+            return self.net(x)
+
     data = lib.task_data()
     a = summarize(flat, data, inputs="diag")
     b = summarize(Wrapper(nested), data, inputs="diag")
     for r, s in zip(a.firing_rates, b.firing_rates):
         torch.testing.assert_close(r, s)
-    assert "0.1.weight" in b.snapshot
+    assert "net.0.1.weight" in b.snapshot
     moved = lib.perturb(nested)
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     flat_moved = nn.Sequential(*[m for block in moved for m in (block if isinstance(block, nn.Sequential) else [block])])

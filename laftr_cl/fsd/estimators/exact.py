@@ -29,7 +29,8 @@ from torch import Tensor
 
 from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
-from laftr_cl.fsd.ops import DropoutOp, FlattenOp, GateOp, LinearOp
+from laftr_cl.fsd.graph_ops import ReshapeOp, TaskHeadOp
+from laftr_cl.fsd.ops import DropoutOp, GateOp, LinearOp
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,9 @@ class JointMoments:
     def output_second_moments(
         self, weight_t: Tensor, bias_t: Tensor | None, weight: Tensor, bias: Tensor | None
     ) -> Tensor:
-        """``E[δ_k²]`` of the output layer's units, ``[N, P, out]``."""
+        """``E[δ_k²]`` of the output layer's units, ``[N, P, out]`` (weights ``[N, 1 or P, o, i]`` or ``[o, i]``)."""
         delta = weight - weight_t
-        mean = _affine(delta, self.mean_t, _bias_delta(bias_t, bias)) + self.mean_d @ weight.mT
+        mean = _affine(delta, self.mean_t, _bias_delta(bias_t, bias)) + _affine(weight, self.mean_d, None)
         variance = (
             ((delta @ self.cov_tt) * delta).sum(-1)
             + 2 * ((delta @ self.cov_td) * weight).sum(-1)
@@ -130,37 +131,45 @@ class ExactEstimator(Estimator):
                 f"estimator=exact computes metric=l2_logit in closed form (got metric={metric!r}): use "
                 "metric=l2_logit, or estimator=bernoulli or relu for l2_prob and kl."
             )
-        if bank.view.has_conv:
+        reason = bank.view.mlp_error()
+        if reason is not None:
             raise ValueError(
-                "estimator=exact supports MLPs only; use bernoulli or relu (this network has Conv2d/MaxPool2d layers)."
+                f"estimator=exact supports MLPs only (a chain of Linear, ReLU and Dropout layers ending in one "
+                f"Linear output layer); this network is not one: {reason}. Use estimator=bernoulli or relu."
             )
         key = ("exact", same_dropout)
         if key not in bank.estimator_cache:
             bank.estimator_cache[key] = self._reference_pass(bank, same_dropout)
         first_factor, after = bank.estimator_cache[key]
         moments: JointMoments | None = None  # None: still at the input, before the first Linear
-        for op in bank.view.ops[:-1]:
-            if op.position not in after:
+        for op in bank.view.ops[: bank.view.head_index]:
+            if op.index not in after:
                 continue
             if isinstance(op, LinearOp) and moments is None:
-                moments = self._first_linear(bank, *self._weights(bank, op), first_factor, after[op.position])
+                moments = self._first_linear(bank, *self._weights(bank, op), first_factor, after[op.index])
             elif isinstance(op, LinearOp):
-                moments = moments.linear(*self._weights(bank, op), after[op.position])
+                moments = moments.linear(*self._weights(bank, op), after[op.index])
             elif isinstance(op, GateOp):
-                moments = moments.gate(bank.firing_rates[op.relu_index], after[op.position])
+                moments = moments.gate(bank.firing_rates[op.relu_index], after[op.index])
             else:
-                keep = 1 - op.module.p
-                moments = moments.gate(keep, after[op.position], 1 / keep)
+                keep = 1 - op.rate
+                moments = moments.gate(keep, after[op.index], 1 / keep)
         head = self._weights(bank, bank.view.head)
         if moments is None:
             second = self._input_output_second_moments(bank, *head)
         else:
             second = moments.output_second_moments(*head)
+        for mask in bank.view.output_masks:  # a masked output is the same constant in both networks: δ = 0
+            second = second.masked_fill(mask.slot_masks(bank.slot_heads).to(second.device), 0.0)
         return 0.5 * self._sum_task_outputs(bank, second)
 
     @staticmethod
-    def _weights(bank: SummaryBank, op: LinearOp) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
-        """``(W^t [N, 1, o, i], b^t [N, 1, o] | None, W [o, i], b [o] | None)``."""
+    def _weights(bank: SummaryBank, op: LinearOp | TaskHeadOp) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
+        """``(W^t [N, 1, o, i], b^t [N, 1, o] | None, W [o, i], b [o] | None)``; per-task heads give
+        ``[N, P, o, i]`` and ``[N, P, o]`` on both sides."""
+        if isinstance(op, TaskHeadOp):
+            params = bank.reference_params
+            return (params[f"{op.name}.weight"], params[f"{op.name}.bias"], *op.current_weights(bank.slot_heads))
         weight_t, bias_t = op.reference_weights(bank.reference_params)
         bias_t = bias_t.unsqueeze(1) if bias_t is not None else None
         return weight_t.unsqueeze(1), bias_t, op.module.weight, op.module.bias
@@ -175,7 +184,7 @@ class ExactEstimator(Estimator):
         """
         with torch.no_grad():
             factor, moments, after = None, None, {}
-            for op in bank.view.ops[:-1]:
+            for op in bank.view.ops[: bank.view.head_index]:
                 if isinstance(op, LinearOp):
                     weight_t, bias_t, _, _ = cls._weights(bank, op)
                     if moments is None:
@@ -184,17 +193,17 @@ class ExactEstimator(Estimator):
                     else:
                         moments = ReferenceMoments(_affine(weight_t, moments.mean, bias_t),
                                                    weight_t @ moments.cov @ weight_t.mT)
-                elif isinstance(op, GateOp) or (isinstance(op, DropoutOp) and same_dropout and op.module.p > 0):
+                elif isinstance(op, GateOp) or (isinstance(op, DropoutOp) and same_dropout and op.rate > 0):
                     cls._require_linear(moments, op)
                     rate, scale = ((bank.firing_rates[op.relu_index], 1.0) if isinstance(op, GateOp)
-                                   else (1 - op.module.p, 1 / (1 - op.module.p)))
+                                   else (1 - op.rate, 1 / (1 - op.rate)))
                     gated = _Gate(rate, moments.mean, scale)
                     moments = ReferenceMoments(gated.mean(moments.mean), gated.cov(moments.cov, moments.mean, moments.mean))
-                elif isinstance(op, (FlattenOp, DropoutOp)):
+                elif isinstance(op, (ReshapeOp, DropoutOp)):
                     continue
                 else:
-                    raise ValueError(f"estimator=exact supports MLPs only; use bernoulli or relu (layer {op.position}).")
-                after[op.position] = moments
+                    raise ValueError(f"estimator=exact supports MLPs only; use bernoulli or relu (op '{op.name}').")
+                after[op.index] = moments
         return factor, after
 
     @staticmethod
@@ -230,6 +239,6 @@ class ExactEstimator(Estimator):
     def _require_linear(moments: JointMoments | None, op) -> None:
         if moments is None:
             raise ValueError(
-                f"estimator=exact needs a Linear layer before layer {op.position} ({type(op.module).__name__}); "
+                f"estimator=exact needs a Linear layer before op '{op.name}'; "
                 "use bernoulli or relu for this network."
             )

@@ -38,6 +38,7 @@ class SampledEstimator(Estimator):
             noise=noise,
             same_dropout=same_dropout,
             per_step=per_step,
+            slot_heads=bank.slot_heads,
         )
         with torch.no_grad():
             reference = bank.view.reference_pass(x.reshape(n, p * samples, *bank.input_shape), ctx)
