@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from laftr_cl.fsd import fsd, summarize
 from laftr_cl.models import MASKED_LOGIT, ResNet18, TaskMaskedClassifier
 from laftr_cl.models.resnet import BasicBlock
 
@@ -63,3 +64,24 @@ def test_rejects_bad_sizes_naming_the_setting():
         ResNet18(3, 10, width=0)
     with pytest.raises(ValueError, match="model.net.blocks_per_stage"):
         ResNet18(3, 10, blocks_per_stage=[2, 2, 2])
+
+
+def test_laftr_summarizes_and_regularizes_the_resnet():
+    torch.manual_seed(0)
+    model = TaskMaskedClassifier(ResNet18(3, 4, width=4), task_classes=[[0, 1], [2, 3]])
+    x, y = torch.randn(12, 3, 32, 32), torch.randint(0, 2, (12,))
+    model.train()(x, 0)  # BatchNorm statistics away from their initial values
+    summary = summarize(model, (x, y), inputs="diag", output_units=[0, 1])
+    assert len(summary.firing_rates) == 17
+    assert summary.firing_rates[0].shape == (1, 4, 32, 32) and summary.firing_rates[-1].shape == (1, 32, 4, 4)
+    per_channel = summarize(model, (x, y), inputs="diag", output_units=[0, 1], rates="per_channel")
+    assert per_channel.nbytes()["rates"] * 16 <= summary.nbytes()["rates"]
+    assert float(fsd(model, [summary], num_samples=4)) == pytest.approx(0.0, abs=1e-10)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    distance = fsd(model, [summary], num_samples=4)
+    distance.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert distance > 0 and grads and all(torch.isfinite(g).all() for g in grads)
+    assert sum(g.abs().sum() for g in grads) > 0
