@@ -78,7 +78,7 @@ def build_methods(spec: Mapping[str, Any], *, metric: str, num_samples: int, rep
 
 
 def _input_models(laftr: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``{inputs, rank, coreset_size, name}`` per input model and budget asked for."""
+    """``{inputs, rank, coreset_size, rates, name}`` per input model, budget and firing-rate layout asked for."""
     models = []
     for inputs in laftr.get("inputs") or []:
         if inputs == "lowrank":
@@ -88,7 +88,9 @@ def _input_models(laftr: Mapping[str, Any]) -> list[dict[str, Any]]:
                        for m in laftr.get("coreset_size") or []]
         else:
             models.append({"inputs": inputs, "name": inputs})
-    return models
+    layouts = laftr.get("rates") or ["per_unit"]
+    return [{**m, "rates": r, "name": m["name"] if r == "per_unit" else f"{m['name']}, {r} rates"}
+            for m in models for r in layouts]
 
 
 def _laftr(estimator: str, inputs: dict[str, Any], metric: str, num_samples: int, repeats: int,
@@ -100,7 +102,7 @@ def _laftr(estimator: str, inputs: dict[str, Any], metric: str, num_samples: int
         key = ("laftr", inputs["name"])
         if key not in cache:
             cache[key] = summarize(model, data, inputs=inputs["inputs"], rank=inputs.get("rank"),
-                                   coreset_size=inputs.get("coreset_size"), output_units=units,
+                                   coreset_size=inputs.get("coreset_size"), rates=inputs["rates"], output_units=units,
                                    generator=torch.Generator().manual_seed(seed))
         summary = cache[key]
         generator = torch.Generator().manual_seed(seed + 1)
