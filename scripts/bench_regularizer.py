@@ -10,6 +10,11 @@ from another job on the machine hits one round of every method alike, not one me
 
     python scripts/bench_regularizer.py                      # CPU
     python scripts/bench_regularizer.py --device cuda --steps 500
+    python scripts/bench_regularizer.py --model resnet18 --tasks 1 3 --steps 3   # reduced ResNet-18, Split CIFAR-100
+
+``--model resnet18``: the CL papers' reduced ResNet-18 (width 20, 1.1 M parameters, BatchNorm) on
+32×32×3 inputs, multi-head over Split CIFAR-100's 20 tasks; the earlier tasks are its first T
+experiences, and the per-part bytes of one LAFTR task summary are printed after the table.
 
 Columns: ms per step, ratio to ``none`` at the same T, and the bytes the regularizer keeps
 per earlier task.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
 
@@ -28,7 +34,8 @@ from torch import nn
 
 from laftr_cl.benchmarks import build_benchmark
 from laftr_cl.experiment import resolve_device
-from laftr_cl.models import MLP, TaskMaskedClassifier
+from laftr_cl.fsd import summarize
+from laftr_cl.models import MLP, ResNet18, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.regularizers.memory import memory_bytes
 from laftr_cl.training.strategy import build_strategy
@@ -39,7 +46,34 @@ METHODS: dict[str, Callable[[int], Any]] = {
     "laftr bernoulli": lambda s: LaftrPlugin(estimator="bernoulli", metric="l2_prob", num_samples=s),
     "laftr bernoulli, diag inputs": lambda s: LaftrPlugin(estimator="bernoulli", metric="l2_prob", num_samples=s,
                                                           inputs="diag"),
+    "laftr bernoulli, lowrank inputs": lambda s: LaftrPlugin(estimator="bernoulli", metric="l2_prob", num_samples=s,
+                                                             inputs="lowrank", rank=20),
     "laftr exact": lambda s: LaftrPlugin(estimator="exact", metric="l2_logit", num_samples=s),
+}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A network and the benchmark whose first T experiences are its earlier tasks."""
+
+    title: str
+    benchmark: str
+    num_experiences: int | None  # None: T experiences
+    input_shape: tuple[int, ...]
+    num_outputs: int
+    make_net: Callable[[], nn.Module]
+    multi_head: bool
+    methods: tuple[str, ...]
+
+
+SETUPS = {
+    "mlp": Setup("MLP 784-512-512-10", "permuted_mnist", None, (1, 28, 28), 10,
+                 lambda: MLP(784, [512, 512], 10), multi_head=False,
+                 methods=("none", "ewc", "laftr bernoulli", "laftr bernoulli, diag inputs", "laftr exact")),
+    "resnet18": Setup("reduced ResNet-18 (width 20), Split CIFAR-100 20 tasks, multi-head", "split_cifar100", 20,
+                      (3, 32, 32), 100, lambda: ResNet18(3, 100), multi_head=True,
+                      methods=("none", "ewc", "laftr bernoulli", "laftr bernoulli, diag inputs",
+                               "laftr bernoulli, lowrank inputs")),
 }
 
 
@@ -48,30 +82,31 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def prepared(method: str, tasks: int, samples: int, device: torch.device) -> tuple[nn.Module, Any]:
+def prepared(setup: Setup, method: str, tasks: int, samples: int, device: torch.device) -> tuple[nn.Module, Any]:
     """A model and a plugin that have really been through ``tasks`` earlier experiences."""
     torch.manual_seed(0)
-    model = TaskMaskedClassifier(MLP(784, [512, 512], 10), None).to(device)
+    bench = build_benchmark(setup.benchmark, root="unused", num_experiences=setup.num_experiences or max(tasks, 1),
+                            synthetic={"train_per_class": 13, "test_per_class": 1}, device=device)
+    model = TaskMaskedClassifier(setup.make_net(), bench.task_classes if setup.multi_head else None).to(device)
     plugin = METHODS[method](samples)
     if plugin is None or tasks == 0:
         return model, plugin
-    bench = build_benchmark("permuted_mnist", root="unused", num_experiences=tasks,
-                            synthetic={"train_per_class": 13, "test_per_class": 1}, device=device)
     strategy = build_strategy("naive", model=model, optimizer=torch.optim.Adam(model.parameters()),
                               plugins=[plugin], evaluator=EvaluationPlugin(), benchmark=bench,
                               device=device, epochs=1, batch_size=128, eval_batch_size=128)
-    for exp in bench.scenario.train_stream:
+    for exp in list(bench.scenario.train_stream)[:tasks]:
         strategy.train(exp)
     return model, plugin
 
 
-def step_timer(model: nn.Module, plugin: Any, tasks: int, batch: int, device: torch.device) -> Callable[[int], float]:
+def step_timer(setup: Setup, model: nn.Module, plugin: Any, tasks: int, batch: int,
+               device: torch.device) -> Callable[[int], float]:
     """A function of ``steps`` that runs that many training steps (``plugin.before_backward`` adding
     its penalty) and returns the ms per step; warmed up before it is returned."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss_fn = nn.CrossEntropyLoss()
-    x = torch.randn(batch, 1, 28, 28, device=device)
-    y = torch.randint(0, 10, (batch,), device=device)
+    x = torch.randn(batch, *setup.input_shape, device=device)
+    y = torch.randint(0, setup.num_outputs, (batch,), device=device)
     fake = SimpleNamespace(model=model, device=device, loss=None,
                            clock=SimpleNamespace(train_exp_counter=tasks))
 
@@ -98,6 +133,7 @@ def step_timer(model: nn.Module, plugin: Any, tasks: int, batch: int, device: to
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", choices=sorted(SETUPS), default="mlp")
     parser.add_argument("--tasks", type=int, nargs="+", default=[1, 3, 9])
     parser.add_argument("--steps", type=int, default=100, help="timed steps per method and round")
     parser.add_argument("--rounds", type=int, default=3, help="each method is timed this many times, in turn")
@@ -106,14 +142,15 @@ def main() -> None:
     args = parser.parse_args()
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
-    print(f"device: {name}; MLP 784-512-512-10, batch {args.batch_size}, S = {args.samples}, "
+    setup = SETUPS[args.model]
+    print(f"device: {name}; {setup.title}, batch {args.batch_size}, S = {args.samples}, "
           f"median of {args.rounds} rounds of {args.steps} timed steps")
     print("| T | method | ms / step | ratio to none | bytes per task |\n| --- | --- | --- | --- | --- |")
     for tasks in args.tasks:
-        prepared_methods = {method: prepared(method, tasks, args.samples, device) for method in METHODS}
-        timers = {method: step_timer(model, plugin, tasks, args.batch_size, device)
+        prepared_methods = {method: prepared(setup, method, tasks, args.samples, device) for method in setup.methods}
+        timers = {method: step_timer(setup, model, plugin, tasks, args.batch_size, device)
                   for method, (model, plugin) in prepared_methods.items()}
-        rounds: dict[str, list[float]] = {method: [] for method in METHODS}
+        rounds: dict[str, list[float]] = {method: [] for method in setup.methods}
         for _ in range(args.rounds):
             for method, timer in timers.items():
                 rounds[method].append(timer(args.steps))
@@ -123,6 +160,25 @@ def main() -> None:
             memory = memory_bytes(plugin) if plugin is not None else None
             per_task = f"{memory['total'] // tasks:,}" if memory else "0"
             print(f"| {tasks} | {method} | {ms:.2f} | {ms / base:.2f}x | {per_task} |", flush=True)
+    if args.model == "resnet18":
+        print_summary_parts(prepared_methods)
+
+
+def print_summary_parts(prepared_methods: dict[str, tuple[nn.Module, Any]]) -> None:
+    """Bytes of the first task's LAFTR summary by part, and with one firing rate per channel instead of per
+    position (summarized again on 8 random inputs: every part's size depends only on the network and options)."""
+    print("\n| LAFTR summary of one task | rates | inputs | snapshot | total |\n| --- | --- | --- | --- | --- |")
+    for method, (model, plugin) in prepared_methods.items():
+        if not isinstance(plugin, LaftrPlugin):
+            continue
+        summary = plugin.summaries[0]
+        rows = {method: summary.nbytes()}
+        per_channel = summarize(model, (torch.randn(8, *summary.input_shape), torch.zeros(8, dtype=torch.long)),
+                                rates="per_channel", output_units=summary.output_units.tolist(), task_label=0,
+                                **plugin.summary_options)
+        rows[f"{method}, per-channel rates"] = per_channel.nbytes()
+        for name, parts in rows.items():
+            print(f"| {name} | {parts['rates']:,} | {parts['inputs']:,} | {parts['snapshot']:,} | {parts['total']:,} |")
 
 
 if __name__ == "__main__":

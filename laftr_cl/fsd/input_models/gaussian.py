@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from laftr_cl.fsd.input_models.base import INPUT_MODELS, JITTER, InputModel
+from laftr_cl.fsd.input_models.pca import principal_components
 
 TRIANGULAR_BLOCKS = 4
 """Row blocks of ``L`` in :func:`times_lower_triangular` on CPU: 4 skips 3/8 of the dense product."""
@@ -85,8 +86,8 @@ class DiagGaussian(InputModel):
 class LowRankGaussian(InputModel):
     """N(μ, V Vᵀ + diag(r²)): the top-k principal directions plus a diagonal residual.
 
-    Fields: ``loc [*, d]`` (the mean), ``components [*, d, k]`` (eigenvectors of Σ scaled by the square
-    roots of their eigenvalues), ``residual_std [*, d]`` (``sqrt(max(Σ_jj − (V Vᵀ)_jj, 0) + 1e-4)``,
+    Fields: ``loc [*, d]`` (the mean), ``components [*, d, k]`` (the top-k eigenvectors of Σ scaled by the
+    square roots of their eigenvalues), ``residual_std [*, d]`` (``sqrt(max(Σ_jj − (V Vᵀ)_jj, 0) + 1e-4)``,
     so the marginal variances equal those of ``diag``).
     """
 
@@ -105,15 +106,16 @@ class LowRankGaussian(InputModel):
 
     @classmethod
     def fit(cls, x_flat, *, rank=None, coreset_size=None, generator=None):
+        """Top-k eigenpairs by randomized subspace iteration (:mod:`.pca`), never forming ``Σ [d, d]``;
+        the residual uses the exact per-feature variances."""
         cls.validate(dim=x_flat.shape[-1], rank=rank, coreset_size=coreset_size)
-        mean, cov = _covariance(x_flat)
-        eigenvalues, eigenvectors = torch.linalg.eigh(cov.double())
-        top_values = eigenvalues[-rank:].flip(0).clamp_min(0)
-        components = eigenvectors[:, -rank:].flip(1) * top_values.sqrt()
-        residual = (cov.diagonal().double() - components.pow(2).sum(-1)).clamp_min(0) + JITTER
+        pcs = principal_components(x_flat, rank)
+        components = pcs.directions * pcs.eigenvalues.sqrt()
+        residual = (pcs.variances - components.pow(2).sum(-1)).clamp_min(0) + JITTER
+        missing = rank - components.shape[-1]  # fewer examples than k: the other directions have variance 0
         return cls(
-            loc=mean,
-            components=components.to(x_flat.dtype),
+            loc=pcs.mean,
+            components=torch.nn.functional.pad(components, (0, missing)).to(x_flat.dtype),
             residual_std=residual.sqrt().to(x_flat.dtype),
         )
 

@@ -110,7 +110,7 @@ def build_methods(spec: Mapping[str, Any], *, metric: str, num_samples: int, rep
 
 
 def _input_models(laftr: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``{inputs, rank, coreset_size, name}`` per input model and budget asked for."""
+    """``{inputs, rank, coreset_size, rates, name}`` per input model, budget and firing-rate layout asked for."""
     models = []
     for inputs in laftr.get("inputs") or []:
         if inputs == "lowrank":
@@ -120,4 +120,6 @@ def _input_models(laftr: Mapping[str, Any]) -> list[dict[str, Any]]:
                        for m in laftr.get("coreset_size") or []]
         else:
             models.append({"inputs": inputs, "name": inputs})
-    return models
+    layouts = laftr.get("rates") or ["per_unit"]
+    return [{**m, "rates": r, "name": m["name"] if r == "per_unit" else f"{m['name']}, {r} rates"}
+            for m in models for r in layouts]
