@@ -5,6 +5,7 @@ A thin adapter over :mod:`laftr_cl.fsd` in the shape of Avalanche's EWC plugin: 
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -15,13 +16,31 @@ from laftr_cl.fsd import SummaryBank, TaskSummary, fsd, summarize
 from laftr_cl.regularizers.fsd_plugin import head_units, publish, summed_bytes, task_data
 
 
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+"""``storage_dtype`` options: the dtype firing rates and input statistics are kept in between tasks."""
+
+
+def stored(summary: TaskSummary, storage_dtype: str) -> TaskSummary:
+    """``summary`` with its firing rates and input model cast to ``storage_dtype`` (θ_t stays as it is).
+
+    The bank casts them back to the model's dtype when it stacks them, so a ``float16`` summary halves
+    the per-task bytes and changes the regularizer only by the rounding of rates and statistics.
+    """
+    dtype = STORAGE_DTYPES[storage_dtype]
+    if dtype == summary.firing_rates[0].dtype:
+        return summary
+    return dataclasses.replace(summary, firing_rates=tuple(r.to(dtype) for r in summary.firing_rates),
+                               inputs=summary.inputs.to(dtype=dtype))
+
+
 class LaftrPlugin(SupervisedPlugin):
     """Function-space regularization with LAFTR summaries (spec ``shared/design/laftr.md``).
 
     While training experience k: ``loss = CE + fsd_lambda · mean_{t<k} FSD_t(θ)``, all earlier
     tasks in one batched pass. Options are those of :func:`laftr_cl.fsd.summarize` (``inputs``,
     ``rank``, ``coreset_size``, ``classwise``) and :func:`laftr_cl.fsd.fsd` (``estimator``,
-    ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``anchor``).
+    ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``anchor``); ``storage_dtype``
+    (``float32`` or ``float16``) is the dtype the firing rates and input statistics are kept in.
 
     Logs ``LAFTR_FSD/train_phase/Exp<k>`` (the mean FSD term of each epoch, before λ) and
     ``LAFTR_summary_bytes`` through the strategy's evaluator. ``memory_bytes()`` reports the
@@ -44,10 +63,15 @@ class LaftrPlugin(SupervisedPlugin):
         same_dropout: bool = False,
         anchor: str = "per_task",
         summary_batch_size: int = 1000,
+        storage_dtype: str = "float32",
     ) -> None:
         super().__init__()
         if fsd_lambda < 0:
             raise ValueError(f"regularizer.plugin.fsd_lambda={fsd_lambda} must be >= 0.")
+        if storage_dtype not in STORAGE_DTYPES:
+            raise ValueError(f"regularizer.plugin.storage_dtype={storage_dtype!r} is not a storage dtype: choose "
+                             f"{' or '.join(STORAGE_DTYPES)} (the dtype of the kept firing rates and input statistics).")
+        self.storage_dtype = storage_dtype
         self.fsd_lambda = fsd_lambda
         self.fsd_options = dict(estimator=estimator, metric=metric, num_samples=num_samples,
                                 gate_draws=gate_draws, same_dropout=same_dropout, anchor=anchor)
@@ -83,6 +107,7 @@ class LaftrPlugin(SupervisedPlugin):
         exp = strategy.experience
         summary = summarize(strategy.model, task_data(strategy, self.summary_options["batch_size"]),
                             output_units=head_units(strategy), **self.summary_options)
+        summary = stored(summary, self.storage_dtype)
         if self.fsd_options["anchor"] == "latest":
             self.summaries = {k: s.without_snapshot() for k, s in self.summaries.items()}
         self.summaries[exp.current_experience] = summary
