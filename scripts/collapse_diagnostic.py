@@ -14,6 +14,10 @@ Columns, all on task 0 (its head: the first task's output units):
   without the input model; ``true``: the true FSD on task 0's training data.
 * ``g_ce``, ``g_fsd``: gradient norms of the cross-entropy and of λ·FSD on one minibatch;
   ``cos``: cosine between the two gradients.
+* ``dW_dead``, ``dW_live``: how far task 0's head rows moved from θ_0 (Frobenius norm) on the last
+  hidden layer's units that never fire on task 0's training data at θ_0 (``dead``, listed once at
+  the start) and on the others; ``on_new``: share of (task-0 test input, last-layer unit) pairs that
+  are off at θ_0 and on now — what the gate linearization (θ_0's gates) cannot see.
 """
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ from laftr_cl.training.strategy import build_strategy
 from avalanche.training.determinism.rng_manager import RNGManager
 
 COLUMNS = ("task", "epoch", "acc", "acc_head", "acc_shared", "share0", "est", "lin_real", "true",
-           "g_ce", "g_fsd", "cos")
+           "g_ce", "g_fsd", "cos", "dW_dead", "dW_live", "on_new")
 
 
 def _accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, units: list[int]) -> tuple[float, float]:
@@ -42,6 +46,11 @@ def _accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, units: list[int]
         pred = net(x)[:, units].argmax(-1)
     target = torch.as_tensor([units.index(int(c)) for c in y.tolist()])
     return (pred == target).float().mean().item(), (pred == 0).float().mean().item()
+
+
+def _features(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """The last hidden layer's activations ``[N, h]`` (everything but the output Linear)."""
+    return nn.Sequential(*list(net)[:-1])(x)
 
 
 def _mixed(shared_from: nn.Sequential, head_from: nn.Sequential) -> nn.Sequential:
@@ -68,6 +77,10 @@ class CollapseProbe(SupervisedPlugin):
             self.reference = copy.deepcopy(net).eval()
             self.real = summarize(strategy.model, (self.x_train, self.y_train), inputs="coreset",
                                   coreset_size=len(self.y_train), output_units=self.units)
+            with torch.no_grad():
+                self.dead = (_features(self.reference, self.x_train) > 0).sum(0) == 0
+            print(f"last hidden layer: {int(self.dead.sum())} of {self.dead.numel()} units never fire on task 0 at θ_0",
+                  flush=True)
 
     def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
         task = strategy.experience.current_experience
@@ -88,9 +101,13 @@ class CollapseProbe(SupervisedPlugin):
             true = true_fsd(net, self.reference, (self.x_train, self.y_train), metric=self.options["metric"],
                             output_units=self.units).item()
         g_ce, g_fsd, cos = self._gradients(strategy, bank)
+        with torch.no_grad():
+            moved = (net[-1].weight - self.reference[-1].weight)[self.units]
+            d_dead, d_live = moved[:, self.dead].norm().item(), moved[:, ~self.dead].norm().item()
+            on_new = ((_features(self.reference, self.x_test) <= 0) & (_features(net, self.x_test) > 0)).float().mean().item()
         net.train(was_training)
         self.rows.append((task, strategy.clock.train_exp_epochs, acc, acc_head, acc_shared, share0,
-                          est, lin_real, true, g_ce, g_fsd, cos))
+                          est, lin_real, true, g_ce, g_fsd, cos, d_dead, d_live, on_new))
         print(_format(self.rows[-1]), flush=True)
 
     def _gradients(self, strategy: Any, bank: Any) -> tuple[float, float, float]:
