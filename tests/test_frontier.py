@@ -64,8 +64,9 @@ def test_points_group_seeds_and_leave_out_validation_runs(tmp_path):
 def test_every_frontier_point_composes_into_the_frontier_experiment(tmp_path):
     points = sorted(p.stem for p in (REPO_ROOT / "configs" / "frontier_point").glob("*.yaml"))
     assert len(points) >= 18
-    sweep = compose_run_config(["experiment=frontier_split_mnist"]).hydra.sweeper.params["+frontier_point"]
-    assert sorted(sweep.split(",")) == points
+    for benchmark in ("split_mnist", "split_fmnist", "permuted_mnist"):
+        sweep = compose_run_config([f"experiment=frontier_{benchmark}"]).hydra.sweeper.params
+        assert sorted(sweep["+frontier_point"].split(",")) == points and sweep["seed"] == "0,1,2"
     for point in points:
         cfg = OmegaConf.to_container(compose_run_config(["experiment=frontier_split_mnist", f"+frontier_point={point}"], tmp_path),
                                      resolve=True)
