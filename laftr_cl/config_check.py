@@ -91,6 +91,9 @@ def _check_regularizer(cfg: DictConfig) -> None:
     if plugin.get("mode") == "online" and plugin.get("decay_factor") is None:
         _fail("regularizer.plugin.decay_factor", None, "online EWC needs a decay factor in (0, 1]",
               "regularizer.plugin.decay_factor=0.9")
+    if plugin.get("storage_dtype") not in (None, "float32", "float16"):
+        _fail("regularizer.plugin.storage_dtype", plugin.get("storage_dtype"),
+              "the kept firing rates and input statistics are float32 or float16", "regularizer.plugin.storage_dtype=float16")
     if plugin.get("estimator") == "exact":
         if cfg.model.name != "mlp":
             raise ConfigError(

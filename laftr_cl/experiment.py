@@ -60,6 +60,7 @@ def load_benchmark(cfg: DictConfig, device: torch.device) -> TensorBenchmark:
             device=device if cfg.data.on_device else "cpu",
             download=cfg.data.download,
             validation_fraction=cfg.data.get("validation_fraction", 0.0),
+            preprocessing=cfg.data.get("preprocessing", "standardize"),
         )
     except ValueError as err:  # the builders' setting errors name the setting and the fix
         raise ConfigError(str(err)) from err

@@ -28,11 +28,14 @@ def benchmark_data(
 
     ``x_* [N, *input_shape]`` float32, ``y_* [N]`` int64 in ``0 … num_classes − 1``; on
     ``settings.device`` when it fits. Synthetic data is drawn on the CPU, so it is the same on
-    every device for a given seed.
+    every device for a given seed; under ``preprocessing="raw"`` it is passed through a sigmoid,
+    so that its inputs lie in (0, 1) like raw pixels.
     """
     if settings.synthetic is None:
         return load_real(settings)
     data = synthetic_data(input_shape, num_classes, settings.synthetic, settings.seed)
+    if settings.preprocessing == "raw":
+        data = ClassificationData(data.x_train.sigmoid(), data.y_train, data.x_test.sigmoid(), data.y_test)
     return data.to(data_device(settings.device, data.nbytes))
 
 

@@ -46,6 +46,7 @@ def build_benchmark(
     device: str | torch.device = "cpu",
     download: bool = False,
     validation_fraction: float = 0.0,
+    preprocessing: str = "standardize",
 ) -> TensorBenchmark:
     """Builds benchmark ``name`` (see ``BENCHMARKS``) as tensors plus an Avalanche scenario.
 
@@ -70,6 +71,8 @@ def build_benchmark(
         validation_fraction: f in [0, 1); f > 0 holds out f of each experience's training
             examples (per class) and evaluates on them instead of the test set
             (:mod:`laftr_cl.benchmarks.validation`), for hyperparameter searches.
+        preprocessing: ``standardize`` (per-dataset ``(x/255 − mean)/std``) or ``raw`` (pixels
+            ``x/255`` in [0, 1]); synthetic data is mapped to (0, 1) by a sigmoid under ``raw``.
 
     Raises:
         ValueError: an unknown ``name`` or a setting the benchmark does not support.
@@ -91,5 +94,6 @@ def build_benchmark(
         synthetic=synthetic,
         device=device,
         download=download,
+        preprocessing=preprocessing,
     )
     return hold_out_validation(builder(settings), validation_fraction, seed)

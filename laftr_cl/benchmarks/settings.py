@@ -12,6 +12,12 @@ import torch
 
 from laftr_cl.benchmarks.base import ScenarioKind
 
+PREPROCESSING = {
+    "standardize": "(x/255 − mean)/std with the dataset's per-channel training statistics",
+    "raw": "pixels x/255 in [0, 1], as the LAFTR authors' code feeds MNIST",
+}
+"""``data.preprocessing`` options and what each does to a uint8 image."""
+
 _SCENARIO_MEANING = {
     "task": "task label = experience index, one head per task",
     "class": "task label 0, one head over all classes",
@@ -54,7 +60,7 @@ class BenchmarkSettings:
     """What ``build_benchmark`` was asked for, checked independently of the benchmark.
 
     ``scenario``, ``num_experiences`` and ``class_order`` are None where the benchmark's default
-    applies; ``synthetic`` is None for real data.
+    applies; ``synthetic`` is None for real data; ``preprocessing`` is a key of ``PREPROCESSING``.
     """
 
     root: str
@@ -65,6 +71,7 @@ class BenchmarkSettings:
     synthetic: SyntheticSpec | None
     device: torch.device
     download: bool
+    preprocessing: str = "standardize"
 
 
 def make_settings(
@@ -77,12 +84,18 @@ def make_settings(
     synthetic: Mapping | None,
     device: str | torch.device,
     download: bool,
+    preprocessing: str = "standardize",
 ) -> BenchmarkSettings:
     """Checks the benchmark-independent settings and returns them normalised."""
     if num_experiences is not None and (type(num_experiences) is not int or num_experiences < 1):
         raise ValueError(
             f"benchmark.num_experiences={num_experiences!r} must be a positive integer, or null "
             "for the benchmark's default."
+        )
+    if preprocessing not in PREPROCESSING:
+        choices = "; ".join(f"{name} ({meaning})" for name, meaning in PREPROCESSING.items())
+        raise ValueError(
+            f"data.preprocessing={preprocessing!r} is not an input preprocessing: choose one of: {choices}."
         )
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -98,6 +111,7 @@ def make_settings(
         synthetic=None if synthetic is None else SyntheticSpec.from_setting(synthetic),
         device=device,
         download=bool(download),
+        preprocessing=preprocessing,
     )
 
 

@@ -1,4 +1,6 @@
-"""Real datasets read once through torchvision's classes and normalised as tensor operations.
+"""Real datasets read once through torchvision's classes and preprocessed as tensor operations.
+
+``data.preprocessing``: ``standardize`` (per-channel ``(x/255 − mean)/std``) or ``raw`` (``x/255``).
 
 Decoding is cached per process (``(source, root, split)`` → uint8 images and int64 labels), never
 on disk; normalising runs on the target device, so only uint8 bytes cross to a GPU.
@@ -90,7 +92,9 @@ CIFAR100 = DatasetSource(
 def load_sources(
     settings: BenchmarkSettings, benchmark: str, *sources: DatasetSource
 ) -> list[ClassificationData]:
-    """Train and test split of each source: ``x [N, C, H, W]`` float32 normalised, ``y [N]`` int64.
+    """Train and test split of each source: ``x [N, C, H, W]`` float32, ``y [N]`` int64.
+
+    ``x`` is preprocessed as ``settings.preprocessing`` says (see ``_normalise``).
 
     Files are looked for under ``settings.root``. Every source's files are checked (and
     downloaded, with ``settings.download``) before any is read, so one error lists everything
@@ -126,9 +130,9 @@ def load_sources(
         data_at = data_device(settings.device, 4 * (images_train.numel() + images_test.numel()))
         loaded.append(
             ClassificationData(
-                _normalise(images_train, source, data_at),
+                _normalise(images_train, source, data_at, settings.preprocessing),
                 y_train.to(data_at),
-                _normalise(images_test, source, data_at),
+                _normalise(images_test, source, data_at, settings.preprocessing),
                 y_test.to(data_at),
             )
         )
@@ -202,11 +206,17 @@ def _decode(source: DatasetSource, root: str, train: bool) -> tuple[Tensor, Tens
     return torch.as_tensor(dataset.data), torch.as_tensor(dataset.targets, dtype=torch.int64)
 
 
-def _normalise(images: Tensor, source: DatasetSource, device: torch.device) -> Tensor:
-    """uint8 ``[N, H, W]`` / ``[N, H, W, C]`` → float32 ``[N, C, H, W]``, ``(x/255 − mean)/std``."""
+def _normalise(images: Tensor, source: DatasetSource, device: torch.device, preprocessing: str) -> Tensor:
+    """uint8 ``[N, H, W]`` / ``[N, H, W, C]`` → float32 ``[N, C, H, W]``.
+
+    ``preprocessing="raw"``: ``x/255`` in [0, 1]; ``"standardize"``: ``(x/255 − mean)/std`` with
+    ``source``'s per-channel statistics (≈ zero mean, unit std on the training split).
+    """
     images = images.to(device)
     images = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
-    x = images.to(dtype=torch.float32, memory_format=torch.contiguous_format)
+    x = images.to(dtype=torch.float32, memory_format=torch.contiguous_format).div_(255)
+    if preprocessing == "raw":
+        return x
     mean = torch.tensor(source.mean, device=device).view(1, -1, 1, 1)
     std = torch.tensor(source.std, device=device).view(1, -1, 1, 1)
-    return x.div_(255).sub_(mean).div_(std)
+    return x.sub_(mean).div_(std)

@@ -44,8 +44,9 @@ def fsd(
         estimator: ``bernoulli`` (stochastic gates), ``relu`` (the reference's gates) or ``exact``
             (closed form; ``metric="l2_logit"``, MLPs only).
         metric: ρ, one of ``l2_prob``, ``kl``, ``l2_logit``.
-        num_samples: S, input draws per task and step (split evenly over the classes of a
-            classwise summary: ``S // C`` per class).
+        num_samples: S, input draws per task and step; a classwise bank gives every component
+            ``S // C_max`` draws (at least 1), ``C_max`` the most components of any task in the
+            bank (see ``SummaryBank.samples_per_slot``).
         gate_draws: ``per_input`` (a gate per draw and unit) or ``per_step`` (one gate vector per
             task, or class, and step, as in the reference code); also how dropout masks are shared.
         same_dropout: apply the network's dropout inside the regularizer, one mask for both networks.

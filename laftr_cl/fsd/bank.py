@@ -183,7 +183,14 @@ class SummaryBank:
 
     # ------------------------------------------------------------------ per step
     def samples_per_slot(self, num_samples: int) -> int:
-        """Draws per slot: ``S // C_max`` (at least 1), S split evenly over a task's classes."""
+        """Draws per slot: ``S // C_max`` (at least 1), the same for every slot of the bank.
+
+        A task with ``C_max`` components gets about S draws; one with fewer components (a bank mixing
+        tasks with different numbers of classes) gets ``C_t · (S // C_max)``: still unbiased, with more
+        variance. Kept so that every step draws one fixed-shape ``[N, P, S // C_max]`` batch (no
+        ragged per-task shapes, nothing that depends on the data at run time); pass a larger S when
+        the smaller tasks need more draws.
+        """
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"num_samples must be an integer ≥ 1 (got {num_samples!r}).")
         return max(1, num_samples // self.max_classes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
 from torch import Tensor
 
 from laftr_cl.fsd.registry import Registry
@@ -25,9 +26,24 @@ def l2_prob(reference_logits: Tensor, logits: Tensor) -> Tensor:
 
 @METRICS.register("kl")
 def kl(reference_logits: Tensor, logits: Tensor) -> Tensor:
-    """KL(softmax(u_t) ‖ softmax(u)) over the last dim."""
-    reference_log_probs = reference_logits.log_softmax(-1)
-    return (reference_log_probs.exp() * (reference_log_probs - logits.log_softmax(-1))).sum(-1)
+    """KL(softmax(u_t) ‖ softmax(u)) over the last dim, computed from the logit difference.
+
+    With ``p = softmax(u_t)``, ``d = u − u_t`` and ``d̄ = Σ p d``: ``KL = log Σ p·exp(d − d̄)
+    = log1p(Σ p·g(d − d̄))`` with ``g(x) = eˣ − 1 − x ≥ 0`` (as ``Σ p (d − d̄) = 0``). Every term
+    is ≥ 0 and of order ``(d − d̄)²``, so near θ_t the value keeps float32's relative precision
+    (the textbook ``Σ p (log p − log q)`` subtracts two O(1) numbers and returns ±1e-8 noise, sometimes
+    negative, when ``u ≈ u_t``). Exactly 0 when ``u = u_t``; never negative.
+    """
+    probs = reference_logits.softmax(-1)
+    difference = logits - reference_logits
+    centred = difference - (probs * difference).sum(-1, keepdim=True)
+    return torch.log1p((probs * _exp_minus_one_minus(centred)).sum(-1))
+
+
+def _exp_minus_one_minus(x: Tensor) -> Tensor:
+    """``eˣ − 1 − x`` elementwise, accurate for small ``|x|`` (its Taylor series below 1e-2)."""
+    series = 0.5 * x * x * (1 + x / 3 * (1 + x / 4))
+    return torch.where(x.abs() < 1e-2, series, torch.expm1(x) - x)
 
 
 @METRICS.register("l2_logit")

@@ -14,9 +14,11 @@ class LaftrPlugin(FsdRegularizerPlugin):
 
     While training experience k: ``loss = CE + fsd_lambda · mean_{t<k} FSD_t(θ)``, all earlier
     tasks in one batched pass. Options are those of :func:`laftr_cl.fsd.summarize` (``inputs``,
-    ``rank``, ``coreset_size``, ``classwise``) and :func:`laftr_cl.fsd.fsd` (``estimator``,
-    ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``anchor``). ``seed`` draws the
-    stored inputs of ``inputs="coreset"`` (a checkpointed generator, not torch's global one).
+    ``rank``, ``coreset_size``, ``classwise``, ``rates``) and :func:`laftr_cl.fsd.fsd` (``estimator``,
+    ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``anchor``); ``storage_dtype``
+    (``float32`` or ``float16``) is the dtype the firing rates and input statistics are kept in.
+    ``seed`` draws the stored inputs of ``inputs="coreset"`` (a checkpointed generator, not torch's
+    global one).
 
     Logs ``LAFTR_FSD/train_phase/Exp<k>`` (the mean FSD term of each epoch, before λ) and
     ``LAFTR_summary_bytes`` through the strategy's evaluator. ``memory_bytes()`` reports the
@@ -44,9 +46,11 @@ class LaftrPlugin(FsdRegularizerPlugin):
         same_dropout: bool = False,
         anchor: str = "per_task",
         summary_batch_size: int = 1000,
+        storage_dtype: str = "float32",
         seed: int = 0,
     ) -> None:
         method = LaftrMethod(estimator=estimator, metric=metric, num_samples=num_samples, inputs=inputs, rank=rank,
                              coreset_size=coreset_size, classwise=classwise, rates=rates, gate_draws=gate_draws,
-                             same_dropout=same_dropout, anchor=anchor, batch_size=summary_batch_size)
+                             same_dropout=same_dropout, anchor=anchor, batch_size=summary_batch_size,
+                             storage_dtype=storage_dtype)
         super().__init__(method, fsd_lambda, summary_batch_size, seed)

@@ -1,6 +1,7 @@
 """LAFTR behind the FSD-method interface: :func:`laftr_cl.fsd.summarize` and :func:`laftr_cl.fsd.fsd`."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import torch
@@ -10,6 +11,23 @@ from laftr_cl.fsd.api import fsd
 from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
 from laftr_cl.fsd.summary import TaskSummary, summarize
+
+
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+"""``storage_dtype`` options: the dtype firing rates and input statistics are kept in between tasks."""
+
+
+def stored(summary: TaskSummary, storage_dtype: str) -> TaskSummary:
+    """``summary`` with its firing rates and input model cast to ``storage_dtype`` (θ_t stays as it is).
+
+    The bank casts them back to the model's dtype when it stacks them, so a ``float16`` summary halves
+    the per-task bytes and changes the regularizer only by the rounding of rates and statistics.
+    """
+    dtype = STORAGE_DTYPES[storage_dtype]
+    if dtype == summary.firing_rates[0].dtype:
+        return summary
+    return dataclasses.replace(summary, firing_rates=tuple(r.to(dtype) for r in summary.firing_rates),
+                               inputs=summary.inputs.to(dtype=dtype))
 
 
 @FSD_METHODS.register("laftr")
@@ -28,8 +46,13 @@ class LaftrMethod(FsdMethod):
     def __init__(self, *, estimator: str = "bernoulli", metric: str = "l2_prob", num_samples: int = 40,
                  inputs: str = "full", rank: int | None = None, coreset_size: int | None = None,
                  classwise: bool = False, rates: str = "per_unit", gate_draws: str = "per_input", same_dropout: bool = False,
-                 anchor: str = "per_task", class_weights: str = "uniform", batch_size: int = 256) -> None:
+                 anchor: str = "per_task", class_weights: str = "uniform", batch_size: int = 256,
+                 storage_dtype: str = "float32") -> None:
+        if storage_dtype not in STORAGE_DTYPES:
+            raise ValueError(f"storage_dtype={storage_dtype!r} is not a storage dtype: choose "
+                             f"{' or '.join(STORAGE_DTYPES)} (the dtype of the kept firing rates and input statistics).")
         self.metric = metric
+        self.storage_dtype = storage_dtype
         self.summary_options = dict(inputs=inputs, rank=rank, coreset_size=coreset_size, classwise=classwise,
                                     rates=rates, batch_size=batch_size)
         self.fsd_options = dict(estimator=estimator, metric=metric, num_samples=num_samples, gate_draws=gate_draws,
@@ -37,8 +60,9 @@ class LaftrMethod(FsdMethod):
 
     def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
                   generator: torch.Generator | None = None, task_label: int | None = None) -> TaskSummary:
-        return summarize(model, data, output_units=output_units, generator=generator, task_label=task_label,
-                         **self.summary_options)
+        summary = summarize(model, data, output_units=output_units, generator=generator, task_label=task_label,
+                            **self.summary_options)
+        return stored(summary, self.storage_dtype)
 
     def prepare(self, model: nn.Module, summaries: Sequence[TaskSummary]) -> SummaryBank:
         """The summaries stacked for one batched pass (checked against ``model``)."""
@@ -62,7 +86,7 @@ class LaftrMethod(FsdMethod):
         return sum(r.numel() for r in summary.firing_rates) + sum(t.numel() for t in summary.inputs.tensors().values())
 
     def options(self) -> dict[str, Any]:
-        return {**self.summary_options, **self.fsd_options}
+        return {**self.summary_options, **self.fsd_options, "storage_dtype": self.storage_dtype}
 
     def summary_key(self) -> tuple:
         return (self.name, tuple(sorted(self.summary_options.items())))

@@ -1,0 +1,188 @@
+"""The accuracy–memory frontier: final accuracy against every byte a method keeps after the last task.
+
+Reads ``results.json`` files (complete runs only), groups them by (benchmark, method, budget) and
+reports per group the seeds' mean ± std, min and n of the final average accuracy, with the bytes in
+two columns: *per task* (what grows with the number of tasks: rates and input statistics, stored
+examples and their outputs) and *copies of θ* (parameter-sized tensors kept once: snapshots and
+importances). ``total = T · per_task + copies · |θ|`` bytes, with T the number of tasks.
+
+A *method* is a line on the plot, a *budget* a point on it:
+
+* ``laftr``: ``laftr <anchor>[ classwise]`` with budget ``diag``, ``lowrank k`` or ``full`` (and
+  ``coreset m``); ``float16`` is added when the summary was stored in half precision.
+* ``coreset_fsd``: budget ``m`` stored examples per task; ``replay``: buffer size; every other
+  regularizer (``ewc``, ``ewc_online``, ``si``, …) has one budget.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+THETA_PARTS = ("snapshot", "importances")
+"""Memory parts that are parameter-sized copies of θ; every other part is counted per task."""
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    """One (benchmark, method, budget) over its seeds. Accuracies in percent, bytes as counted."""
+
+    benchmark: str
+    method: str
+    budget: str
+    accuracies: tuple[float, ...]
+    seeds: tuple[int, ...]
+    bytes_per_task: float
+    theta_copies: float
+    total_bytes: float
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.accuracies)
+
+    @property
+    def std(self) -> float:
+        return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
+
+    @property
+    def min(self) -> float:
+        return min(self.accuracies)
+
+
+def load_runs(folders: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Every complete ``results.json`` below ``folders``, with its path under ``"path"``."""
+    runs = []
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("results.json")):
+            payload = json.loads(path.read_text())
+            if payload.get("complete"):
+                payload["path"] = str(path)
+                runs.append(payload)
+    return runs
+
+
+def method_and_budget(config: dict[str, Any]) -> tuple[str, str]:
+    """The plot line and point of a run, from its resolved config (see the module docstring)."""
+    regularizer = config["regularizer"]
+    name, plugin = regularizer["name"], regularizer.get("plugin") or {}
+    if name.startswith("laftr"):
+        method = f"laftr {plugin.get('anchor', 'per_task')}" + (" classwise" if plugin.get("classwise") else "")
+        if plugin.get("storage_dtype") == "float16":
+            method += " float16"
+        inputs = plugin.get("inputs", "full")
+        budget = {"lowrank": f"lowrank {plugin.get('rank')}", "coreset": f"coreset {plugin.get('coreset_size')}"}
+        return method, budget.get(inputs, inputs)
+    if name == "coreset_fsd":
+        return name, f"m={plugin.get('coreset_size')}"
+    if name == "replay":
+        return name, f"buffer {plugin.get('mem_size')}"
+    return name, "-"
+
+
+def theta_bytes(config: dict[str, Any]) -> int:
+    """Bytes of one float32 copy of the run's parameters (the model is built from its config)."""
+    from hydra.utils import instantiate
+
+    net = instantiate(config["model"]["net"])
+    return 4 * sum(p.numel() for p in net.parameters())
+
+
+def split_bytes(memory: dict[str, int] | None, num_tasks: int, theta: int) -> tuple[float, float, float]:
+    """``(bytes per task, copies of θ, total bytes)`` of a run's ``summary_memory_bytes``."""
+    memory = {k: v for k, v in (memory or {}).items() if k != "total"}
+    theta_part = sum(v for k, v in memory.items() if k in THETA_PARTS)
+    rest = sum(v for k, v in memory.items() if k not in THETA_PARTS)
+    return rest / num_tasks, theta_part / theta, float(rest + theta_part)
+
+
+def frontier_points(runs: Iterable[dict[str, Any]]) -> list[FrontierPoint]:
+    """Runs grouped by (benchmark, method, budget); validation-split runs are left out."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    theta_cache: dict[str, int] = {}
+    for run in runs:
+        config = run["config"]
+        if ((config.get("data") or {}).get("validation_fraction") or 0) > 0:
+            continue
+        groups[(run["benchmark"]["name"], *method_and_budget(config))].append(run)
+    points = []
+    for (benchmark, method, budget), members in sorted(groups.items()):
+        key = json.dumps(members[0]["config"]["model"]["net"], sort_keys=True)
+        theta = theta_cache.setdefault(key, theta_bytes(members[0]["config"]))
+        splits = [split_bytes(r.get("summary_memory_bytes"), len(r["accuracy_matrix"]), theta) for r in members]
+        points.append(FrontierPoint(
+            benchmark=benchmark, method=method, budget=budget,
+            accuracies=tuple(100 * r["final"]["average_accuracy"] for r in members),
+            seeds=tuple(sorted(r["config"]["seed"] for r in members)),
+            bytes_per_task=statistics.fmean(s[0] for s in splits),
+            theta_copies=statistics.fmean(s[1] for s in splits),
+            total_bytes=statistics.fmean(s[2] for s in splits),
+        ))
+    return points
+
+
+def _size(nbytes: float) -> str:
+    for unit, scale in (("MB", 1e6), ("KB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes:.0f} B"
+
+
+def to_markdown(points: list[FrontierPoint]) -> str:
+    """One table row per point, sorted by benchmark, method, then total bytes."""
+    lines = ["| benchmark | method | budget | n | final accuracy | min | bytes per task | copies of θ | total kept |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for p in sorted(points, key=lambda p: (p.benchmark, p.method, p.total_bytes)):
+        lines.append(f"| {p.benchmark} | {p.method} | {p.budget} | {len(p.accuracies)} | {p.mean:.2f} ± {p.std:.2f} "
+                     f"| {p.min:.2f} | {_size(p.bytes_per_task)} | {p.theta_copies:.2f} | {_size(p.total_bytes)} |")
+    return "\n".join(lines)
+
+
+def plot_frontier(points: list[FrontierPoint], benchmark: str, path: Path) -> Path:
+    """Accuracy (mean, error bar = std) against total bytes kept (log axis), a line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by_method: dict[str, list[FrontierPoint]] = defaultdict(list)
+    for p in points:
+        if p.benchmark == benchmark:
+            by_method[p.method].append(p)
+    for method, members in sorted(by_method.items()):
+        members.sort(key=lambda p: p.total_bytes)
+        xs = [max(p.total_bytes, 1.0) for p in members]
+        ax.errorbar(xs, [p.mean for p in members], yerr=[p.std for p in members], marker="o", capsize=3,
+                    label=method)
+        for p, x in zip(members, xs):
+            if p.budget != "-":
+                ax.annotate(p.budget, (x, p.mean), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("bytes kept after the last task (log scale)")
+    ax.set_ylabel("final average accuracy (%)")
+    ax.set_title(f"{benchmark}: accuracy against memory")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def pareto(points: list[FrontierPoint]) -> list[FrontierPoint]:
+    """The points no other point of the same benchmark beats in both mean accuracy and total bytes."""
+    front = []
+    for p in points:
+        beaten = any(q.benchmark == p.benchmark and q is not p and q.mean >= p.mean and q.total_bytes <= p.total_bytes
+                     and (q.mean > p.mean or q.total_bytes < p.total_bytes) for q in points)
+        if not beaten:
+            front.append(p)
+    return sorted(front, key=lambda p: (p.benchmark, p.total_bytes))
+
+
+__all__ = ["FrontierPoint", "THETA_PARTS", "frontier_points", "load_runs", "method_and_budget", "pareto",
+           "plot_frontier", "split_bytes", "theta_bytes", "to_markdown"]

@@ -1,0 +1,77 @@
+"""The accuracy–memory frontier: bytes split per task / copies of θ, grouping, table, configs."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from omegaconf import OmegaConf
+
+from helpers import REPO_ROOT, compose_run_config
+from laftr_cl.frontier import frontier_points, load_runs, method_and_budget, pareto, split_bytes, theta_bytes, to_markdown
+
+MLP = {"_target_": "laftr_cl.models.mlp.MLP", "input_size": 784, "hidden_sizes": [512, 512], "num_outputs": 10}
+THETA = 4 * (785 * 512 + 513 * 512 + 513 * 10)
+
+
+def _run(tmp_path, name, regularizer, plugin, accuracy, memory, seed=0, fraction=0.0):
+    payload = {"complete": True, "benchmark": {"name": "split_mnist"},
+               "config": {"seed": seed, "model": {"net": MLP}, "data": {"validation_fraction": fraction},
+                          "regularizer": {"name": regularizer, "plugin": plugin}},
+               "accuracy_matrix": [[0.0] * 5] * 5, "final": {"average_accuracy": accuracy},
+               "summary_memory_bytes": memory}
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "results.json").write_text(json.dumps(payload))
+
+
+def test_theta_bytes_counts_the_mlp_parameters():
+    assert theta_bytes({"model": {"net": MLP}}) == THETA == 2_678_824
+
+
+def test_split_bytes_separates_theta_sized_parts():
+    per_task, copies, total = split_bytes({"rates": 5000, "inputs": 45000, "snapshot": 2 * THETA, "total": 1}, 5, THETA)
+    assert (per_task, copies, total) == (10000, 2.0, 50000 + 2 * THETA)
+    assert split_bytes(None, 5, THETA) == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("regularizer, plugin, want", [
+    ("laftr", {"anchor": "latest", "inputs": "lowrank", "rank": 5, "classwise": True}, ("laftr latest classwise", "lowrank 5")),
+    ("laftr", {"anchor": "per_task", "inputs": "full", "classwise": False}, ("laftr per_task", "full")),
+    ("coreset_fsd", {"coreset_size": 20}, ("coreset_fsd", "m=20")),
+    ("replay", {"mem_size": 200}, ("replay", "buffer 200")),
+    ("ewc_online", {"ewc_lambda": 1.0}, ("ewc_online", "-")),
+])
+def test_method_and_budget(regularizer, plugin, want):
+    assert method_and_budget({"regularizer": {"name": regularizer, "plugin": plugin}}) == want
+
+
+def test_points_group_seeds_and_leave_out_validation_runs(tmp_path):
+    diag = {"anchor": "latest", "inputs": "diag", "classwise": False}
+    _run(tmp_path, "a", "laftr", diag, 0.98, {"rates": 100, "inputs": 900, "snapshot": THETA}, seed=0)
+    _run(tmp_path, "b", "laftr", diag, 0.96, {"rates": 100, "inputs": 900, "snapshot": THETA}, seed=1)
+    _run(tmp_path, "c", "laftr", diag, 0.10, {"rates": 100, "inputs": 900, "snapshot": THETA}, fraction=0.1)
+    _run(tmp_path, "d", "replay", {"mem_size": 50}, 0.95, {"examples": 50 * 3152})
+    points = frontier_points(load_runs([tmp_path]))
+    laftr, replay = sorted(points, key=lambda p: p.method)
+    assert laftr.seeds == (0, 1) and laftr.mean == pytest.approx(97.0) and laftr.min == pytest.approx(96.0)
+    assert (laftr.bytes_per_task, laftr.theta_copies, laftr.total_bytes) == (200, 1.0, 1000 + THETA)
+    assert replay.theta_copies == 0 and replay.total_bytes == 50 * 3152
+    assert pareto(points) == [replay, laftr]  # replay is smaller, laftr more accurate: both on the front
+    table = to_markdown(points)
+    assert "| split_mnist | laftr latest | diag | 2 | 97.00 ± 1.41 | 96.00 | 200 B | 1.00 | 2.7 MB |" in table
+
+
+def test_every_frontier_point_composes_into_the_frontier_experiment(tmp_path):
+    points = sorted(p.stem for p in (REPO_ROOT / "configs" / "frontier_point").glob("*.yaml"))
+    assert len(points) >= 18
+    for benchmark in ("split_mnist", "split_fmnist", "permuted_mnist"):
+        sweep = compose_run_config([f"experiment=frontier_{benchmark}"]).hydra.sweeper.params
+        assert sorted(sweep["+frontier_point"].split(",")) == points and sweep["seed"] == "0,1,2"
+    for point in points:
+        cfg = OmegaConf.to_container(compose_run_config(["experiment=frontier_split_mnist", f"+frontier_point={point}"], tmp_path),
+                                     resolve=True)
+        regularizer = cfg["regularizer"]
+        assert point.startswith(regularizer["name"])
+        if regularizer["name"] == "laftr":
+            assert regularizer["plugin"]["anchor"] == "latest"
+            assert regularizer["plugin"]["fsd_lambda"] == cfg["frontier"]["lambda"]["laftr"]
