@@ -93,10 +93,22 @@ class FsdRegularizerPlugin(SupervisedPlugin):
 
     # ------------------------------------------------------------------ training hooks
     def before_backward(self, strategy: Any, **kwargs: Any) -> None:
+        value = self.penalty(strategy.model)
+        if value is not None:
+            strategy.loss += self.fsd_lambda * value
+            self.record_penalty(value)
+
+    def prepare(self, model: nn.Module) -> None:
+        """Nothing to stack beforehand (the step's term is :meth:`estimate`)."""
+
+    def penalty(self, model: nn.Module) -> Tensor | None:
+        """The step's term before λ (0-d), or None when no task is summarized yet or λ = 0."""
         if not self.summaries or self.fsd_lambda == 0:
-            return
-        value = self.estimate(strategy.model, list(self.summaries.values()))
-        strategy.loss += self.fsd_lambda * value
+            return None
+        return self.estimate(model, list(self.summaries.values()))
+
+    def record_penalty(self, value: Tensor) -> None:
+        """Adds one step's term to the epoch's mean (on the device; read once per epoch)."""
         detached = value.detach()
         self._epoch_total = detached if self._epoch_total is None else self._epoch_total + detached
         self._epoch_steps += 1

@@ -60,13 +60,27 @@ class LaftrPlugin(SupervisedPlugin):
 
     # ------------------------------------------------------------------ training hooks
     def before_backward(self, strategy: Any, **kwargs: Any) -> None:
+        value = self.penalty(strategy.model)
+        if value is not None:
+            strategy.loss += self.fsd_lambda * value
+            self.record_penalty(value)
+
+    # ------------------------------------------------------------------ the step's term
+    def prepare(self, model: nn.Module) -> None:
+        """Stacks the summaries for ``model`` (done before a step is compiled or captured)."""
+        if self.summaries and self._bank is None:
+            self._bank = SummaryBank(model, list(self.summaries.values()), anchor=self.fsd_options["anchor"])
+
+    def penalty(self, model: nn.Module) -> torch.Tensor | None:
+        """Mean over earlier tasks of FSD_t(θ), before λ (0-d, differentiable); None when no task
+        is summarized yet or λ = 0. Pure tensor maths after :meth:`prepare`: it can be compiled."""
         if not self.summaries or self.fsd_lambda == 0:
-            return
-        if self._bank is None:
-            self._bank = SummaryBank(strategy.model, list(self.summaries.values()),
-                                     anchor=self.fsd_options["anchor"])
-        value = fsd(strategy.model, self._bank, **self.fsd_options)
-        strategy.loss += self.fsd_lambda * value
+            return None
+        self.prepare(model)
+        return fsd(model, self._bank, **self.fsd_options)
+
+    def record_penalty(self, value: torch.Tensor) -> None:
+        """Adds one step's term to the epoch's mean (on the device; read once per epoch)."""
         detached = value.detach()
         self._epoch_total = detached if self._epoch_total is None else self._epoch_total + detached
         self._epoch_steps += 1
