@@ -14,6 +14,7 @@ from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS
 from laftr_cl.fsd.gated_view import unwrap
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
+from laftr_cl.fsd.precision import float32_region
 from laftr_cl.fsd.summary import TaskSummary
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -80,7 +81,8 @@ def fsd(
         gate_draws=gate_draws,
         same_dropout=same_dropout,
     )
-    per_task = bank.per_task(slot_values)
+    with float32_region(bank.device):  # the weighted mean over slots stays fp32 under bf16 autocast
+        per_task = bank.per_task(slot_values)
     if reduction == "mean":
         return per_task.mean()
     if reduction == "sum":

@@ -9,7 +9,7 @@ from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.ops import PassContext
-from laftr_cl.fsd.precision import as_float32, float32_region
+from laftr_cl.fsd.precision import float32_region
 
 
 class SampledEstimator(Estimator):
@@ -19,7 +19,7 @@ class SampledEstimator(Estimator):
     stacked snapshots without gradient (recording gates, pooling indices, dropout masks), then the
     current pass as one ``[N·P·S, ...]`` batch with the live weights, ρ on each slot's output units
     ``[N, P, S, K] → [N, P, S]``, and the mean over the S draws. Under bf16 autocast the draws and
-    ρ stay in float32 (:mod:`laftr_cl.fsd.precision`); the two passes follow autocast.
+    ρ (see :func:`~laftr_cl.fsd.metrics.get_metric`) stay in float32; the two passes follow autocast.
     """
 
     def gates(self, bank: SummaryBank, relu_index: int, s: Tensor, noise: Noise, per_step: bool) -> Tensor:
@@ -47,8 +47,7 @@ class SampledEstimator(Estimator):
         current = bank.view.current_pass(x.reshape(n * p * samples, *bank.input_shape), ctx)
         reference = bank.select_outputs(reference.reshape(n, p, samples, -1))
         current = bank.select_outputs(current.reshape(n, p, samples, -1))
-        with float32_region(bank.device):
-            return rho(as_float32(reference), as_float32(current)).mean(-1)
+        return rho(reference, current).mean(-1)
 
 
 @ESTIMATORS.register("bernoulli")
