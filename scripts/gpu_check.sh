@@ -60,12 +60,15 @@ tables() {  # a step's Markdown table lines, or the tail of its log when it has 
 }
 
 # 1. wheels (the GPU image has torch, torchvision, numpy, scipy, pytest; not avalanche, hydra, wandb)
-install() {
+install_wheels() {  # run by `timeout bash -c`: a function of this shell must be exported to it
   if "$py" -c "import avalanche, hydra, omegaconf" 2>/dev/null; then echo "already importable"; return 0; fi
   compgen -G ".whl/*.whl" > /dev/null || { echo "no .whl/*.whl: run bash scripts/gpu-wheels.sh where PyPI is reachable and carry .whl/"; return 1; }
-  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$work/site" .whl/*.whl
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$work/site" .whl/*.whl &&
+    PYTHONPATH="$work/site" "$py" -c "import avalanche, hydra, omegaconf; print('installed', len(__import__('os').listdir('.whl')), 'wheels')"
 }
-step install 60 install
+export -f install_wheels
+export py work
+step install 60 bash -c install_wheels
 export PYTHONPATH="$work/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 "$py" -c "import torch; print('torch', torch.__version__, '|', torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA')" \
   > "$work/env.log" 2>&1

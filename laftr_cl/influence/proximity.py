@@ -160,7 +160,8 @@ def build_subset(model: nn.Module, data: Data, *, metric: str, generator: torch.
     """The FSD over ``size`` training inputs drawn without replacement with ``generator``."""
     if not 1 <= size <= data[0].shape[0]:
         raise ValueError(f"subset size={size} must be in [1, {data[0].shape[0]}] (the training set's size).")
-    index = torch.randperm(data[0].shape[0], generator=generator)[:size].to(data[0].device)
+    device = generator.device if generator is not None else "cpu"
+    index = torch.randperm(data[0].shape[0], generator=generator, device=device)[:size].to(data[0].device)
     return DataFSD(model, data[0][index], metric=metric)
 
 

@@ -174,9 +174,10 @@ def run_compiled_epoch(strategy: Any, step: TrainStep, **kwargs: Any) -> None:
     """One epoch of ``strategy`` through ``step``: the iteration hooks, then the step, then the
     guard's and the penalties' records — all without reading a value on the host."""
     guards = [p for p in strategy.plugins if isinstance(p, TrainingGuard)]
-    for strategy.mbatch in strategy.dataloader:
+    for batch in strategy.dataloader:
         if strategy._stop_training:
             break
+        strategy.mbatch = batch
         strategy._unpack_minibatch()
         strategy._before_training_iteration(**kwargs)
         out = step(strategy.mb_x, strategy.mb_y, strategy.mb_task_id)

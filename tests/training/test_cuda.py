@@ -166,3 +166,21 @@ def test_the_fsd_study_runs_on_cuda(tmp_path):
             "methods.laftr.coreset_size=[5]", "methods.coreset.sizes=[5]", "methods.ntk.sizes=[5]"])
     rows = run_study(cfg, tmp_path)
     assert rows and all(row["points"] == 3 for row in rows)
+
+
+@pytest.mark.parametrize("script", ["influence.py", "mislabeled.py"])
+def test_the_influence_scripts_run_on_cuda(script, tmp_path):
+    import json
+    import os
+    import subprocess
+
+    from helpers import REPO_ROOT
+    tiny = ["device=cuda", "data=synthetic", "data.synthetic.train_per_class=6", "data.synthetic.test_per_class=2",
+            "model.hidden_sizes=[8]", "train.epochs=2", "solver.steps=3", "methods.subset.size=10",
+            "methods.laftr_coreset.coreset_size=2", "num_train=40", "num_test=8"]
+    extra = ["num_queries=3"] if script == "influence.py" else ["flip_fraction=0.2"]
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / script), *tiny, *extra, f"hydra.run.dir={tmp_path}"],
+                            cwd=REPO_ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "results.json").read_text())["table"]

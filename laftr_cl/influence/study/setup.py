@@ -8,6 +8,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from laftr_cl.experiment import resolve_device
 from laftr_cl.influence.response import SolverSettings
 from laftr_cl.influence.study.data import Split, load_split
 from laftr_cl.influence.study.training import train_classifier
@@ -15,16 +16,20 @@ from laftr_cl.models import MLP
 
 
 def load_data(cfg: DictConfig) -> Split:
-    """``cfg.num_train`` training and ``cfg.num_test`` test examples of ``cfg.data``."""
+    """``cfg.num_train`` training and ``cfg.num_test`` test examples of ``cfg.data``, on ``cfg.device``
+    (drawn on the CPU first, so that a seed picks the same examples on every device)."""
     synthetic = OmegaConf.to_container(cfg.data.synthetic) if cfg.data.synthetic is not None else None
-    return load_split(cfg.data.benchmark, root=cfg.data.root, num_train=cfg.num_train, num_test=cfg.num_test,
-                      seed=cfg.seed, synthetic=synthetic)
+    split = load_split(cfg.data.benchmark, root=cfg.data.root, num_train=cfg.num_train, num_test=cfg.num_test,
+                       seed=cfg.seed, synthetic=synthetic)
+    device = resolve_device(cfg.get("device", "cpu"))
+    return Split(split.x_train.to(device), split.y_train.to(device), split.x_test.to(device), split.y_test.to(device),
+                 split.num_classes)
 
 
 def trained_mlp(cfg: DictConfig, x: Tensor, y: Tensor, num_classes: int) -> nn.Module:
     """An MLP (``cfg.model.hidden_sizes``) trained on ``x [N, ...]``, ``y [N]`` as ``cfg.train`` says, in eval mode."""
     torch.manual_seed(cfg.seed)
-    model = MLP(x[0].numel(), list(cfg.model.hidden_sizes), num_classes)
+    model = MLP(x[0].numel(), list(cfg.model.hidden_sizes), num_classes).to(x.device)
     train_classifier(model, x, y, epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, lr=cfg.train.lr,
                      generator=torch.Generator().manual_seed(cfg.seed))
     return model
