@@ -7,12 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from avalanche.evaluation.metrics import (
-    accuracy_metrics,
-    bwt_metrics,
-    forgetting_metrics,
-    loss_metrics,
-)
+from avalanche.evaluation.metrics import bwt_metrics, forgetting_metrics
 from avalanche.training.determinism.rng_manager import RNGManager
 from avalanche.training.plugins import EvaluationPlugin
 from hydra.utils import instantiate, to_absolute_path
@@ -25,6 +20,7 @@ from laftr_cl.config_check import ConfigError, validate_config
 from laftr_cl.models import TaskMaskedClassifier
 from laftr_cl.regularizers.memory import memory_bytes
 from laftr_cl.results import ResultsRecorder, write_json_atomic
+from laftr_cl.training.device_metrics import device_metrics
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.strategy import build_strategy
 
@@ -110,10 +106,10 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
 
 
 def build_evaluator(loggers: list[Any]) -> EvaluationPlugin:
-    """Per-epoch and per-experience metrics only: nothing is computed for every iteration."""
+    """Per-epoch and per-experience metrics only, accuracy and loss added up on the device (no
+    host read per iteration, see :mod:`~laftr_cl.training.device_metrics`)."""
     return EvaluationPlugin(
-        accuracy_metrics(epoch=True, experience=True, stream=True),
-        loss_metrics(epoch=True, experience=True, stream=True),
+        device_metrics(),
         forgetting_metrics(experience=True, stream=True),
         bwt_metrics(experience=True, stream=True),
         loggers=loggers,
@@ -152,6 +148,8 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         epochs=cfg.train.epochs,
         batch_size=cfg.train.batch_size,
         eval_batch_size=cfg.train.eval_batch_size,
+        compile=cfg.train.get("compile", "none"),
+        precision=cfg.train.get("precision", "fp32"),
     )
     joint = cfg.regularizer.strategy == "joint"
     num_exp = benchmark.num_experiences

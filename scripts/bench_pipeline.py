@@ -6,7 +6,10 @@ call, then timed over ``--epochs`` epochs; the table gives ms per iteration and 
 the plain loop, measured in one run.
 
     python scripts/bench_pipeline.py --data-root ../shared/datasets/mnist-5k
-    python scripts/bench_pipeline.py --synthetic 6000 --device cuda      # no files needed
+    python scripts/bench_pipeline.py --synthetic 6000 --device cuda --compile none cudagraph  # no files needed
+
+``--compile`` times laftr-cl's pipeline once per ``train.compile`` mode (``none`` is Avalanche's
+loop; ``compile`` and ``cudagraph`` run the whole step compiled and drop the last partial batch).
 
 Avalanche's default path (a PIL image and a transform per sample, ``default_evaluator``)
 needs real MNIST files, so it is skipped with ``--synthetic``.
@@ -68,12 +71,12 @@ def _naive_run(strategy, experience) -> Callable[[], int]:
     return run
 
 
-def laftr_cl_pipeline(benchmark, device, epochs, batch_size) -> Callable[[], int]:
+def laftr_cl_pipeline(benchmark, device, epochs, batch_size, compile_mode="none") -> Callable[[], int]:
     model = TaskMaskedClassifier(MLP(784, [512, 512], 10), None).to(device)
     strategy = build_strategy(
         "naive", model=model, optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
         plugins=[], evaluator=build_evaluator([]), benchmark=benchmark, device=device,
-        epochs=epochs, batch_size=batch_size, eval_batch_size=1000)
+        epochs=epochs, batch_size=batch_size, eval_batch_size=1000, compile=compile_mode)
     return _naive_run(strategy, benchmark.scenario.train_stream[0])
 
 
@@ -97,6 +100,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--compile", nargs="+", default=["none"], choices=["none", "compile", "cudagraph"],
+                        help="train.compile modes of laftr-cl's pipeline to time")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
@@ -105,8 +110,10 @@ def main() -> None:
     benchmark = build_benchmark("permuted_mnist", root=args.data_root, num_experiences=1,
                                 synthetic=synthetic, device=device)
     first = benchmark.train[0]
-    rows = [("plain PyTorch loop", _timed(plain_loop(first.x, first.y, device, args.epochs, args.batch_size), device)),
-            ("laftr-cl (regularizer none)", _timed(laftr_cl_pipeline(benchmark, device, args.epochs, args.batch_size), device))]
+    rows = [("plain PyTorch loop", _timed(plain_loop(first.x, first.y, device, args.epochs, args.batch_size), device))]
+    for mode in args.compile:
+        label = "laftr-cl (regularizer none)" if mode == "none" else f"laftr-cl (regularizer none, train.compile={mode})"
+        rows.append((label, _timed(laftr_cl_pipeline(benchmark, device, args.epochs, args.batch_size, mode), device)))
     if not synthetic:
         rows.append(("Avalanche default (PIL per sample)",
                      _timed(avalanche_default(args.data_root, device, args.epochs, args.batch_size), device)))

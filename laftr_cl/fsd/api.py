@@ -11,6 +11,7 @@ from laftr_cl.fsd.data import iterate_batches
 from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
+from laftr_cl.fsd.precision import float32_region
 from laftr_cl.fsd.summary import TaskSummary
 from laftr_cl.fsd.tensors import eval_mode, output_unit_index
 from laftr_cl.fsd.trace import forward_with_task
@@ -78,7 +79,8 @@ def fsd(
         gate_draws=gate_draws,
         same_dropout=same_dropout,
     )
-    per_task = bank.per_task(slot_values)
+    with float32_region(bank.device):  # the weighted mean over slots stays fp32 under bf16 autocast
+        per_task = bank.per_task(slot_values)
     if reduction == "mean":
         return per_task.mean()
     if reduction == "sum":

@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from laftr_cl.fsd.precision import as_float32, float32_region
 from laftr_cl.fsd.registry import Registry
 
 Metric = Callable[[Tensor, Tensor], Tensor]
@@ -53,8 +54,15 @@ def l2_logit(reference_logits: Tensor, logits: Tensor) -> Tensor:
 
 
 def get_metric(name: str) -> Metric:
-    """The metric registered as ``name`` (ValueError listing the choices otherwise)."""
-    return METRICS.get(name)
+    """The metric registered as ``name`` (ValueError listing the choices otherwise), computed in
+    float32 on float32 copies of the logits also under bf16 autocast (softmax differences)."""
+    metric = METRICS.get(name)
+
+    def in_float32(reference_logits: Tensor, logits: Tensor) -> Tensor:
+        with float32_region(logits.device):
+            return metric(as_float32(reference_logits), as_float32(logits))
+
+    return in_float32
 
 
 __all__ = ["METRICS", "Metric", "get_metric", "l2_prob", "kl", "l2_logit"]

@@ -3,6 +3,12 @@
 Every draw made while estimating the FSD of a bank of summaries has the shape ``[N, P, ...]``
 (snapshots × slots, see :class:`~laftr_cl.fsd.bank.SummaryBank`), so that a test can record the
 draws of a batched call and replay each task's slice in a single-task call.
+
+Draws are made on the model's device, never on the host and copied: on CUDA they come from the
+device's default generator (or a CUDA ``torch.Generator``), whose Philox state a captured CUDA
+graph advances on every replay, so a captured training step (``train.compile: cudagraph``) draws
+fresh values each step without a host round trip; under ``torch.compile`` the draws become part of
+the compiled graph.
 """
 from __future__ import annotations
 
@@ -27,8 +33,14 @@ class Noise:
         device: torch.device | str,
         dtype: torch.dtype = torch.float32,
     ) -> None:
+        device = torch.device(device)
+        if generator is not None and generator.device.type != device.type:
+            raise ValueError(
+                f"The FSD's random draws are made on {device} but the generator given is on "
+                f"{generator.device}: pass torch.Generator(device={str(device)!r}) (or None for the "
+                "device's default generator).")
         self.generator = generator
-        self.device = torch.device(device)
+        self.device = device
         self.dtype = dtype
 
     @classmethod

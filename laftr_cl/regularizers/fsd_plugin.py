@@ -88,12 +88,26 @@ class FsdRegularizerPlugin(SupervisedPlugin):
 
     # ------------------------------------------------------------------ training hooks
     def before_backward(self, strategy: Any, **kwargs: Any) -> None:
+        value = self.penalty(strategy.model)
+        if value is not None:
+            strategy.loss += self.fsd_lambda * value
+            self.record_penalty(value)
+
+    def prepare(self, model: nn.Module) -> None:
+        """Builds the method's view of the summaries for ``model`` (LAFTR: stacks them into a bank),
+        once per task; done before a step is compiled or captured."""
+        if self.summaries and self._prepared is None:
+            self._prepared = self.method.prepare(model, list(self.summaries.values()))
+
+    def penalty(self, model: nn.Module) -> Tensor | None:
+        """The step's term before λ (0-d), or None when no task is summarized yet or λ = 0."""
         if not self.summaries or self.fsd_lambda == 0:
-            return
-        if self._prepared is None:
-            self._prepared = self.method.prepare(strategy.model, list(self.summaries.values()))
-        value = self.method.estimate(strategy.model, self._prepared)
-        strategy.loss += self.fsd_lambda * value
+            return None
+        self.prepare(model)
+        return self.method.estimate(model, self._prepared)
+
+    def record_penalty(self, value: Tensor) -> None:
+        """Adds one step's term to the epoch's mean (on the device; read once per epoch)."""
         detached = value.detach()
         self._epoch_total = detached if self._epoch_total is None else self._epoch_total + detached
         self._epoch_steps += 1

@@ -10,6 +10,9 @@ from avalanche.training.plugins import EvaluationPlugin
 from torch import nn
 
 from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
+from laftr_cl.config_check import ConfigError
+from laftr_cl.training.compiled_step import TrainStep, check_step_settings, is_step_penalty, run_compiled_epoch
+from laftr_cl.training.precision import autocast, check_precision
 from laftr_cl.training.tensor_loader import TensorBatchLoader
 
 
@@ -59,11 +62,49 @@ class TensorLoaderMixin:
 
 
 class TensorNaive(TensorLoaderMixin, Naive):
-    """Avalanche's ``Naive`` (fine-tuning plus plugins) with the tensor fast path."""
+    """Avalanche's ``Naive`` (fine-tuning plus plugins) with the tensor fast path, an optional
+    compiled step (``compile``: ``none | compile | cudagraph``, see
+    :mod:`~laftr_cl.training.compiled_step`) and bf16 autocast (``precision``: ``fp32 | bf16``)."""
 
-    def __init__(self, *, tensor_benchmark: TensorBenchmark | None = None, **kwargs: Any):
+    def __init__(self, *, tensor_benchmark: TensorBenchmark | None = None, compile: str = "none",
+                 precision: str = "fp32", **kwargs: Any):
         self.tensor_benchmark = tensor_benchmark
+        self.compile_mode, self.precision = compile, precision
+        self._train_step: TrainStep | None = None
         super().__init__(**kwargs)
+
+    def make_train_dataloader(self, num_workers=0, shuffle=True, pin_memory=None,
+                              persistent_workers=False, drop_last=False, **kwargs):
+        # a compiled step has one shape: the last partial minibatch of each epoch is dropped
+        super().make_train_dataloader(num_workers=num_workers, shuffle=shuffle, pin_memory=pin_memory,
+                                      persistent_workers=persistent_workers,
+                                      drop_last=drop_last or self.compile_mode != "none", **kwargs)
+
+    def _before_training_exp(self, **kwargs: Any) -> None:
+        self._train_step = None  # the regularizer's summaries changed: compile / capture anew
+        super()._before_training_exp(**kwargs)
+
+    def training_epoch(self, **kwargs: Any) -> None:
+        if self.compile_mode == "none":
+            return super().training_epoch(**kwargs)
+        if self._train_step is None:
+            self._train_step = TrainStep(
+                self.model, self.optimizer, self._criterion, [p for p in self.plugins if is_step_penalty(p)],
+                mode=self.compile_mode, precision=self.precision, device=self.device)
+        run_compiled_epoch(self, self._train_step, **kwargs)
+
+    # bf16 autocast of the eager loop: forward, loss, and the regularizers' before_backward
+    def forward(self):
+        with autocast(self.device, self.precision):
+            return super().forward()
+
+    def criterion(self):
+        with autocast(self.device, self.precision):
+            return super().criterion()
+
+    def _before_backward(self, **kwargs: Any) -> None:
+        with autocast(self.device, self.precision):
+            super()._before_backward(**kwargs)
 
 
 STRATEGIES = {"naive": TensorNaive, "joint": JointTraining}
@@ -81,12 +122,27 @@ def build_strategy(
     epochs: int,
     batch_size: int,
     eval_batch_size: int,
+    compile: str = "none",
+    precision: str = "fp32",
 ) -> Naive | JointTraining:
-    """Instantiates the strategy named by ``regularizer.strategy`` (``naive`` or ``joint``)."""
+    """Instantiates the strategy named by ``regularizer.strategy`` (``naive`` or ``joint``).
+
+    ``compile`` and ``precision`` are ``train.compile`` and ``train.precision``; a setting that
+    cannot run (a compiled step with a plugin that acts inside the step, ``cudagraph`` on a CPU,
+    a compiled ``joint``) raises :class:`~laftr_cl.config_check.ConfigError`.
+    """
     if kind not in STRATEGIES:
         raise ValueError(
             f"regularizer.strategy={kind!r} is not a strategy: choose one of {sorted(STRATEGIES)}.")
-    extra = {"tensor_benchmark": benchmark} if kind == "naive" else {}
+    try:
+        check_precision(precision)
+        check_step_settings(compile, device, plugins)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    if kind != "naive" and (compile != "none" or precision != "fp32"):
+        raise ConfigError(f"regularizer.strategy={kind} trains with Avalanche's own loop: leave "
+                          "train.compile=none and train.precision=fp32 for it.")
+    extra = {"tensor_benchmark": benchmark, "compile": compile, "precision": precision} if kind == "naive" else {}
     return STRATEGIES[kind](
         model=model,
         optimizer=optimizer,

@@ -31,6 +31,7 @@ from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
 from laftr_cl.fsd.graph_ops import ReshapeOp, TaskHeadOp
 from laftr_cl.fsd.ops import DropoutOp, GateOp, LinearOp
+from laftr_cl.fsd.precision import float32_region
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,14 @@ def _bias_delta(bias_t: Tensor | None, bias: Tensor | None) -> Tensor | None:
 
 @ESTIMATORS.register("exact")
 class ExactEstimator(Estimator):
-    """Closed form; ``num_samples``, ``noise`` and ``gate_draws`` are unused (no sampling)."""
+    """Closed form; ``num_samples``, ``noise`` and ``gate_draws`` are unused (no sampling).
+    Every moment is computed in float32, also under bf16 autocast."""
 
     def __call__(self, bank, *, metric, num_samples, noise, gate_draws, same_dropout):
+        with float32_region(bank.device):
+            return self._estimate(bank, metric, same_dropout)
+
+    def _estimate(self, bank: SummaryBank, metric: str, same_dropout: bool) -> Tensor:
         if metric != "l2_logit":
             raise ValueError(
                 f"estimator=exact computes metric=l2_logit in closed form (got metric={metric!r}): use "

@@ -9,6 +9,7 @@ from laftr_cl.fsd.estimators.base import ESTIMATORS, Estimator
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.ops import PassContext
+from laftr_cl.fsd.precision import float32_region
 
 
 class SampledEstimator(Estimator):
@@ -17,7 +18,8 @@ class SampledEstimator(Estimator):
     Per step: ``x = inputs.sample(S)`` ``[N, P, S, d]`` (drawn first), the reference pass on the
     stacked snapshots without gradient (recording gates, pooling indices, dropout masks), then the
     current pass as one ``[N·P·S, ...]`` batch with the live weights, ρ on each slot's output units
-    ``[N, P, S, K] → [N, P, S]``, and the mean over the S draws.
+    ``[N, P, S, K] → [N, P, S]``, and the mean over the S draws. Under bf16 autocast the draws and
+    ρ (see :func:`~laftr_cl.fsd.metrics.get_metric`) stay in float32; the two passes follow autocast.
     """
 
     def gates(self, bank: SummaryBank, relu_index: int, s: Tensor, noise: Noise, per_step: bool) -> Tensor:
@@ -28,7 +30,8 @@ class SampledEstimator(Estimator):
         rho = get_metric(metric)
         n, p, samples = bank.num_snapshots, bank.slots, bank.samples_per_slot(num_samples)
         per_step = gate_draws == "per_step"
-        x = bank.inputs.sample(samples, noise)
+        with float32_region(bank.device):
+            x = bank.inputs.sample(samples, noise)
         ctx = PassContext(
             num_snapshots=n,
             slots=p,

@@ -35,7 +35,7 @@ def run_method(name: str, spec: Mapping[str, Any], model: nn.Module, data: tuple
     kind = options.pop("proximity", None)
     if kind is None:
         raise ValueError(f"methods.{name} needs a 'proximity' entry (e.g. proximity: laftr); got {sorted(spec)}.")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)  # draws on the model's device
     start = time.perf_counter()
     try:
         term = build_proximity(kind, model, data, metric=metric, generator=generator, **options)

@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from laftr_cl.config_check import ConfigError
+from laftr_cl.experiment import resolve_device
 from laftr_cl.influence.response import SolverSettings
 from laftr_cl.models import MLP
 from laftr_cl.study.influence.data import Split, load_split
@@ -16,10 +17,14 @@ from laftr_cl.study.training import train_classifier
 
 
 def load_data(cfg: DictConfig) -> Split:
-    """``cfg.num_train`` training and ``cfg.num_test`` test examples of ``cfg.benchmark`` read from ``cfg.data``."""
+    """``cfg.num_train`` training and ``cfg.num_test`` test examples of ``cfg.benchmark`` read from ``cfg.data``,
+    on ``cfg.device`` (drawn on the CPU first, so that a seed picks the same examples on every device)."""
     synthetic = OmegaConf.to_container(cfg.data.synthetic) if cfg.data.synthetic is not None else None
-    return load_split(cfg.benchmark.name, root=cfg.data.root, num_train=cfg.num_train, num_test=cfg.num_test,
-                      seed=cfg.seed, synthetic=synthetic)
+    split = load_split(cfg.benchmark.name, root=cfg.data.root, num_train=cfg.num_train, num_test=cfg.num_test,
+                       seed=cfg.seed, synthetic=synthetic)
+    device = resolve_device(cfg.get("device", "cpu"))
+    return Split(split.x_train.to(device), split.y_train.to(device), split.x_test.to(device), split.y_test.to(device),
+                 split.num_classes)
 
 
 def trained_mlp(cfg: DictConfig, x: Tensor, y: Tensor, num_classes: int) -> nn.Module:
@@ -28,7 +33,7 @@ def trained_mlp(cfg: DictConfig, x: Tensor, y: Tensor, num_classes: int) -> nn.M
         raise ConfigError(f"model={cfg.model.name}: the influence studies train an MLP (their proximity terms "
                           "and solver are sized for one); use model=mlp and set model.net.hidden_sizes.")
     torch.manual_seed(cfg.seed)
-    model = MLP(x[0].numel(), list(cfg.model.net.hidden_sizes), num_classes)
+    model = MLP(x[0].numel(), list(cfg.model.net.hidden_sizes), num_classes).to(x.device)
     train_classifier(model, x, y, epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, lr=cfg.train.lr,
                      generator=torch.Generator().manual_seed(cfg.seed))
     return model
