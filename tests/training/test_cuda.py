@@ -16,7 +16,7 @@ from laftr_cl.cli import CONFIG_DIR
 from laftr_cl.fsd import summarize
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
-from laftr_cl.study.run import run_study
+from laftr_cl.study.fsd.run import run_study
 from laftr_cl.training.compiled_step import TrainStep
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
