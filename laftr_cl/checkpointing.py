@@ -35,6 +35,7 @@ import torch
 
 import laftr_cl
 from laftr_cl.config_check import ConfigError
+from laftr_cl.run_settings import RESUMABLE_SETTINGS, flatten, without
 from laftr_cl.training.run_state import (
     EpochCheckpoint,
     RestoreAtTaskStart,
@@ -48,10 +49,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
-RESUMABLE_SETTINGS = ("resume", "checkpoint", "guard", "logger", "paths", "tags", "device",
-                      "num_workers", "data.root", "data.download", "data.on_device")
-"""Settings that may differ between the interrupted run and its resumption (dotted paths)."""
-
 KILL_ENV = "LAFTR_CL_TEST_KILL_AT"
 """Fault-test hook: ``<point>:<progress>[:<signal>]`` (e.g. ``checkpoint_written:2``) sends the
 process SIGKILL (or the named signal, e.g. ``SIGUSR2``, submitit's pre-emption signal) there.
@@ -81,18 +78,7 @@ class Progress:
 
 def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """``config`` (plain data) flattened to dotted keys, without :data:`RESUMABLE_SETTINGS`."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, Mapping) and node:
-            for key, value in node.items():
-                walk(value, f"{prefix}{key}.")
-        else:
-            flat[prefix[:-1]] = node
-
-    walk(config, "")
-    return {key: value for key, value in flat.items()
-            if not any(key == s or key.startswith(s + ".") for s in RESUMABLE_SETTINGS)}
+    return without(flatten(config), RESUMABLE_SETTINGS)
 
 
 def make_checkpoint(config: Mapping[str, Any], device: torch.device, progress: Progress,

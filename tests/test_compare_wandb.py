@@ -38,14 +38,23 @@ def test_stubbed_api_runs_grouped_by_benchmark_and_tagged_by_regularizer(tmp_pat
     assert api.asked == ["me/laftr-cl"] and len(runs) == 3  # the unfinished run is left out
     rows = {row["regularizer"]: row for row in summarize_runs(runs)}
     assert rows["ewc"]["benchmark"] == "split_fmnist" and rows["ewc"]["seeds"] == [0, 1]
-    assert rows["ewc"]["average_accuracy"][0] == pytest.approx(0.85)
-    assert rows["ewc"]["memory_bytes"] == (pytest.approx(5.0), pytest.approx(7.0710678))
-    assert rows["ewc"]["wall_time_s"] == (3.0, 0.0)  # from wandb's _runtime
+    assert rows["ewc"]["average_accuracy"].mean == pytest.approx(0.85)
+    assert rows["ewc"]["memory_bytes"][:2] == (pytest.approx(5.0), pytest.approx(7.0710678))
+    assert rows["ewc"]["wall_time_s"] == (3.0, 0.0, 3.0, 2)  # from wandb's _runtime
     assert runs[0]["average_accuracy_per_task"] == [0.9, pytest.approx(0.8)]  # from the matrix
     main(["me/laftr-cl", "--out", str(tmp_path)], api=api)
-    assert "| split_fmnist | ewc | 2 | 85.00 ± 7.07 |" in capsys.readouterr().out
+    assert "| split_fmnist | Fashion-MNIST | ewc | 2 | 85.00 ± 7.07 | 80.00 |" in capsys.readouterr().out
     assert {p.name for p in tmp_path.iterdir()} >= {"comparison.md", "comparison.csv", "accuracy_vs_memory.png",
-                                                    "average_accuracy_split_fmnist.png"}
+                                                    "average_accuracy_split_fmnist_Fashion-MNIST.png"}
+
+
+def test_wandb_runs_are_grouped_by_their_whole_config():
+    scenario = {"seed": 0, "regularizer": {"name": "ewc"}}
+    api = StubApi([_run("ewc", 0, 0.8), _run("ewc", 1, 0.9),
+                   SimpleNamespace(**{**vars(_run("ewc", 0, 0.2)), "config": {
+                       **scenario, "benchmark": {"name": "split_fmnist", "scenario": "class"}}})])
+    rows = summarize_runs(runs_from_api(api, "me/p"))
+    assert [(row["settings"]["benchmark.scenario"], row["n"]) for row in rows] == [("class", 1), (None, 2)]
 
 
 def test_run_without_benchmark_or_regularizer_is_named():
