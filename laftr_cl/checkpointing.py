@@ -57,6 +57,7 @@ from laftr_cl.training.run_state import (
     restore_state,
     restore_training_state,
 )
+from laftr_cl.wandb_resume import forget_run_id
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ CHECKPOINT_FORMAT = 1
 KILL_ENV = "LAFTR_CL_TEST_KILL_AT"
 """Fault-test hook: ``<point>:<progress>[:<signal>]`` (e.g. ``checkpoint_written:2``) sends the
 process SIGKILL (or the named signal, e.g. ``SIGUSR2``, submitit's pre-emption signal) there.
-Points: ``checkpoint_written`` (after the rename), ``checkpoint_renaming`` (temporary file written
+Points: ``checkpoint_written`` (after the rename and :data:`RECORD_NAME`), ``checkpoint_renaming`` (temporary file written
 and fsynced, not yet renamed). Progress: ``k`` after task k, ``k.e`` after epoch e of task k+1."""
 
 
@@ -141,7 +142,6 @@ def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
-    _test_kill_point("checkpoint_written", progress)
 
 
 def write_record(path: Path, config: Mapping[str, Any], progress: Progress) -> None:
@@ -255,6 +255,7 @@ class RunCheckpoints:
         if resume is False:
             if self.path.is_file():
                 log.warning("resume=false: starting over; %s will be replaced", self.path)
+                forget_run_id(self.path.parent)
             return None
         if not self.path.is_file():
             if resume is True:
@@ -317,3 +318,4 @@ class RunCheckpoints:
         state = capture_state(*self._run)
         write_checkpoint(self.path, make_checkpoint(self.config, self.device, progress, state))
         write_record(self.path, self.config, progress)
+        _test_kill_point("checkpoint_written", progress)

@@ -66,15 +66,18 @@ def runs_from_api(api: Any, project: str) -> list[dict[str, Any]]:
 
 
 def runs_from_offline(folder: str | Path) -> list[dict[str, Any]]:
-    """Complete runs among the offline run folders (``wandb/offline-run-*``) below ``folder``."""
-    records = []
-    for run_dir in sorted(Path(folder).rglob("offline-run-*")):
+    """Complete runs among the offline run folders (``wandb/offline-run-<time>-<id>``) below ``folder``;
+    the attempts of one run id (a requeued or resumed job) are one run: its last attempt."""
+    latest: dict[str, Path] = {}
+    for run_dir in sorted(Path(folder).rglob("offline-run-*"), key=lambda p: p.name):
         if run_dir.is_dir():
-            run = read_offline_run(run_dir)
-            record = run_record(config=run["config"], summary=run["summary"], tags=run["tags"],
-                                group=run["group"])
-            if record["complete"]:
-                records.append(record)
+            latest[run_dir.name.rsplit("-", 1)[-1]] = run_dir
+    records = []
+    for run_dir in latest.values():
+        run = read_offline_run(run_dir)
+        record = run_record(config=run["config"], summary=run["summary"], tags=run["tags"], group=run["group"])
+        if record["complete"]:
+            records.append(record)
     return records
 
 
