@@ -18,10 +18,8 @@ room for it, writes ``checkpoint.pt.tmp`` in the same folder, fsyncs it, then re
 a failed write (disk full, read-only folder, Ctrl-C) removes the temporary file and raises
 :class:`~laftr_cl.run_lock.RunFolderUnwritable` naming the folder and the bytes needed.
 
-Beside it, ``checkpoint.config.yaml`` (:data:`RECORD_NAME`) keeps the record of the run the
-checkpoint belongs to: its command-line overrides, its progress and its config. Hydra rewrites
-``.hydra/`` at every start, even for a run that is then refused; this file is only written with a
-checkpoint, so a refused resume points to it.
+Beside it, ``checkpoint.config.yaml`` (:mod:`laftr_cl.run_record`) keeps the record of the run the
+checkpoint belongs to; a refused resume points to it.
 :class:`RunCheckpoints` is what the run loop uses: resume or not, restore, save.
 
 Resume semantics: a checkpoint is written after a task has been trained, evaluated and recorded in
@@ -43,11 +41,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
-import yaml
 
 import laftr_cl
 from laftr_cl.config_check import ConfigError
 from laftr_cl.run_lock import RunFolderUnwritable, unwritable_message
+from laftr_cl.run_record import RECORD_NAME, write_record
 from laftr_cl.run_settings import RESUMABLE_SETTINGS, flatten, without
 from laftr_cl.training.run_state import (
     EpochCheckpoint,
@@ -62,12 +60,11 @@ from laftr_cl.wandb_resume import forget_run_id
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
-RECORD_NAME = "checkpoint.config.yaml"
 CHECKPOINT_FORMAT = 1
 KILL_ENV = "LAFTR_CL_TEST_KILL_AT"
 """Fault-test hook: ``<point>:<progress>[:<signal>]`` (e.g. ``checkpoint_written:2``) sends the
 process SIGKILL (or the named signal, e.g. ``SIGUSR2``, submitit's pre-emption signal) there.
-Points: ``checkpoint_written`` (after the rename and :data:`RECORD_NAME`), ``checkpoint_renaming`` (temporary file written
+Points: ``checkpoint_written`` (after the rename and ``checkpoint.config.yaml``), ``checkpoint_renaming`` (temporary file written
 and fsynced, not yet renamed). Progress: ``k`` after task k, ``k.e`` after epoch e of task k+1."""
 
 
@@ -142,37 +139,6 @@ def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
-
-
-def write_record(path: Path, config: Mapping[str, Any], progress: Progress) -> None:
-    """``checkpoint.config.yaml`` beside the checkpoint ``path`` (see the module docstring)."""
-    record = {"overrides": _task_overrides(), "progress": {"tasks_done": progress.tasks_done,
-                                                          "epochs_done": progress.epochs_done},
-              "config": dict(config)}
-    target = path.with_name(RECORD_NAME)
-    tmp = target.with_name(target.name + ".tmp")
-    try:
-        _write_file(tmp, yaml.safe_dump(record, sort_keys=False).encode())
-        os.replace(tmp, target)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise RunFolderUnwritable(unwritable_message(path.parent, err)) from None
-
-
-def _task_overrides() -> list[str]:
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return []
-    return list(HydraConfig.get().overrides.task)
-
-
-def read_record(folder: Path) -> dict[str, Any] | None:
-    """The ``checkpoint.config.yaml`` of ``folder``, or None when there is none (or it is unreadable)."""
-    try:
-        return yaml.safe_load((Path(folder) / RECORD_NAME).read_text())
-    except (OSError, yaml.YAMLError):
-        return None
 
 
 def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
@@ -317,5 +283,5 @@ class RunCheckpoints:
             return
         state = capture_state(*self._run)
         write_checkpoint(self.path, make_checkpoint(self.config, self.device, progress, state))
-        write_record(self.path, self.config, progress)
+        write_record(self.path.parent, self.config, vars(progress))
         _test_kill_point("checkpoint_written", progress)

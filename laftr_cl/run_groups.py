@@ -75,8 +75,8 @@ def group_runs(runs: Iterable[Run], *, duplicates: str = "refuse") -> list[tuple
     """``[(settings, runs)]``, one entry per group, runs sorted by seed.
 
     ``duplicates``: ``refuse`` raises :class:`DuplicateSeedsError` when a group holds a seed twice;
-    ``latest`` keeps the last of them (runs come in load order, oldest first) and marks the group
-    with ``dropped`` paths in its settings' companion list (see :func:`dropped_duplicates`).
+    ``latest`` keeps the last of them (runs come in load order, oldest first) and notes on the kept
+    run how many it replaced (see :func:`dropped_duplicates`).
     """
     groups: dict[str, tuple[dict[str, Any], list[Run]]] = {}
     for run in runs:

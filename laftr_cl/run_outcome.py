@@ -31,10 +31,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from laftr_cl.checkpointing import CHECKPOINT_NAME, CheckpointError, Progress, read_record
+from laftr_cl.checkpointing import CHECKPOINT_NAME, CheckpointError, Progress
 from laftr_cl.config_check import ConfigError
 from laftr_cl.results import record_failure
 from laftr_cl.run_lock import RunFolderBusy, RunFolderUnwritable, RunLock
+from laftr_cl.run_record import read_record
 from laftr_cl.sweep_report import BASIC_SWEEPER, note_failed_job
 from laftr_cl.training.guards import NonFiniteLossError
 

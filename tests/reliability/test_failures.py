@@ -18,8 +18,9 @@ from fault_runs import FOUR_TASKS, ONE_THREAD_ENV, checkpoint, results, run_here
 
 from helpers import REPO_ROOT, compose_run_config
 from laftr_cl import checkpointing
-from laftr_cl.checkpointing import KILL_ENV, RECORD_NAME
+from laftr_cl.checkpointing import KILL_ENV
 from laftr_cl.run_outcome import run_job
+from laftr_cl.run_record import RECORD_NAME
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
 

@@ -43,7 +43,7 @@ def test_an_optuna_trial_that_diverges_is_failed_and_the_search_writes_its_resul
                    "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path}"])
     assert out.returncode == 0, out.stderr[-3000:]
     log = out.stdout + out.stderr
-    assert f"Failed experiment: job 2 failed (exit status 3): The training loss is not finite" in log
+    assert "Failed experiment: job 2 failed (exit status 3): The training loss is not finite" in log
     best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
     assert best["best_params"] == {"optimizer.lr": 0.001}
     assert {lr: job["status"] for lr, job in _jobs(tmp_path).items()} == {1e30: "failed", 0.001: "completed"}
