@@ -144,8 +144,12 @@ class RunLock:
         return self
 
     def release(self) -> None:
+        """Empties the lock file (a holder that ended cleanly is no one to take over from) and
+        drops the lock; the file itself stays, so that every process locks the same file."""
         if self._handle is not None:
-            self._handle.close()  # closing drops the flock; the file stays (it is harmless)
+            self._handle.seek(0)
+            self._handle.truncate()
+            self._handle.close()
             self._handle = None
 
     def __enter__(self) -> "RunLock":

@@ -68,13 +68,13 @@ def runs_from_api(api: Any, project: str) -> list[dict[str, Any]]:
 def runs_from_offline(folder: str | Path) -> list[dict[str, Any]]:
     """Complete runs among the offline run folders (``wandb/offline-run-<time>-<id>``) below ``folder``;
     the attempts of one run id (a requeued or resumed job) are one run: its last attempt."""
-    latest: dict[str, Path] = {}
-    for run_dir in sorted(Path(folder).rglob("offline-run-*"), key=lambda p: p.name):
+    latest: dict[str, dict[str, Any]] = {}
+    for run_dir in sorted(Path(folder).rglob("offline-run-*"), key=lambda p: p.name):  # by start time
         if run_dir.is_dir():
-            latest[run_dir.name.rsplit("-", 1)[-1]] = run_dir
+            run = read_offline_run(run_dir)
+            latest[run["id"] or str(run_dir)] = run
     records = []
-    for run_dir in latest.values():
-        run = read_offline_run(run_dir)
+    for run in latest.values():
         record = run_record(config=run["config"], summary=run["summary"], tags=run["tags"], group=run["group"])
         if record["complete"]:
             records.append(record)

@@ -5,9 +5,12 @@ import pytest
 import wandb
 
 from helpers import compose_run_config
+from laftr_cl.checkpointing import KILL_ENV
 from laftr_cl.compare import load_results, summarize_runs, to_markdown
 from laftr_cl.experiment import run_experiment
 from laftr_cl.wandb_compare import main, runs_from_api, runs_from_offline
+from laftr_cl.wandb_offline import read_offline_run
+from laftr_cl.wandb_resume import ID_FILE
 
 
 class StubApi:
@@ -72,3 +75,21 @@ def test_offline_run_folders_give_the_same_table_as_results_json(tmp_path, monke
     offline = runs_from_offline(tmp_path)
     assert len(offline) == 1 and offline[0]["summary_memory_bytes"]["examples"] > 0
     assert to_markdown(summarize_runs(offline)) == to_markdown(summarize_runs(load_results(tmp_path)))
+
+
+def test_a_resumed_run_is_one_wandb_run_and_counted_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    overrides = ["debug=fast", "benchmark.num_experiences=2", "model.net.hidden_sizes=[16]", "logger=wandb"]
+    monkeypatch.setenv(KILL_ENV, "checkpoint_written:1:SIGINT")  # stopped after task 1, as by Ctrl-C
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(compose_run_config(overrides, tmp_path), tmp_path)
+    wandb.finish()
+    monkeypatch.delenv(KILL_ENV)
+    for _ in range(2):  # resumes from the checkpoint; then finds the run finished and reports it again
+        run_experiment(compose_run_config(overrides, tmp_path), tmp_path)
+    wandb.teardown()
+    attempts = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    run_id = (tmp_path / ID_FILE).read_text().strip()
+    assert [read_offline_run(path)["id"] for path in attempts] == [run_id] * 3
+    (record,) = runs_from_offline(tmp_path)
+    assert record["final"]["average_accuracy"] == pytest.approx(load_results(tmp_path)[0]["final"]["average_accuracy"])

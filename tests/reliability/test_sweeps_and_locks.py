@@ -83,9 +83,8 @@ def test_a_requeued_submitit_job_continues_its_wandb_run(tmp_path):
     (job,) = [p.parent for p in tmp_path.glob("*/results.json")]
     assert "resuming from" in (job / "cli.log").read_text()
     run_id = (job / ID_FILE).read_text().strip()
-    attempts = sorted((job / "wandb").glob("offline-run-*"))
-    assert [path.name.rsplit("-", 1)[1] for path in attempts] == [run_id, run_id]  # one wandb run, two attempts
-    first, second = (read_offline_run(path) for path in attempts)
+    first, second = (read_offline_run(path) for path in sorted((job / "wandb").glob("offline-run-*")))
+    assert first["id"] == second["id"] == run_id  # one wandb run, two attempts
     assert "final/average_accuracy" not in first["summary"]
     assert second["summary"]["final/average_accuracy"] == pytest.approx(results(job)["final"]["average_accuracy"])
     assert min(row["_step"] for row in second["history"]) > max(row["_step"] for row in first["history"])
