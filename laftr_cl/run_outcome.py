@@ -23,6 +23,7 @@ whole sweep.
 """
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from pathlib import Path
@@ -34,7 +35,7 @@ from omegaconf import DictConfig
 from laftr_cl.checkpointing import CHECKPOINT_NAME, CheckpointError, Progress
 from laftr_cl.config_check import ConfigError
 from laftr_cl.results import record_failure
-from laftr_cl.run_lock import RunFolderBusy, RunFolderUnwritable, RunLock
+from laftr_cl.run_lock import RunFolderBusy, RunFolderUnwritable, RunLock, unwritable_message
 from laftr_cl.run_record import read_record
 from laftr_cl.sweep_report import BASIC_SWEEPER, note_failed_job
 from laftr_cl.training.guards import NonFiniteLossError
@@ -47,15 +48,29 @@ class JobFailed(Exception):
     """A sweep job failed (its message says how); raised to sweepers that score jobs (Optuna)."""
 
 
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+"""A write that failed for one of these (disk full, quota, read-only, no permission) ends the run
+with status 4, also when a logger's own write failed."""
+
+
 def exit_code(err: BaseException) -> int | None:
     """The exit status of a run ended by ``err`` (see the module docstring); None for a bug."""
     if isinstance(err, REFUSED):
         return 2
     if isinstance(err, NonFiniteLossError):
         return 3
-    if isinstance(err, RunFolderUnwritable):
+    if isinstance(err, RunFolderUnwritable) or (isinstance(err, OSError) and err.errno in WRITE_ERRNOS):
         return 4
     return None
+
+
+def _message(err: Exception, output_dir: Path) -> str:
+    if isinstance(err, OSError) and err.errno in WRITE_ERRNOS:
+        folder = Path(err.filename).parent if err.filename else output_dir
+        return unwritable_message(folder, err)
+    if exit_code(err) is None:
+        return "".join(traceback.format_exception(err)).rstrip()
+    return str(err)
 
 
 def run_job(cfg: DictConfig, output_dir: str | Path) -> float | None:
@@ -72,7 +87,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path) -> float | None:
         raise SystemExit(INTERRUPTED) from None
     except Exception as err:  # noqa: BLE001 - every failure of a sweep job is that job's alone
         code = exit_code(err)
-        message = str(err) if code is not None else "".join(traceback.format_exception(err)).rstrip()
+        message = _message(err, output_dir)
         if not isinstance(err, RunFolderBusy):
             record_failure(output_dir / "results.json", run_config_dict(cfg), err, message,
                            exit_code=code or 1, refused=isinstance(err, REFUSED))

@@ -79,6 +79,18 @@ def test_a_full_disk_names_the_folder_and_bytes_and_keeps_the_previous_checkpoin
     assert results(tmp_path)["status"] == "failed" and len(results(tmp_path)["accuracy_matrix"]) == 2
 
 
+def test_a_full_disk_under_a_logger_is_the_same_paragraph(tmp_path, capsys, monkeypatch):
+    log_file = tmp_path / "csv" / "eval_results.csv"
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(log_file))
+
+    monkeypatch.setattr("laftr_cl.results.accuracy_row", full)  # stands in for any logger's write
+    code, err = _exit_status(TWO_TASKS, tmp_path, capsys)
+    assert code == 4 and err.startswith(f"laftr-cl: The disk holding the run folder {log_file.parent} is full")
+    assert "Traceback" not in err
+
+
 def test_a_refused_resume_keeps_the_record_it_points_to(tmp_path, capsys):
     _run_job([*TWO_TASKS, "regularizer=ewc"], tmp_path)
     record = (tmp_path / RECORD_NAME).read_text()
