@@ -12,8 +12,14 @@ A checkpoint is one ``torch.save`` of a dict:
 * ``state``: the run itself, as :func:`laftr_cl.training.run_state.capture_state` returns it
   (model, optimizer, regularizer, clock, evaluator metrics, RNGs, accuracy matrix so far).
 
-Writing goes to ``checkpoint.pt.tmp`` in the same folder, is fsynced, then renamed over
-``checkpoint.pt`` (``os.replace``): a run killed mid-write leaves the previous checkpoint intact.
+Writing serializes the checkpoint in memory first (so its size is known), checks that the disk has
+room for it, writes ``checkpoint.pt.tmp`` in the same folder, fsyncs it, then renames it over
+``checkpoint.pt`` (``os.replace``): a run killed mid-write leaves the previous checkpoint intact, and
+a failed write (disk full, read-only folder, Ctrl-C) removes the temporary file and raises
+:class:`~laftr_cl.run_lock.RunFolderUnwritable` naming the folder and the bytes needed.
+
+Beside it, ``checkpoint.config.yaml`` (:mod:`laftr_cl.run_record`) keeps the record of the run the
+checkpoint belongs to; a refused resume points to it.
 :class:`RunCheckpoints` is what the run loop uses: resume or not, restore, save.
 
 Resume semantics: a checkpoint is written after a task has been trained, evaluated and recorded in
@@ -23,9 +29,12 @@ what the uninterrupted run computes. Avalanche's own forgetting/BWT metrics are 
 """
 from __future__ import annotations
 
+import errno
+import io
 import logging
 import os
 import pickle
+import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +44,9 @@ import torch
 
 import laftr_cl
 from laftr_cl.config_check import ConfigError
+from laftr_cl.run_lock import RunFolderUnwritable, unwritable_message
+from laftr_cl.run_record import RECORD_NAME, write_record
+from laftr_cl.run_settings import RESUMABLE_SETTINGS, flatten, without
 from laftr_cl.training.run_state import (
     EpochCheckpoint,
     RestoreAtTaskStart,
@@ -43,19 +55,16 @@ from laftr_cl.training.run_state import (
     restore_state,
     restore_training_state,
 )
+from laftr_cl.wandb_resume import forget_run_id
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
-RESUMABLE_SETTINGS = ("resume", "checkpoint", "guard", "logger", "paths", "tags", "device",
-                      "num_workers", "data.root", "data.download", "data.on_device")
-"""Settings that may differ between the interrupted run and its resumption (dotted paths)."""
-
 KILL_ENV = "LAFTR_CL_TEST_KILL_AT"
 """Fault-test hook: ``<point>:<progress>[:<signal>]`` (e.g. ``checkpoint_written:2``) sends the
 process SIGKILL (or the named signal, e.g. ``SIGUSR2``, submitit's pre-emption signal) there.
-Points: ``checkpoint_written`` (after the rename), ``checkpoint_renaming`` (temporary file written
+Points: ``checkpoint_written`` (after the rename and ``checkpoint.config.yaml``), ``checkpoint_renaming`` (temporary file written
 and fsynced, not yet renamed). Progress: ``k`` after task k, ``k.e`` after epoch e of task k+1."""
 
 
@@ -81,18 +90,7 @@ class Progress:
 
 def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """``config`` (plain data) flattened to dotted keys, without :data:`RESUMABLE_SETTINGS`."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, Mapping) and node:
-            for key, value in node.items():
-                walk(value, f"{prefix}{key}.")
-        else:
-            flat[prefix[:-1]] = node
-
-    walk(config, "")
-    return {key: value for key, value in flat.items()
-            if not any(key == s or key.startswith(s + ".") for s in RESUMABLE_SETTINGS)}
+    return without(flatten(config), RESUMABLE_SETTINGS)
 
 
 def make_checkpoint(config: Mapping[str, Any], device: torch.device, progress: Progress,
@@ -104,22 +102,43 @@ def make_checkpoint(config: Mapping[str, Any], device: torch.device, progress: P
             "state": state}
 
 
-def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
-    """Saves ``checkpoint`` to ``path`` atomically: temporary file, fsync, rename, fsync folder."""
-    tmp = path.with_name(path.name + ".tmp")
-    progress = Progress(**checkpoint["progress"])
-    with open(tmp, "wb") as handle:
-        torch.save(checkpoint, handle)
+def _write_file(path: Path, data: bytes) -> None:
+    """Writes ``data`` to ``path`` and fsyncs it (the one place that writes checkpoint bytes)."""
+    with open(path, "wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    _test_kill_point("checkpoint_renaming", progress)
-    os.replace(tmp, path)
+
+
+def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Saves ``checkpoint`` to ``path`` atomically: temporary file, fsync, rename, fsync folder.
+
+    Raises:
+        RunFolderUnwritable: the disk has no room for it or the folder cannot be written; the
+            temporary file is removed and the previous checkpoint is untouched.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    progress = Progress(**checkpoint["progress"])
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    data = buffer.getbuffer()
+    try:
+        free = shutil.disk_usage(path.parent).free
+        if free < len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        _write_file(tmp, data)
+        _test_kill_point("checkpoint_renaming", progress)
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise RunFolderUnwritable(unwritable_message(path.parent, err, needed=len(data))) from None
+        raise
     folder = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(folder)
     finally:
         os.close(folder)
-    _test_kill_point("checkpoint_written", progress)
 
 
 def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
@@ -163,9 +182,12 @@ def _check_same_config(path: Path, saved: dict[str, Any], current: dict[str, Any
         shown = "; ".join(f"{key}: checkpoint {saved.get(key, '<absent>')!r}, this run "
                           f"{current.get(key, '<absent>')!r}" for key in differ[:6])
         more = f" (and {len(differ) - 6} more)" if len(differ) > 6 else ""
+        record = path.with_name(RECORD_NAME)
+        where = (f"{record} keeps its command-line overrides and config" if record.is_file()
+                 else "its first .hydra/overrides.yaml listed them")
         raise CheckpointError(
             f"The checkpoint {path} belongs to a run with another config — {shown}{more}. Resume "
-            "with the settings of the interrupted run (its .hydra/overrides.yaml lists them), "
+            f"with the settings of the interrupted run ({where}; .hydra/ now shows this refused run), "
             f"{fix_new}.")
 
 
@@ -199,6 +221,7 @@ class RunCheckpoints:
         if resume is False:
             if self.path.is_file():
                 log.warning("resume=false: starting over; %s will be replaced", self.path)
+                forget_run_id(self.path.parent)
             return None
         if not self.path.is_file():
             if resume is True:
@@ -219,7 +242,10 @@ class RunCheckpoints:
             folder = Path(entry["log_folder"]) if "log_folder" in entry else None
             if folder is not None and folder.is_dir():
                 parts = (folder.with_name(f"{folder.name}.part{n}") for n in range(1, 10_000))
-                folder.rename(next(part for part in parts if not part.exists()))
+                part = next(part for part in parts if not part.exists())
+                folder.rename(part)
+                log.info("resuming: the interrupted run's logs in %s/ moved to %s/; %s/ holds the rows from "
+                         "here on (read the parts in order for the whole run)", folder.name, part.name, folder.name)
 
     def attach(self, strategy: Any, plugin: Any, recorder: Any,
                epochs_of_task: Callable[[int], int]) -> Progress:
@@ -257,3 +283,5 @@ class RunCheckpoints:
             return
         state = capture_state(*self._run)
         write_checkpoint(self.path, make_checkpoint(self.config, self.device, progress, state))
+        write_record(self.path.parent, self.config, vars(progress))
+        _test_kill_point("checkpoint_written", progress)

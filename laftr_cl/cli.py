@@ -1,14 +1,11 @@
 """The ``laftr-cl`` command: a Hydra app over ``configs/``."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
-
-from laftr_cl.config_check import ConfigError
 
 _SHIPPED_CONFIGS = Path(__file__).resolve().parent / "configs"  # an installed wheel: configs/ ships as laftr_cl/configs
 CONFIG_DIR = str(_SHIPPED_CONFIGS if _SHIPPED_CONFIGS.is_dir() else _SHIPPED_CONFIGS.parent.parent / "configs")
@@ -17,20 +14,13 @@ CONFIG_DIR = str(_SHIPPED_CONFIGS if _SHIPPED_CONFIGS.is_dir() else _SHIPPED_CON
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    """Composes the config, runs the experiment, returns the final average accuracy (for sweeps)."""
-    from laftr_cl.checkpointing import CheckpointError
-    from laftr_cl.experiment import run_experiment
-    from laftr_cl.training.guards import NonFiniteLossError
+    """Composes the config, runs the experiment, returns the final average accuracy (for sweeps).
 
-    try:
-        payload = run_experiment(cfg, HydraConfig.get().runtime.output_dir)
-    except (ConfigError, FileNotFoundError, CheckpointError) as err:
-        print(f"laftr-cl: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except NonFiniteLossError as err:  # the run diverged: its last good checkpoint is kept
-        print(f"laftr-cl: {err}", file=sys.stderr)
-        raise SystemExit(3) from None
-    return payload["final"]["average_accuracy"]
+    Failures become one paragraph and an exit status (2 refused, 3 diverged, 4 unwritable, 130
+    Ctrl-C); in a sweep a failed job ends alone (see :mod:`laftr_cl.run_outcome`)."""
+    from laftr_cl.run_outcome import run_job
+
+    return run_job(cfg, HydraConfig.get().runtime.output_dir)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from laftr_cl.run_lock import RunFolderUnwritable, unwritable_message
+
 EXP_ACCURACY = re.compile(r"^Top1_Acc_Exp/eval_phase/test_stream/Task\d+/Exp(\d+)$")
 
 
@@ -53,13 +55,49 @@ def cl_metrics(matrix: Sequence[Sequence[float]]) -> dict[str, float | None]:
 
 
 def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
-    """Writes JSON to ``path`` through a temporary file and a rename, so readers never see half."""
+    """Writes JSON to ``path`` through a temporary file and a rename, so readers never see half.
+
+    Raises:
+        RunFolderUnwritable: the folder cannot be written (disk full, read-only); the temporary
+            file is removed and the previous ``path`` is untouched.
+    """
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(payload, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    data = json.dumps(payload, indent=2).encode()
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise RunFolderUnwritable(unwritable_message(path.parent, err, needed=len(data))) from None
+        raise
+
+
+def record_failure(path: Path, config: Mapping[str, Any], error: BaseException, message: str, *,
+                   exit_code: int, refused: bool) -> bool:
+    """Marks the run of ``results.json`` at ``path`` as failed: ``status: failed`` and ``error``
+    (``type``, ``message``, ``exit_code``), keeping the rows recorded so far.
+
+    A run ``refused`` before it started (a bad setting, a checkpoint of another run, a busy
+    folder) writes a record only where none exists: the folder's record belongs to another run.
+    Returns whether it wrote (never raises: a full disk may be why the run failed).
+    """
+    path = Path(path)
+    if path.is_file() and refused:
+        return False
+    try:
+        payload = json.loads(path.read_text()) if path.is_file() else {
+            "config": dict(config), "accuracy_matrix": [], "average_accuracy_per_task": [], "final": {},
+            "complete": False}
+        payload.update(status="failed", complete=False,
+                       error={"type": type(error).__name__, "message": message, "exit_code": exit_code})
+        write_json_atomic(path, payload)
+    except (OSError, ValueError, RunFolderUnwritable):
+        return False
+    return True
 
 
 class ResultsRecorder:
@@ -69,7 +107,9 @@ class ResultsRecorder:
     ``accuracy_matrix`` (rows so far), ``average_accuracy_per_task`` (mean accuracy over the
     experiences seen so far, after each task), ``final`` (the :func:`cl_metrics` of the rows so
     far), ``summary_memory_bytes`` (the regularizer's stored state, when it keeps one),
-    ``wall_time_s``, ``device`` and ``complete`` (false until the last task is recorded).
+    ``wall_time_s``, ``device``, ``complete`` (false until the last task is recorded) and ``status``:
+    ``running`` (or interrupted) until then, ``completed``, or ``failed`` with an ``error``
+    (``type``, ``message``, ``exit_code``; see :func:`record_failure`).
     """
 
     def __init__(self, path: Path, config: Mapping[str, Any], *, num_experiences: int,
@@ -110,4 +150,5 @@ class ResultsRecorder:
             "wall_time_s": time.perf_counter() - self.start,
             "device": self.device,
             "complete": len(self.matrix) == self.expected_rows,
+            "status": "completed" if len(self.matrix) == self.expected_rows else "running",
         }

@@ -47,19 +47,19 @@ def _payloads(data: bytes) -> Iterator[bytes]:
 
 
 def read_offline_run(run_dir: str | Path) -> dict[str, Any]:
-    """The ``config``, ``summary``, ``history`` (list of dicts), ``tags``, ``group`` and ``name``
-    of one offline run folder (``.../wandb/offline-run-<time>-<id>``)."""
+    """The ``id``, ``config``, ``summary``, ``history`` (list of dicts), ``tags``, ``group`` and
+    ``name`` of one offline run folder (``.../wandb/offline-run-<time>-<id>``)."""
     files = list(Path(run_dir).glob("run-*.wandb"))
     if len(files) != 1:
         raise FileNotFoundError(f"{run_dir} holds {len(files)} run-*.wandb files, expected one")
-    out: dict[str, Any] = {"config": {}, "summary": {}, "history": [], "tags": [], "group": "",
+    out: dict[str, Any] = {"id": "", "config": {}, "summary": {}, "history": [], "tags": [], "group": "",
                            "name": ""}
     for payload in _payloads(files[0].read_bytes()):
         record = wandb_internal_pb2.Record()
         record.ParseFromString(payload)
         kind = record.WhichOneof("record_type")
         if kind == "run":
-            out.update(tags=list(record.run.tags), group=record.run.run_group,
+            out.update(id=record.run.run_id, tags=list(record.run.tags), group=record.run.run_group,
                        name=record.run.display_name)
             _merge(out["config"], record.run.config.update)
         elif kind == "config":

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from laftr_cl.results import ResultsRecorder, accuracy_row, cl_metrics
+from laftr_cl.results import ResultsRecorder, accuracy_row, cl_metrics, record_failure
 
 
 def _metrics(row):
@@ -50,3 +50,22 @@ def test_recorder_rewrites_results_after_each_task(tmp_path):
     assert done["final"]["backward_transfer"] == pytest.approx(-0.2)
     assert done["summary_memory_bytes"] == {"snapshot": 8, "total": 8}
     assert not (tmp_path / "results.json.tmp").exists()
+
+
+def test_a_failure_is_recorded_without_overwriting_another_runs_record(tmp_path):
+    path = tmp_path / "results.json"
+    rec = ResultsRecorder(path, {"seed": 3}, num_experiences=2, expected_rows=2, device="cpu",
+                          benchmark_info={"name": "x"})
+    rec.record(_metrics([0.8, 0.1]), seen=1)
+    assert json.loads(path.read_text())["status"] == "running"
+    before = path.read_text()
+    assert not record_failure(path, {"seed": 4}, ValueError("bad"), "bad setting", exit_code=2, refused=True)
+    assert path.read_text() == before  # a refused run leaves the folder's record alone
+    assert record_failure(path, {"seed": 3}, RuntimeError("nan"), "the loss is NaN", exit_code=3, refused=False)
+    failed = json.loads(path.read_text())
+    assert failed["status"] == "failed" and failed["accuracy_matrix"] == [[0.8, 0.1]]  # the rows so far stay
+    assert failed["error"] == {"type": "RuntimeError", "message": "the loss is NaN", "exit_code": 3}
+    fresh = tmp_path / "new" / "results.json"
+    fresh.parent.mkdir()
+    assert record_failure(fresh, {"seed": 4}, ValueError("bad"), "bad setting", exit_code=2, refused=True)
+    assert json.loads(fresh.read_text())["config"] == {"seed": 4} and not (tmp_path / "new" / "results.json.tmp").exists()
