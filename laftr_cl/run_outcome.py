@@ -20,6 +20,14 @@ normally for Hydra's basic sweeper (every launcher then runs the remaining jobs)
 :class:`JobFailed` to a sweeper that scores jobs (Optuna), which marks the trial failed and goes
 on. :mod:`laftr_cl.sweep_report` prints the failed jobs when the sweep ends. Ctrl-C stops the
 whole sweep.
+
+Why this shape (hydra-core 1.3, hydra-optuna-sweeper 1.3): Hydra's ``run_job`` catches only
+``Exception`` into a failed ``JobReturn``, so a ``SystemExit`` from a job ends the whole sweep;
+the basic sweeper reads ``JobReturn.return_value`` after each batch, which re-raises a failed
+job's exception and ends the sweep there; submitit's launcher reports a job process that exits
+with an error as ``UncompletedJobError``, hiding the job's message. The Optuna sweeper tells a
+failed ``JobReturn`` to Optuna as a failed trial and goes on while failures stay within its
+``max_failure_rate`` (``configs/hparams_search/optuna.yaml`` sets 1.0).
 """
 from __future__ import annotations
 
