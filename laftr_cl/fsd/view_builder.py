@@ -84,7 +84,6 @@ class _Builder:
         self.ops: list[Op] = []
         self.env: dict[fx.Node, Any] = {}
         self.shapes: dict[int, tuple[int, ...]] = {}
-        self.params = dict(model.named_parameters())
 
     # ------------------------------------------------------------------ helpers
     def value(self, arg: Any) -> Any:
