@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import trained_tiny_mlp  # noqa: E402  (after tests/ is on the path)
 
-ONE_THREAD_FOLDERS = {"benchmarks", "reliability", "fsd", "fsd_baselines", "influence", "study"}
+ONE_THREAD_FOLDERS = {"benchmarks", "reliability", "fsd", "baselines", "influence", "study"}
 """Test folders run with one torch thread: their tensors are tiny, and with two threads OpenMP
 thrashes a 2-core box that runs anything else (up to 100x slower); the fault tests also match the
 one-thread ``laftr-cl`` processes they start."""

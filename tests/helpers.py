@@ -113,6 +113,13 @@ def tiny_strategy(benchmark, plugins: list, seed: int = 0, net: nn.Module | None
                           device=torch.device("cpu"), epochs=1, batch_size=8, eval_batch_size=64)
 
 
-def parameter_copies(strategy) -> list[torch.Tensor]:
-    """Detached copies of the strategy's model parameters, in order."""
-    return [p.detach().clone() for p in strategy.model.parameters()]
+def train_side_by_side(plain, regularized, experiences) -> list[list[bool]]:
+    """Trains both strategies on each experience from the same seed; per experience, whether each
+    parameter tensor of the two models is still equal afterwards."""
+    same = []
+    for exp in experiences:
+        for strategy in (plain, regularized):
+            torch.manual_seed(100 + exp.current_experience)
+            strategy.train(exp)
+        same.append([torch.equal(a, b) for a, b in zip(plain.model.parameters(), regularized.model.parameters())])
+    return same

@@ -1,5 +1,6 @@
 """A built wheel works on its own: installed into a fresh virtual environment outside the checkout,
 ``laftr-cl`` finds its configs inside the package, composes every config group and runs."""
+import importlib.util
 import json
 import os
 import shutil
@@ -35,6 +36,17 @@ print(laftr_cl.__file__, CONFIG_DIR, count, sep="\\n")
 """
 
 
+def _build_isolation() -> list[str]:
+    """``--no-build-isolation`` (offline) when this interpreter can build a wheel itself: setuptools with
+    its own bdist_wheel (≥ 70.1) or the ``wheel`` package; otherwise pip fetches setuptools for the build."""
+    try:
+        import setuptools
+    except ImportError:
+        return []
+    major, minor = (int(part) for part in setuptools.__version__.split(".")[:2])
+    return ["--no-build-isolation"] if (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") else []
+
+
 def _dependency_paths() -> list[str]:
     """This interpreter's site-packages (torch, avalanche, hydra …): the fresh venv reads them through
     a ``.pth`` line, which adds the folder but runs none of its own ``.pth`` files (so no editable
@@ -53,17 +65,17 @@ def venv(tmp_path_factory) -> Path:
             shutil.copytree(source, src / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, src / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *_build_isolation(), "-q", "-w",
                     str(root / "dist"), str(src)], check=True, capture_output=True, timeout=300)
     (wheel,) = (root / "dist").glob("laftr_cl-*.whl")
     env_dir = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300)
     python = env_dir / "bin" / "python"
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     Path(site, "laftr_cl_test_dependencies.pth").write_text("\n".join(_dependency_paths()) + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
-                    "-q", str(wheel)], check=True, capture_output=True, timeout=300)
+    subprocess.run([python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)], check=True,
+                   capture_output=True, timeout=300)
     return env_dir
 
 

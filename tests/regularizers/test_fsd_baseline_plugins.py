@@ -4,7 +4,7 @@ import copy
 import pytest
 import torch
 
-from helpers import compose_run_config, parameter_copies, tiny_strategy
+from helpers import compose_run_config, tiny_strategy, train_side_by_side
 from laftr_cl.config_check import ConfigError
 from laftr_cl.experiment import run_experiment
 from laftr_cl.models import MLP, TaskMaskedClassifier
@@ -18,13 +18,7 @@ PLUGINS = {"coreset_fsd": CoresetFsdPlugin, "ntk_fsd": NtkFsdPlugin}
 def test_loss_changes_only_from_the_second_task_on(benchmark, name):
     plain = tiny_strategy(benchmark, [])
     regularized = tiny_strategy(benchmark, [PLUGINS[name](fsd_lambda=10.0, coreset_size=5)])
-    same = []
-    for exp in list(benchmark.scenario.train_stream)[:2]:
-        torch.manual_seed(100 + exp.current_experience)
-        plain.train(exp)
-        torch.manual_seed(100 + exp.current_experience)
-        regularized.train(exp)
-        same.append([torch.equal(a, b) for a, b in zip(parameter_copies(plain), parameter_copies(regularized))])
+    same = train_side_by_side(plain, regularized, list(benchmark.scenario.train_stream)[:2])
     assert all(same[0]), "the first task must train exactly as without a regularizer"
     assert not all(same[1])
     plugin = regularized.plugins[0]

@@ -6,7 +6,7 @@ import torch
 from avalanche.checkpointing import maybe_load_checkpoint, save_checkpoint
 from torch import nn
 
-from helpers import compose_run_config, parameter_copies, tiny_strategy
+from helpers import compose_run_config, tiny_strategy, train_side_by_side
 from laftr_cl.config_check import ConfigError
 from laftr_cl.experiment import run_experiment
 from laftr_cl.fsd import fsd
@@ -16,13 +16,7 @@ from laftr_cl.regularizers.laftr import LaftrPlugin
 def test_loss_changes_only_from_the_second_task_on(benchmark):
     plain = tiny_strategy(benchmark, [])
     laftr = tiny_strategy(benchmark, [LaftrPlugin(fsd_lambda=10.0, num_samples=8, inputs="diag")])
-    history = []
-    for exp in list(benchmark.scenario.train_stream)[:3]:
-        torch.manual_seed(100 + exp.current_experience)
-        plain.train(exp)
-        torch.manual_seed(100 + exp.current_experience)
-        laftr.train(exp)
-        history.append([torch.equal(a, b) for a, b in zip(parameter_copies(plain), parameter_copies(laftr))])
+    history = train_side_by_side(plain, laftr, list(benchmark.scenario.train_stream)[:3])
     assert all(history[0]), "the first task must train exactly as without a regularizer"
     assert not any(history[1]) and not any(history[2])
     assert sorted(laftr.plugins[0].summaries) == [0, 1, 2]

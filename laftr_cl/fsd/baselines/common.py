@@ -1,6 +1,7 @@
 """What the FSD baselines share: the plain network, its task head, stored examples, reductions."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -8,6 +9,18 @@ from torch import Tensor, nn
 
 from laftr_cl.fsd.data import iterate_batches
 from laftr_cl.fsd.tensors import random_rows
+
+
+class FieldState:
+    """``state_dict``/``from_state_dict`` for a dataclass summary: its fields by name, as they are
+    (plain tensors, dicts of tensors and Python values: ``torch.save``-able)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> Any:
+        return cls(**{f.name: state[f.name] for f in dataclasses.fields(cls)})
 
 
 def plain_network(model: nn.Module) -> nn.Module:

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from laftr_cl.fsd.baselines.common import (
+    FieldState,
     check_reduction,
     plain_network,
     reduce_tasks,
@@ -25,7 +26,7 @@ from laftr_cl.fsd.tensors import eval_mode, output_unit_index, tensor_bytes
 
 
 @dataclass(frozen=True, eq=False)
-class CoresetSummary:
+class CoresetSummary(FieldState):
     """What ``coreset_fsd`` keeps of task t (no parameters: the outputs stand in for θ_t).
 
     Attributes:
@@ -43,14 +44,6 @@ class CoresetSummary:
         return with_total({"examples": tensor_bytes([self.points]),
                            "outputs": tensor_bytes([self.reference_logits]),
                            "output_units": tensor_bytes([self.output_units])})
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"points": self.points, "reference_logits": self.reference_logits,
-                "output_units": self.output_units}
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> "CoresetSummary":
-        return cls(state["points"], state["reference_logits"], state["output_units"])
 
 
 def coreset_summarize(

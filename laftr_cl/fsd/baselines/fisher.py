@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, hessian, vjp, vmap
 
 from laftr_cl.fsd.baselines.common import (
+    FieldState,
     check_reduction,
     check_snapshot,
     gather_data,
@@ -39,7 +40,7 @@ FISHERS = ("empirical", "true")
 
 
 @dataclass(frozen=True, eq=False)
-class FisherSummary:
+class FisherSummary(FieldState):
     """What the Fisher quadratic keeps of task t: one importance and one θ_t value per parameter.
 
     Attributes:
@@ -57,13 +58,6 @@ class FisherSummary:
         """Bytes by part: ``importances`` (diag F), ``snapshot`` (θ_t), ``total``."""
         return with_total({"importances": tensor_bytes(self.diagonal.values()),
                            "snapshot": tensor_bytes(self.snapshot.values())})
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"diagonal": self.diagonal, "snapshot": self.snapshot, "fisher": self.fisher}
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> "FisherSummary":
-        return cls(state["diagonal"], state["snapshot"], state["fisher"])
 
 
 def fisher_summarize(

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, jvp
 
 from laftr_cl.fsd.baselines.common import (
+    FieldState,
     check_reduction,
     check_snapshot,
     plain_network,
@@ -30,7 +31,7 @@ from laftr_cl.fsd.tensors import detached_parameters, eval_mode, output_unit_ind
 
 
 @dataclass(frozen=True, eq=False)
-class NtkSummary:
+class NtkSummary(FieldState):
     """What ``ntk_fsd`` keeps of task t.
 
     Attributes:
@@ -48,13 +49,6 @@ class NtkSummary:
         return with_total({"examples": tensor_bytes([self.points]),
                            "snapshot": tensor_bytes(self.snapshot.values()),
                            "output_units": tensor_bytes([self.output_units])})
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"points": self.points, "snapshot": self.snapshot, "output_units": self.output_units}
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> "NtkSummary":
-        return cls(state["points"], state["snapshot"], state["output_units"])
 
 
 def ntk_summarize(

@@ -7,17 +7,8 @@ from typing import Any, Callable, ClassVar, Sequence
 import torch
 from torch import Tensor, nn
 
-from laftr_cl.fsd.baselines import (
-    CoresetSummary,
-    FisherSummary,
-    NtkSummary,
-    coreset_fsd,
-    coreset_summarize,
-    fisher_fsd,
-    fisher_summarize,
-    ntk_fsd,
-    ntk_summarize,
-)
+from laftr_cl.fsd.baselines import coreset, ntk
+from laftr_cl.fsd.baselines import fisher as quadratic
 from laftr_cl.fsd.baselines.common import plain_network
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
 from laftr_cl.fsd.trace import takes_task_labels
@@ -54,6 +45,10 @@ class _StoredExamples(FsdMethod):
                  reduction: str = "mean") -> Tensor:
         return type(self).estimate_fn(model, prepared, metric=self.metric, reduction=reduction)
 
+    def stored_numbers(self, summary: Any) -> int:
+        """The stored inputs (and, for the coreset FSD, θ_t's logits on them)."""
+        return sum(t.numel() for k, t in summary.state_dict().items() if k not in ("snapshot", "output_units"))
+
     def options(self) -> dict[str, Any]:
         return {"coreset_size": self.coreset_size, "metric": self.metric, "batch_size": self.batch_size}
 
@@ -63,16 +58,10 @@ class CoresetMethod(_StoredExamples):
     """The true discrepancy on m stored inputs and θ_t's logits on them (no parameters kept)."""
 
     name = "coreset"
-    summary_class = CoresetSummary
-    summarize_fn = staticmethod(coreset_summarize)
-    estimate_fn = staticmethod(coreset_fsd)
-
-    def stored_numbers(self, summary: CoresetSummary) -> int:
-        return summary.points.numel() + summary.reference_logits.numel()
-
-    @property
-    def keeps_snapshot(self) -> bool:
-        return False
+    summary_class = coreset.CoresetSummary
+    summarize_fn = staticmethod(coreset.coreset_summarize)
+    estimate_fn = staticmethod(coreset.coreset_fsd)
+    keeps_snapshot = False
 
 
 @FSD_METHODS.register("ntk")
@@ -80,12 +69,9 @@ class NtkMethod(_StoredExamples):
     """The network linearized around θ_t, on m stored inputs."""
 
     name = "ntk"
-    summary_class = NtkSummary
-    summarize_fn = staticmethod(ntk_summarize)
-    estimate_fn = staticmethod(ntk_fsd)
-
-    def stored_numbers(self, summary: NtkSummary) -> int:
-        return summary.points.numel()
+    summary_class = ntk.NtkSummary
+    summarize_fn = staticmethod(ntk.ntk_summarize)
+    estimate_fn = staticmethod(ntk.ntk_fsd)
 
 
 @FSD_METHODS.register("fisher")
@@ -94,22 +80,22 @@ class FisherMethod(FsdMethod):
     expansion of the ``kl`` FSD (so ``metric`` is ``kl``)."""
 
     name = "fisher"
-    summary_class = FisherSummary
+    summary_class = quadratic.FisherSummary
     metric = "kl"
 
     def __init__(self, *, fisher: str = "true", batch_size: int = 64) -> None:
         self.fisher, self.batch_size = fisher, batch_size
 
     def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
-                  generator: torch.Generator | None = None, task_label: int | None = None) -> FisherSummary:
+                  generator: torch.Generator | None = None, task_label: int | None = None) -> quadratic.FisherSummary:
         refuse_task_label_forward(model, self.name)
-        return fisher_summarize(model, data, fisher=self.fisher, output_units=output_units, batch_size=self.batch_size)
+        return quadratic.fisher_summarize(model, data, fisher=self.fisher, output_units=output_units, batch_size=self.batch_size)
 
-    def estimate(self, model: nn.Module, prepared: list[FisherSummary], *, generator: torch.Generator | None = None,
+    def estimate(self, model: nn.Module, prepared: list[quadratic.FisherSummary], *, generator: torch.Generator | None = None,
                  reduction: str = "mean") -> Tensor:
-        return fisher_fsd(model, prepared, reduction=reduction)
+        return quadratic.fisher_fsd(model, prepared, reduction=reduction)
 
-    def stored_numbers(self, summary: FisherSummary) -> int:
+    def stored_numbers(self, summary: quadratic.FisherSummary) -> int:
         return sum(t.numel() for t in summary.diagonal.values())
 
     def options(self) -> dict[str, Any]:
