@@ -16,7 +16,8 @@ class LaftrPlugin(FsdRegularizerPlugin):
     tasks in one batched pass. Options are those of :func:`laftr_cl.fsd.summarize` (``inputs``,
     ``rank``, ``coreset_size``, ``classwise``, ``rates``) and :func:`laftr_cl.fsd.fsd` (``estimator``,
     ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``anchor``); ``storage_dtype``
-    (``float32`` or ``float16``) is the dtype the firing rates and input statistics are kept in.
+    (``float32`` or ``float16``; None: the model's) is the dtype the firing rates and input statistics
+    are kept in.
     ``seed`` draws the stored inputs of ``inputs="coreset"`` (a checkpointed generator, not torch's
     global one).
 
@@ -46,7 +47,7 @@ class LaftrPlugin(FsdRegularizerPlugin):
         same_dropout: bool = False,
         anchor: str = "per_task",
         summary_batch_size: int = 1000,
-        storage_dtype: str = "float32",
+        storage_dtype: str | None = None,
         seed: int = 0,
     ) -> None:
         method = LaftrMethod(estimator=estimator, metric=metric, num_samples=num_samples, inputs=inputs, rank=rank,

@@ -27,7 +27,7 @@ CASES = [  # (model, input shape, estimator, metric, inputs, gate_draws)
     ("mlp", (1, 4, 4), "bernoulli", "l2_prob", "full", "per_input"),
     ("mlp", (1, 4, 4), "relu", "kl", "coreset", "per_input"),
     ("mlp", (1, 4, 4), "exact", "l2_logit", "diag", "per_input"),
-    ("mlp_dropout", (1, 4, 4), "bernoulli", "l2_logit", "lowrank", "per_step"),
+    ("mlp_dropout", (1, 4, 4), "bernoulli", "l2_logit", "diag", "per_step"),
     ("cifar_net", (3, 32, 32), "bernoulli", "kl", "diag", "per_input"),
     ("cifar_net", (3, 32, 32), "relu", "l2_prob", "coreset", "per_input"),
     ("sequential_cnn", (1, 8, 8), "bernoulli", "l2_logit", "full", "per_step"),

@@ -17,13 +17,14 @@ STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 """``storage_dtype`` options: the dtype firing rates and input statistics are kept in between tasks."""
 
 
-def stored(summary: TaskSummary, storage_dtype: str) -> TaskSummary:
-    """``summary`` with its firing rates and input model cast to ``storage_dtype`` (θ_t stays as it is).
+def stored(summary: TaskSummary, storage_dtype: str | None) -> TaskSummary:
+    """``summary`` with its firing rates and input model cast to ``storage_dtype`` (θ_t stays as it is;
+    None: ``summary`` as it was made, in the model's dtype).
 
     The bank casts them back to the model's dtype when it stacks them, so a ``float16`` summary halves
     the per-task bytes and changes the regularizer only by the rounding of rates and statistics.
     """
-    dtype = STORAGE_DTYPES[storage_dtype]
+    dtype = STORAGE_DTYPES[storage_dtype] if storage_dtype is not None else summary.firing_rates[0].dtype
     if dtype == summary.firing_rates[0].dtype:
         return summary
     return dataclasses.replace(summary, firing_rates=tuple(r.to(dtype) for r in summary.firing_rates),
@@ -47,8 +48,8 @@ class LaftrMethod(FsdMethod):
                  inputs: str = "full", rank: int | None = None, coreset_size: int | None = None,
                  classwise: bool = False, rates: str = "per_unit", gate_draws: str = "per_input", same_dropout: bool = False,
                  anchor: str = "per_task", class_weights: str = "uniform", batch_size: int = 256,
-                 storage_dtype: str = "float32") -> None:
-        if storage_dtype not in STORAGE_DTYPES:
+                 storage_dtype: str | None = None) -> None:
+        if storage_dtype is not None and storage_dtype not in STORAGE_DTYPES:
             raise ValueError(f"storage_dtype={storage_dtype!r} is not a storage dtype: choose "
                              f"{' or '.join(STORAGE_DTYPES)} (the dtype of the kept firing rates and input statistics).")
         self.metric = metric
