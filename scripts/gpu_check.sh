@@ -36,7 +36,7 @@ rows=() details=() failed=0
 step() {  # step NAME LIMIT_S COMMAND...: runs COMMAND under timeout, logs to $work/NAME.log, records a row
   local name=$1 limit=$2; shift 2
   local start=$SECONDS rc status
-  timeout -k 5 "$limit" "$@" > "$work/$name.log" 2>&1  # timeout signals the whole process group: children too
+  timeout -k 3 "$limit" "$@" > "$work/$name.log" 2>&1  # timeout signals the whole process group: children too
   rc=$?
   case $rc in
     0) status=ok ;;
@@ -60,15 +60,18 @@ tables() {  # a step's Markdown table lines, or the tail of its log when it has 
 }
 
 # 1. wheels (the GPU image has torch, torchvision, numpy, scipy, pytest; not avalanche, hydra, wandb)
+found() {  # the project's imports are findable (without importing them: avalanche takes seconds)
+  "$py" -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('avalanche', 'hydra', 'omegaconf', 'wandb')))"
+}
 install_wheels() {  # run by `timeout bash -c`: a function of this shell must be exported to it
-  if "$py" -c "import avalanche, hydra, omegaconf" 2>/dev/null; then echo "already importable"; return 0; fi
+  if found; then echo "already installed"; return 0; fi
   compgen -G ".whl/*.whl" > /dev/null || { echo "no .whl/*.whl: run bash scripts/gpu-wheels.sh where PyPI is reachable and carry .whl/"; return 1; }
   "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$work/site" .whl/*.whl &&
-    PYTHONPATH="$work/site" "$py" -c "import avalanche, hydra, omegaconf; print('installed', len(__import__('os').listdir('.whl')), 'wheels')"
+    PYTHONPATH="$work/site" found && echo "installed $(ls .whl/*.whl | wc -l) wheels into $work/site"
 }
-export -f install_wheels
+export -f found install_wheels
 export py work
-step install 30 bash -c install_wheels
+step install 45 bash -c install_wheels
 export PYTHONPATH="$work/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 "$py" -c "import torch; print('torch', torch.__version__, '|', torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA')" \
   > "$work/env.log" 2>&1
@@ -83,7 +86,7 @@ else
   reg=(--tasks 9 --steps 100 --rounds 3 --compile none cudagraph)
   pipe=(--synthetic 6000 --epochs 1 --compile none cudagraph)
   paper=("data.synthetic={train_per_class: 6000, test_per_class: 1000}" train.compile=cudagraph)
-  limits=(150 90 40 130)  # with install's 30 s and 5 s grace per step: at most 465 s
+  limits=(145 90 40 130)  # with install's 45 s and 3 s grace per step: at most 465 s
 fi
 
 # 2.-5.
