@@ -52,6 +52,7 @@ summary() {  # one line of a step's log for the summary table
     paper) "$py" -c "import json,sys; r=json.load(open(sys.argv[1])); f=r['final']
 print(f\"avg acc {f['average_accuracy']:.4f}, wall {r['wall_time_s']:.1f} s (in-run), {r['device']}\")" \
          "$work/paper/results.json" 2>/dev/null || echo "no results.json" ;;
+    install) tail -1 "$work/install.log" ;;
     *) grep -m1 '^device' "$work/$1.log" ;;
   esac
 }
