@@ -77,6 +77,9 @@ def laftr_step(mode: str, *, estimator: str = "bernoulli", lr: float = 1e-2) -> 
     for task in range(2):
         x = torch.rand(64, 1, 28, 28, generator=generator).to(CUDA)
         plugin.summaries[task] = summarize(model, (x, torch.zeros(64, dtype=torch.long, device=CUDA)), inputs="full")
+    with torch.no_grad():  # away from θ_t, so that the FSD term is not 0 whatever the draws
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     step = TrainStep(model, optimizer, torch.nn.CrossEntropyLoss(), [plugin], mode=mode, precision="fp32", device=CUDA)
     batch = (torch.rand(32, 1, 28, 28, device=CUDA), torch.randint(0, 10, (32,), device=CUDA),
