@@ -179,7 +179,7 @@ def test_the_influence_scripts_run_on_cuda(script, tmp_path):
 
     from helpers import REPO_ROOT
     tiny = ["device=cuda", "data=synthetic", "data.synthetic.train_per_class=6", "data.synthetic.test_per_class=2",
-            "model.hidden_sizes=[8]", "train.epochs=2", "solver.steps=3", "methods.subset.size=10",
+            "model.net.hidden_sizes=[8]", "train.epochs=2", "solver.steps=3", "methods.subset.size=10",
             "methods.laftr_coreset.coreset_size=2", "num_train=40", "num_test=8"]
     extra = ["num_queries=3"] if script == "influence.py" else ["flip_fraction=0.2"]
     result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / script), *tiny, *extra, f"hydra.run.dir={tmp_path}"],
