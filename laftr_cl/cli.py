@@ -1,34 +1,119 @@
-"""The ``laftr-cl`` command: a Hydra app over ``configs/``."""
+"""The ``laftr-cl`` command: a Hydra app over ``configs/``.
+
+Before Hydra runs anything, :func:`main` composes and validates every job the command asks for
+(:mod:`laftr_cl.preflight`): a bad setting is answered in one paragraph — the setting, what is
+allowed, a corrected command — with exit code 2 and no traceback (``LAFTR_CL_TRACEBACK=1`` shows
+it). Only then does Hydra start the run or sweep. Imports stay light until a run needs them.
+"""
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from laftr_cl.config_check import ConfigError
-
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+TRACEBACK_ENV = "LAFTR_CL_TRACEBACK"
+HIDDEN_GROUPS = ("influence", "study", "method_settings", "hydra", "local")
+"""Config groups ``--help`` does not list: the studies' configs (their scripts read them), the
+per-protocol method settings that ``experiment`` selects itself, and Hydra's own."""
+SHOWN_HYDRA_GROUPS = ("hydra/launcher", "hydra/sweeper")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def main(cfg: DictConfig) -> float | None:
-    """Composes the config, runs the experiment, returns the final average accuracy (for sweeps)."""
+def _run(cfg: DictConfig) -> float | None:
+    """Runs the composed experiment; returns the final average accuracy (for sweeps)."""
+    from hydra.core.hydra_config import HydraConfig
+
     from laftr_cl.checkpointing import CheckpointError
+    from laftr_cl.config_check import ConfigError
     from laftr_cl.experiment import run_experiment
     from laftr_cl.training.guards import NonFiniteLossError
 
     try:
         payload = run_experiment(cfg, HydraConfig.get().runtime.output_dir)
     except (ConfigError, FileNotFoundError, CheckpointError) as err:
-        print(f"laftr-cl: {err}", file=sys.stderr)
+        _report(err)
         raise SystemExit(2) from None
     except NonFiniteLossError as err:  # the run diverged: its last good checkpoint is kept
         print(f"laftr-cl: {err}", file=sys.stderr)
         raise SystemExit(3) from None
     return payload["final"]["average_accuracy"]
+
+
+def main() -> None:
+    """``laftr-cl [hydra flags] [overrides]``: checks the command, then hands it to Hydra."""
+    from hydra._internal.utils import get_args_parser
+
+    from laftr_cl.console import quiet
+    from laftr_cl.preflight import expand_home
+
+    args, _ = get_args_parser().parse_known_args(sys.argv[1:])
+    expanded = expand_home(args.overrides)
+    renamed = dict(zip(args.overrides, expanded))
+    sys.argv = [sys.argv[0], *(renamed.get(a, a) for a in sys.argv[1:])]
+    if args.help:
+        _help(expanded)
+        return
+    quiet(optuna=any("optuna" in o for o in expanded))
+    if not (args.hydra_help or args.info or args.shell_completion):
+        _preflight(expanded, validate=args.cfg is None)
+    _run()
+
+
+def _preflight(overrides: list[str], validate: bool) -> None:
+    from laftr_cl.config_check import ConfigError
+    from laftr_cl.preflight import preflight
+
+    try:
+        preflight(CONFIG_DIR, overrides, validate=validate)
+    except ConfigError as err:
+        _report(err)
+        raise SystemExit(2) from None
+
+
+def _report(err: Exception) -> None:
+    """Prints ``err`` as one paragraph, its example fix turned into the corrected command."""
+    if os.environ.get(TRACEBACK_ENV) == "1":
+        raise err
+    message = " ".join(str(err).split())
+    setting, fix = getattr(err, "setting", None), getattr(err, "fix", None)
+    if fix:
+        message = message.replace(f"`laftr-cl ... {fix}`", f"`{corrected_command(sys.argv[1:], setting, fix)}`")
+    print(f"laftr-cl: {message}", file=sys.stderr)
+
+
+def corrected_command(argv: list[str], setting: str | None, fix: str) -> str:
+    """``laftr-cl`` with ``argv``'s override of ``setting`` replaced by ``fix`` (dropped for ``~…``)."""
+    def key(arg: str) -> str:
+        return arg.split("=", 1)[0].lstrip("+~")
+
+    kept = [a for a in argv if setting is None or key(a) != setting]
+    fixed = kept if fix.startswith("~") and len(kept) < len(argv) else [*kept, fix]
+    return " ".join(["laftr-cl", *(shlex.quote(a) for a in fixed)])
+
+
+def _help(overrides: list[str]) -> None:
+    """Hydra's ``--help`` without the groups a run cannot use (see :data:`HIDDEN_GROUPS`)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    _preflight(overrides, validate=False)
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+        loader = GlobalHydra.instance().config_loader()
+        groups = [g for g in sorted(loader.list_groups("")) if g not in HIDDEN_GROUPS] + list(SHOWN_HYDRA_GROUPS)
+        lines = [f"{g}: {', '.join(loader.get_group_options(g))}" for g in groups]
+    header = cfg.hydra.help.header
+    OmegaConf.set_struct(cfg, False)
+    cfg.pop("hydra")
+    print(f"{header}\n== Configuration groups ==\nCompose your configuration from those groups (group=option)\n\n"
+          + "\n".join(lines) + "\n\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n"
+          + OmegaConf.to_yaml(cfg))
 
 
 if __name__ == "__main__":
