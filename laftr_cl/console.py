@@ -19,6 +19,9 @@ KNOWN_WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
     (UserWarning, r"no QP solver found", r"qpsolvers[/\\]"),
     # Avalanche 0.6's ReplayPlugin calls its own deprecated storage-policy update once per task
     (DeprecationWarning, r"Call to deprecated function update", r"avalanche[/\\]training[/\\]plugins[/\\]replay\.py"),
+    # Avalanche 0.6's SI squares tensors with NumPy 2, which warns about torch's __array_wrap__
+    (DeprecationWarning, r"__array_wrap__ must accept context",
+     r"avalanche[/\\]training[/\\]plugins[/\\]synaptic_intelligence\.py"),
     # torch.jit's deprecation notice, raised when Avalanche's imports touch torch.jit
     (FutureWarning, r"torch\.jit", r"torch[/\\]jit[/\\]"),
 )

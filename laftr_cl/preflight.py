@@ -42,8 +42,8 @@ def preflight(config_dir: str, overrides: list[str], *, validate: bool = True) -
     try:
         with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
             checked = 0
-            for job in _jobs(overrides):
-                cfg = _compose(job)
+            for job, composed in _jobs(overrides):
+                cfg = composed if composed is not None else _compose(job)
                 if validate:
                     validate_config(cfg)
                 checked += 1
@@ -65,16 +65,17 @@ def _parse(overrides: list[str]) -> list:
             raise ConfigError(
                 f"laftr-cl cannot read the override `{text}` ({str(err).splitlines()[0]}). Values with spaces, "
                 "braces, commas or other special characters need quotes that reach laftr-cl, e.g. "
-                f"`laftr-cl ... '{key}=\"value\"'` for a string, or `'{key}=[1,2]'` for a list.", key) from None
+                f"`'{key}=\"a value\"'` for a string or `'{key}=[1,2]'` for a list.", key) from None
     return parsed
 
 
-def _jobs(overrides: list[str]) -> Iterator[list[str]]:
-    """The override list of each job: the product of every enumerable sweep, capped."""
+def _jobs(overrides: list[str]) -> Iterator[tuple[list[str], DictConfig | None]]:
+    """The override list of each job (the product of every enumerable sweep, capped), with its
+    composed config when it is already at hand (a single run)."""
     parsed = _parse(overrides)
     base = [o.input_line for o in parsed if not o.is_sweep_override()]
     sweeps = {o.get_key_element(): o for o in parsed if o.is_sweep_override()}
-    first = _compose(base + [f"{k}={_first(o)}" for k, o in sweeps.items()])
+    first = _compose(base + [f"{k}={v}" for k, o in sweeps.items() if (v := _first(o)) is not None])
     for key, value in (_config_sweeps(first) or {}).items():
         if key not in sweeps:
             sweeps.update({o.get_key_element(): o for o in _parse([f"{key}={value}"])})
@@ -84,15 +85,19 @@ def _jobs(overrides: list[str]) -> Iterator[list[str]]:
             axes.append([f"{key}={v}" for v in override.sweep_string_iterator()])
         except HydraException:  # intervals (Optuna) and globs: the job's own value is checked
             continue
+    if not axes:
+        yield base, first
+        return
     for combination in itertools.islice(itertools.product(*axes), MAX_JOBS_CHECKED):
-        yield base + list(combination)
+        yield base + list(combination), None
 
 
-def _first(override) -> str:
+def _first(override) -> str | None:
+    """The first value of an enumerable sweep; None for an interval (Optuna) or a glob."""
     try:
         return next(iter(override.sweep_string_iterator()))
     except HydraException:
-        return override.get_value_element_as_str() if not override.is_sweep_override() else "null"
+        return None
 
 
 def _config_sweeps(cfg: DictConfig) -> dict[str, str] | None:
