@@ -28,6 +28,9 @@ def _run(cfg: DictConfig) -> float | None:
     """Runs the composed experiment; returns the final average accuracy (for sweeps)."""
     from hydra.core.hydra_config import HydraConfig
 
+    from laftr_cl.console import quiet
+
+    quiet()  # again: a launcher may run this job in a process of its own
     from laftr_cl.checkpointing import CheckpointError
     from laftr_cl.config_check import ConfigError
     from laftr_cl.experiment import run_experiment

@@ -59,6 +59,13 @@ def test_cli_help_and_cfg_job():
     assert cfg.regularizer.plugin._target_ == "avalanche.training.plugins.EWCPlugin"
 
 
+def test_cli_help_lists_only_the_groups_a_run_uses():
+    out = _cli("--help")
+    groups = out.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    assert "experiment: " in groups and "hydra/launcher: " in groups
+    assert not any(line.startswith(("influence", "study", "method_settings")) for line in groups.splitlines())
+
+
 def test_cli_unknown_option_names_the_choices():
     out = _cli("benchmark=mnist_big", "--cfg", "job")
     assert out.returncode != 0
