@@ -103,6 +103,7 @@ def validate_config(cfg: DictConfig) -> None:
     if lr is not None and not (_is_number(lr) and lr > 0):
         fail("optimizer.lr", lr, "the learning rate must be a number > 0", "optimizer.lr=0.001")
     _check_data(cfg)
+    _check_benchmark(cfg)
     _check_model(cfg)
     check_regularizer(cfg)
     _check_reliability(cfg)
@@ -142,6 +143,15 @@ def _check_data(cfg: DictConfig) -> None:
     if preprocessing not in PREPROCESSING:
         fail("data.preprocessing", preprocessing, f"it must be one of {', '.join(PREPROCESSING)}",
              "data.preprocessing=standardize", closest(preprocessing, PREPROCESSING))
+
+
+def _check_benchmark(cfg: DictConfig) -> None:
+    """What a benchmark refuses whatever its data (the builders check the rest before loading any)."""
+    if cfg.benchmark.name == "permuted_mnist" and cfg.benchmark.get("scenario") == "task":
+        from laftr_cl.benchmarks.permuted import NO_TASK_SCENARIO
+
+        raise ConfigError(NO_TASK_SCENARIO + " Fix it on the command line, e.g. `laftr-cl ... benchmark.scenario=domain`.",
+                          "benchmark.scenario", "benchmark.scenario=domain")
 
 
 def _check_model(cfg: DictConfig) -> None:
