@@ -62,7 +62,8 @@ def main() -> None:
         _help(expanded)
         return
     quiet(optuna=any("optuna" in o for o in expanded))
-    if not (args.hydra_help or args.info or args.shell_completion):
+    own_config = args.config_name or args.config_path or args.config_dir  # checked by the run itself
+    if not (args.hydra_help or args.info or args.shell_completion or own_config):
         _preflight(expanded, validate=args.cfg is None)
     _run()
 

@@ -108,6 +108,19 @@ def test_home_in_data_root_is_expanded(tmp_path, monkeypatch):
         [f"data.root={tmp_path}/data", "seed=1", f"paths.log_dir={tmp_path}"]
 
 
+def test_a_quoted_home_in_data_root_is_the_home_folder_not_a_folder_named_tilde(tmp_path, monkeypatch):
+    from helpers import compose_run_config
+    from laftr_cl.config_check import ConfigError
+    from laftr_cl.experiment import run_experiment
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    cfg = compose_run_config(["data.root='~/nowhere'", "logger=csv"], tmp_path)
+    with pytest.raises((ConfigError, FileNotFoundError), match=str(tmp_path / "nowhere")):
+        run_experiment(cfg, tmp_path)
+    assert not (tmp_path / "~").exists()
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "laftr_cl.cli", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=300)
