@@ -86,9 +86,11 @@ class Option:
         return True
 
     def example(self) -> Any:
-        """A valid value to suggest in a corrected command (the default when it is one)."""
-        return self.default if self.accepts(self.default) and self.default is not None else \
-            (self.allowed_choices() or [self.low if self.low is not None else 1])[0]
+        """A valid value to suggest in a corrected command: the default when it is one."""
+        low = self.low if self.low is not None else 0
+        high = self.high if self.high is not None else low + 2
+        candidates = [self.default, *(self.allowed_choices() or []), high, (low + high) / 2, low + 1, True]
+        return next((self.type(c) for c in candidates if c is not None and self.accepts(self.type(c))), self.default)
 
 
 @dataclass(frozen=True)
