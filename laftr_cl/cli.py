@@ -1,26 +1,104 @@
-"""The ``laftr-cl`` command: a Hydra app over ``configs/``."""
+"""The ``laftr-cl`` command: a Hydra app over ``configs/``.
+
+Before Hydra runs anything, :func:`main` composes and validates every job the command asks for
+(:mod:`laftr_cl.preflight`): a bad setting is answered in one paragraph — the setting, what is
+allowed, a corrected command — with exit code 2 and no traceback (``LAFTR_CL_TRACEBACK=1`` shows
+it). Only then does Hydra start the run or sweep. Imports stay light until a run needs them.
+"""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
+
+from laftr_cl.error_text import TRACEBACK_ENV, corrected_command, paragraph, show_traceback
+
+__all__ = ["CONFIG_DIR", "TRACEBACK_ENV", "corrected_command", "main"]
 
 _SHIPPED_CONFIGS = Path(__file__).resolve().parent / "configs"  # an installed wheel: configs/ ships as laftr_cl/configs
 CONFIG_DIR = str(_SHIPPED_CONFIGS if _SHIPPED_CONFIGS.is_dir() else _SHIPPED_CONFIGS.parent.parent / "configs")
 """The Hydra config root: inside the package when installed from a wheel, the checkout's ``configs/`` otherwise."""
+HIDDEN_GROUPS = ("influence", "study", "data", "method_settings", "hydra", "local")
+"""Config groups ``--help`` does not list: the studies' configs (their scripts read them), the
+per-protocol method settings that ``experiment`` selects itself, and Hydra's own."""
+SHOWN_HYDRA_GROUPS = ("hydra/launcher", "hydra/sweeper")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def main(cfg: DictConfig) -> float | None:
-    """Composes the config, runs the experiment, returns the final average accuracy (for sweeps).
+def _run(cfg: DictConfig) -> float | None:
+    """Runs the composed experiment; returns the final average accuracy (for sweeps).
 
     Failures become one paragraph and an exit status (2 refused, 3 diverged, 4 unwritable, 130
     Ctrl-C); in a sweep a failed job ends alone (see :mod:`laftr_cl.run_outcome`)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from laftr_cl.console import quiet
+
+    quiet()  # again: a launcher may run this job in a process of its own
     from laftr_cl.run_outcome import run_job
 
     return run_job(cfg, HydraConfig.get().runtime.output_dir)
+
+
+def main() -> None:
+    """``laftr-cl [hydra flags] [overrides]``: checks the command, then hands it to Hydra."""
+    from hydra._internal.utils import get_args_parser
+
+    from laftr_cl.console import quiet
+    from laftr_cl.preflight import expand_home
+
+    args, _ = get_args_parser().parse_known_args(sys.argv[1:])
+    expanded = expand_home(args.overrides)
+    renamed = dict(zip(args.overrides, expanded))
+    sys.argv = [sys.argv[0], *(renamed.get(a, a) for a in sys.argv[1:])]
+    if args.help:
+        _help(expanded)
+        return
+    quiet(optuna=any("optuna" in o for o in expanded))
+    own_config = args.config_name or args.config_path or args.config_dir  # checked by the run itself
+    if not (args.hydra_help or args.info or args.shell_completion or own_config):
+        _preflight(expanded, validate=args.cfg is None)
+    _run()
+
+
+def _preflight(overrides: list[str], validate: bool) -> None:
+    from laftr_cl.config_check import ConfigError
+    from laftr_cl.preflight import preflight
+
+    try:
+        preflight(CONFIG_DIR, overrides, validate=validate)
+    except ConfigError as err:
+        _report(err)
+        raise SystemExit(2) from None
+
+
+def _report(err: Exception) -> None:
+    """Prints ``err`` as one paragraph, its example fix turned into the corrected command."""
+    if show_traceback():
+        raise err
+    print(f"laftr-cl: {paragraph(err)}", file=sys.stderr)
+
+
+def _help(overrides: list[str]) -> None:
+    """Hydra's ``--help`` without the groups a run cannot use (see :data:`HIDDEN_GROUPS`)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    _preflight(overrides, validate=False)
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+        loader = GlobalHydra.instance().config_loader()
+        groups = [g for g in sorted(loader.list_groups("")) if g not in HIDDEN_GROUPS] + list(SHOWN_HYDRA_GROUPS)
+        lines = [f"{g}: {', '.join(loader.get_group_options(g))}" for g in groups]
+    header = cfg.hydra.help.header
+    OmegaConf.set_struct(cfg, False)
+    cfg.pop("hydra")
+    print(f"{header}\n== Configuration groups ==\nCompose your configuration from those groups (group=option)\n\n"
+          + "\n".join(lines) + "\n\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n"
+          + OmegaConf.to_yaml(cfg))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from laftr_cl.benchmarks import build_benchmark
 from laftr_cl.benchmarks.base import TensorBenchmark
 from laftr_cl.checkpointing import Progress, RunCheckpoints
-from laftr_cl.config_check import ConfigError, validate_config
+from laftr_cl.config_check import ConfigError, coreset_notes, validate_config
 from laftr_cl.models import TaskMaskedClassifier
 from laftr_cl.regularizers.memory import memory_bytes
 from laftr_cl.results import ResultsRecorder, write_json_atomic
@@ -47,7 +47,7 @@ def load_benchmark(cfg: DictConfig, device: torch.device) -> TensorBenchmark:
     try:
         return build_benchmark(
             bm.name,
-            root=to_absolute_path(cfg.data.root),
+            root=to_absolute_path(str(Path(cfg.data.root).expanduser())),
             scenario=bm.scenario,
             num_experiences=bm.num_experiences,
             class_order=list(bm.class_order) if bm.class_order is not None else None,
@@ -127,6 +127,9 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     RNGManager.set_random_seeds(cfg.seed)
     benchmark = load_benchmark(cfg, device)
+    notes = coreset_notes(cfg, benchmark)
+    for note in notes:
+        log.info(note)
     model = build_model(cfg, benchmark, device)
     optimizer = instantiate(cfg.optimizer, params=model.parameters())
     plugin = instantiate(cfg.regularizer.plugin) if cfg.regularizer.plugin is not None else None
@@ -162,7 +165,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         benchmark_info={"name": benchmark.name, "scenario": benchmark.scenario_kind,
                         "task_classes": benchmark.task_classes,
                         "train_sizes": [t.y.shape[0] for t in benchmark.train],
-                        "eval_split": benchmark.extra.get("eval_split", "test")},
+                        "eval_split": benchmark.extra.get("eval_split", "test"), "notes": notes},
     )
     train_stream, test_stream = benchmark.scenario.train_stream, benchmark.scenario.test_stream
     steps = [(train_stream, num_exp)] if joint else [(exp, i + 1) for i, exp in enumerate(train_stream)]

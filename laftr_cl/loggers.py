@@ -1,11 +1,12 @@
 """Logger factories the Hydra ``logger/`` configs point at (Avalanche's loggers do the work)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from avalanche.evaluation.metric_results import AlternativeValues
-from avalanche.logging import TextLogger
+from avalanche.logging import BaseLogger, TextLogger
 from avalanche.logging import WandBLogger as AvalancheWandBLogger
 
 from laftr_cl.wandb_resume import persistent_run_id
@@ -16,6 +17,38 @@ def text_file_logger(path: str) -> TextLogger:
     file = Path(path)
     file.parent.mkdir(parents=True, exist_ok=True)
     return TextLogger(open(file, "a", buffering=1))
+
+
+class TaskProgressBar(BaseLogger):
+    """One progress bar per training task on the terminal (all its epochs), and nothing else.
+
+    No bar when ``stream`` (default ``sys.stderr``) is not a terminal: a log file or a CI job gets no
+    carriage-return noise. The metrics go to the other loggers (``log.txt``, CSV, wandb); the
+    console's accuracy is laftr-cl's own "average accuracy on seen tasks" line after each task.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__()
+        self.stream = stream if stream is not None else sys.stderr
+        self._bar: Any = None
+
+    def log_single_metric(self, name: str, value: Any, x_plot: int) -> None:
+        """Metrics are not shown on the console."""
+
+    def after_training_iteration(self, strategy: Any, metric_values: Any, **kwargs: Any) -> None:
+        if self._bar is None and self.stream.isatty():
+            from tqdm import tqdm
+
+            task = strategy.clock.train_exp_counter
+            self._bar = tqdm(total=strategy.train_epochs * len(strategy.dataloader), file=self.stream,
+                             desc=f"task {task + 1}", unit="step", leave=True, dynamic_ncols=True)
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def after_training_exp(self, strategy: Any, metric_values: Any, **kwargs: Any) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 class WandBLogger(AvalancheWandBLogger):

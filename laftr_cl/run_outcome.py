@@ -42,6 +42,7 @@ from omegaconf import DictConfig
 
 from laftr_cl.checkpointing import CHECKPOINT_NAME, CheckpointError, Progress
 from laftr_cl.config_check import ConfigError
+from laftr_cl.error_text import paragraph, show_traceback
 from laftr_cl.results import record_failure
 from laftr_cl.run_lock import RunFolderBusy, RunFolderUnwritable, RunLock, unwritable_message
 from laftr_cl.run_record import read_record
@@ -78,7 +79,7 @@ def _message(err: Exception, output_dir: Path) -> str:
         return unwritable_message(folder, err)
     if exit_code(err) is None:
         return "".join(traceback.format_exception(err)).rstrip()
-    return str(err)
+    return paragraph(err)
 
 
 def run_job(cfg: DictConfig, output_dir: str | Path) -> float | None:
@@ -100,7 +101,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path) -> float | None:
             record_failure(output_dir / "results.json", run_config_dict(cfg), err, message,
                            exit_code=code or 1, refused=isinstance(err, REFUSED))
         if not _in_sweep():
-            if code is None:
+            if code is None or show_traceback():
                 raise
             print(f"laftr-cl: {message}", file=sys.stderr)
             raise SystemExit(code) from None

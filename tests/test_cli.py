@@ -87,6 +87,28 @@ def test_real_mnist_5k_first_task_is_learned(tmp_path):
     assert len(results["accuracy_matrix"]) == 5
 
 
+def test_a_linear_model_learns_real_digits(tmp_path):
+    # model.net.hidden_sizes=[] is a softmax regression: ~0.9 on MNIST after two epochs. (On debug=fast's
+    # synthetic clusters a few steps leave it at its random init, which maps whole classes wrongly.)
+    root = shared_dataset("mnist-5k")
+    cfg = compose_run_config(["logger=csv", "device=cpu", f"data.root={root}", "train.epochs=2",
+                              "benchmark.num_experiences=1", "model.net.hidden_sizes=[]"], tmp_path)
+    results = run_experiment(cfg, tmp_path)
+    assert results["benchmark"]["task_classes"] == [list(range(10))]
+    assert results["accuracy_matrix"][0][0] > 0.8
+
+
+def test_coreset_larger_than_a_task_keeps_what_exists_and_says_so(tmp_path):
+    cfg = compose_run_config(["debug=fast", "benchmark.num_experiences=2", "regularizer=coreset_fsd",
+                              "regularizer.plugin.coreset_size=100000", "model.net.hidden_sizes=[16]"], tmp_path)
+    results = run_experiment(cfg, tmp_path)
+    (note,) = results["benchmark"]["notes"]
+    assert "coreset_size=100000" in note and "[0, 1]" in note and "keep all the examples" in note
+    sizes = results["benchmark"]["train_sizes"]
+    # the coresets hold every example of their task: inputs of 784 float32 each (and their logits)
+    assert results["summary_memory_bytes"]["total"] >= sum(sizes[:2]) * 784 * 4
+
+
 @pytest.mark.parametrize("override, setting", [
     ("train.epochs=0", "train.epochs"),
     ("train.batch_size=0", "train.batch_size"),

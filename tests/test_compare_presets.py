@@ -19,6 +19,8 @@ def test_preset_is_a_multirun_over_regularizers_and_seeds_with_the_protocol(pres
     swept = params.regularizer.split(",")
     assert set(swept) <= REGULARIZERS and {"none", "laftr", "coreset_fsd", "replay"} <= set(swept)
     assert params.seed == "0,1,2"
-    reference = compose_run_config([f"experiment={protocol}"], tmp_path)
+    # the MNIST comparisons feed raw [0, 1] pixels, as the LAFTR authors' code does
+    raw = ["data.preprocessing=raw"] if "mnist" in protocol and "fmnist" not in protocol else []
+    reference = compose_run_config([f"experiment={protocol}", *raw], tmp_path)
     for key in ("benchmark", "model", "data", "train", "optimizer"):
         assert cfg[key] == reference[key], f"{preset} differs from experiment={protocol} in {key}"

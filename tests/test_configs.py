@@ -53,6 +53,14 @@ def test_cli_help_and_cfg_job():
 
 
 @pytest.mark.slow
+def test_cli_help_lists_only_the_groups_a_run_uses():
+    out = run_cli(["--help"])
+    groups = out.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    assert "experiment: " in groups and "hydra/launcher: " in groups
+    assert not any(line.startswith(("influence", "study", "method_settings")) for line in groups.splitlines())
+
+
+@pytest.mark.slow
 def test_cli_unknown_option_names_the_choices():
     out = run_cli(["benchmark=mnist_big", "--cfg", "job"])
     assert out.returncode != 0

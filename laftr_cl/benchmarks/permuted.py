@@ -12,8 +12,14 @@ from laftr_cl.benchmarks.settings import BenchmarkSettings, resolve_scenario, ta
 from laftr_cl.benchmarks.sources import MNIST, load_sources
 
 NAME = "permuted_mnist"
-PERMUTED_SCENARIOS: tuple[ScenarioKind, ...] = ("domain", "task")
-"""``domain``: one head, task label 0 (the default); ``task``: task label = experience index."""
+PERMUTED_SCENARIOS: tuple[ScenarioKind, ...] = ("domain",)
+"""``domain``: one head, task label 0. ``task`` is refused (:data:`NO_TASK_SCENARIO`)."""
+NO_TASK_SCENARIO = (
+    "benchmark.scenario='task' is refused for 'permuted_mnist': every permuted task holds the same ten "
+    "digits, so masking the output layer to each task's classes leaves all tasks on one shared head "
+    "(results bit-identical to scenario=domain) - there are no per-task heads to select. Use "
+    "benchmark.scenario=domain, or a split benchmark (e.g. benchmark=split_mnist) for task-incremental learning."
+)
 
 
 @register(NAME)
@@ -25,6 +31,8 @@ def permuted_mnist(settings: BenchmarkSettings) -> TensorBenchmark:
     has classes 0–9 (``task_classes[i] = [0, …, 9]``). ``extra["permutations"]`` holds the
     permutations, ``[num_experiences, 784]`` int64 on the CPU.
     """
+    if settings.scenario == "task":
+        raise ValueError(NO_TASK_SCENARIO)
     kind = resolve_scenario(NAME, settings.scenario, PERMUTED_SCENARIOS)
     if settings.class_order is not None:
         raise ValueError(

@@ -41,7 +41,7 @@ from laftr_cl.fsd.input_models import (
 )
 from laftr_cl.fsd.metrics import METRICS
 from laftr_cl.fsd.noise import Noise
-from laftr_cl.fsd.summary import TaskSummary, summarize
+from laftr_cl.fsd.summary import RATES, TaskSummary, summarize
 
 __all__ = [
     "summarize",
@@ -63,5 +63,6 @@ __all__ = [
     "ANCHORS",
     "CLASS_WEIGHTS",
     "GATE_DRAWS",
+    "RATES",
     "SUPPORTED_LAYERS",
 ]

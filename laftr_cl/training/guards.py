@@ -23,6 +23,8 @@ import torch
 from avalanche.core import SupervisedPlugin
 from torch import Tensor
 
+from laftr_cl.regularizers.specs import spec_for
+
 log = logging.getLogger(__name__)
 
 CUDA_CHECK_EVERY = 100
@@ -32,8 +34,6 @@ CROSS_ENTROPY_FLOOR = 0.01
 """The ratio test divides by at least this (nats): a task already fitted to a cross-entropy of
 1e-6 makes any regularizer look "exploded" against it, which is no divergence."""
 
-LAMBDA_KEYS = ("fsd_lambda", "ewc_lambda", "si_lambda", "lambda_reg", "alpha")
-"""Names under ``regularizer.plugin`` that hold a regularizer's strength λ, in lookup order."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -57,9 +57,9 @@ class StepPlace:
 def regularizer_strength(regularizer: Mapping[str, Any]) -> str:
     """``"regularizer.plugin.ewc_lambda=100.0"`` for the ``regularizer`` config node, or a note."""
     plugin = regularizer.get("plugin") or {}
-    for key in LAMBDA_KEYS:
-        if key in plugin:
-            return f"λ: regularizer.plugin.{key}={plugin[key]}"
+    spec = spec_for(str(regularizer.get("name")), plugin.get("_target_"))
+    if spec is not None and spec.strength is not None and spec.strength in plugin:
+        return f"λ: regularizer.plugin.{spec.strength}={plugin[spec.strength]}"
     return f"regularizer={regularizer.get('name')} has no λ"
 
 

@@ -5,7 +5,7 @@
 * ``model``, ``optimizer``: their ``state_dict()`` (Adam's moments carry across tasks: Avalanche
   resets them only before the first task).
 * ``regularizer``: the plugin's state — ``LaftrPlugin.state_dict()`` (the task summaries), or for
-  Avalanche's plugins the attributes in :data:`PLUGIN_STATE_ATTRIBUTES` (EWC: parameters and
+  Avalanche's plugins the attributes their declaration lists (``RegularizerSpec.state``; EWC: parameters and
   Fisher per task; SI: ``ewc_data`` and ``syn_data``; MAS: parameters and importances; LwF: the
   previous model; replay: the buffer); None without a regularizer.
 * ``clock``: the strategy's iteration/epoch/experience counters (EWC keys its Fisher by them).
@@ -23,23 +23,9 @@ from typing import Any, Callable
 
 from avalanche.core import SupervisedPlugin
 from avalanche.training.determinism.rng_manager import RNGManager
-from avalanche.training.plugins import (
-    EWCPlugin,
-    LwFPlugin,
-    MASPlugin,
-    ReplayPlugin,
-    SynapticIntelligencePlugin,
-)
 
+from laftr_cl.regularizers.specs import spec_of_plugin
 from laftr_cl.results import ResultsRecorder
-
-PLUGIN_STATE_ATTRIBUTES: dict[type, tuple[str, ...]] = {
-    EWCPlugin: ("saved_params", "importances"),
-    SynapticIntelligencePlugin: ("ewc_data", "syn_data"),
-    MASPlugin: ("params", "importance"),
-    LwFPlugin: ("lwf",),
-    ReplayPlugin: ("storage_policy",),
-}
 
 
 def checkpointable(plugin: Any) -> bool:
@@ -48,7 +34,8 @@ def checkpointable(plugin: Any) -> bool:
 
 
 def _attributes(plugin: Any) -> tuple[str, ...] | None:
-    return next((names for cls, names in PLUGIN_STATE_ATTRIBUTES.items() if isinstance(plugin, cls)), None)
+    spec = spec_of_plugin(plugin)
+    return spec.state if spec is not None and spec.state else None
 
 
 def plugin_state(plugin: Any) -> dict[str, Any] | None:

@@ -35,9 +35,7 @@ def test_permutations_depend_on_seed_only(tiny: dict[str, int]) -> None:
     assert not torch.equal(perms(1, tiny), perms(2, tiny))
 
 
-@pytest.mark.parametrize(
-    ("scenario", "labels"), [(None, [0] * 10), ("domain", [0] * 10), ("task", list(range(10)))]
-)
+@pytest.mark.parametrize(("scenario", "labels"), [(None, [0] * 10), ("domain", [0] * 10)])
 def test_scenarios_and_classes(
     scenario: str | None, labels: list[int], tiny: dict[str, int]
 ) -> None:
@@ -48,6 +46,12 @@ def test_scenarios_and_classes(
     assert [e.task_label for e in bm.scenario.train_stream] == labels
     assert [e.task_label for e in bm.scenario.test_stream] == labels
     assert all(e.classes_in_this_experience == set(range(10)) for e in bm.scenario.test_stream)
+
+
+def test_task_scenario_is_refused_with_the_reason(tiny: dict[str, int]) -> None:
+    # every permuted task has classes 0-9: the masked "heads" would all be one shared head
+    with pytest.raises(ValueError, match="one shared head.*scenario=domain"):
+        build_benchmark("permuted_mnist", root="/x", scenario="task", synthetic=tiny)
 
 
 def test_permute_pixels_is_a_gather_over_all_inputs() -> None:

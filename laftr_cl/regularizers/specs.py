@@ -1,0 +1,191 @@
+"""What a regularizer declares about itself, in one place: :class:`RegularizerSpec`.
+
+Each regularizer — the project's plugins and the Avalanche plugins it wraps — registers one spec
+under its config name (``regularizer.name``). The spec holds the plugin's config options (type,
+range or choices, default), the option that is its strength λ, what the model must be built like
+(by structure, e.g. "an MLP"), the attributes a checkpoint keeps of it, and how to count its bytes.
+The config checks, the NaN guard's report, memory accounting and checkpoints read it from here.
+
+A new regularizer is one module and one yaml: the module defines the plugin and calls
+:func:`register` with its spec at import; the yaml (``configs/regularizer/<name>.yaml``) sets
+``name: <name>`` and ``plugin._target_`` to the class. :func:`spec_for` imports the ``_target_``'s
+module when the name is not registered yet. The built-in specs are in
+:mod:`laftr_cl.regularizers.catalog`.
+
+This module imports neither torch nor Avalanche: the CLI reads specs before anything heavy loads.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option under ``regularizer.plugin``.
+
+    ``type`` is ``int``, ``float``, ``bool`` or ``str``; an int is accepted for a float. ``choices``
+    (a tuple, or a function giving the names of a registry) lists the allowed strings; ``low`` /
+    ``high`` bound numbers (``open_low`` / ``open_high``: strictly). ``nullable``: null is allowed.
+    """
+
+    type: type
+    default: Any
+    doc: str = ""
+    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+    nullable: bool = False
+
+    def allowed_choices(self) -> list[str] | None:
+        if self.choices is None:
+            return None
+        return list(self.choices() if callable(self.choices) else self.choices)
+
+    def describe(self) -> str:
+        """What is allowed, in words: ``"an integer >= 1"``, ``"one of bernoulli, relu, exact"``."""
+        choices = self.allowed_choices()
+        if choices is not None:
+            text = "one of " + ", ".join(choices)
+        elif self.type is bool:
+            text = "true or false"
+        else:
+            text = {int: "an integer", float: "a number", str: "a string"}[self.type]
+            bounds = []
+            if self.low is not None:
+                bounds.append(f"{'>' if self.open_low else '>='} {self.low:g}")
+            if self.high is not None:
+                bounds.append(f"{'<' if self.open_high else '<='} {self.high:g}")
+            if bounds:
+                text += " " + " and ".join(bounds)
+        return text + (" (or null)" if self.nullable else "")
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` (as composed by Hydra) is allowed."""
+        if value is None:
+            return self.nullable
+        if self.type is bool:
+            return isinstance(value, bool)
+        if isinstance(value, bool):
+            return False
+        if self.type is str:
+            choices = self.allowed_choices()
+            return isinstance(value, str) and (choices is None or value in choices)
+        if self.type is int and not isinstance(value, int):
+            return False
+        if self.type is float and not (isinstance(value, (int, float)) and math.isfinite(value)):
+            return False
+        if self.low is not None and (value < self.low or (self.open_low and value == self.low)):
+            return False
+        if self.high is not None and (value > self.high or (self.open_high and value == self.high)):
+            return False
+        return True
+
+    def example(self) -> Any:
+        """A valid value to suggest in a corrected command: the default when it is one."""
+        low = self.low if self.low is not None else 0
+        high = self.high if self.high is not None else low + 2
+        candidates = [self.default, *(self.allowed_choices() or []), high, (low + high) / 2, low + 1, True]
+        return next((self.type(c) for c in candidates if c is not None and self.accepts(self.type(c))), self.default)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """The model must have ``structure`` (a name of :data:`laftr_cl.regularizers.structure.STRUCTURES`),
+    when the plugin's options match ``when`` (always when empty)."""
+
+    structure: str
+    when: Mapping[str, Any] = field(default_factory=dict)
+
+    def applies(self, options: Mapping[str, Any]) -> bool:
+        return all(options.get(k) == v for k, v in self.when.items())
+
+
+@dataclass(frozen=True)
+class RegularizerSpec:
+    """Everything the project needs to know about one regularizer (see the module docstring).
+
+    Attributes:
+        name: the config name (``regularizer=<name>``, ``regularizer.name``).
+        plugin: dotted path of the plugin class; None for a regularizer without a plugin (none, joint).
+        options: the plugin's config options by key (its constructor's keyword arguments).
+        strength: the option that is λ, or None.
+        requires: what the model must be built like (checked on the model before training).
+        state: attributes a checkpoint keeps; empty when the plugin has ``state_dict``/``load_state_dict``.
+        memory: the plugin's kept bytes by part; None when the plugin has ``memory_bytes()``.
+        check: cross-option checks ``check(options, cfg)``, returning a problem as
+            ``(setting, value, allowed, fix)`` or None (e.g. ``rank`` at most the input size).
+    """
+
+    name: str
+    plugin: str | None
+    options: Mapping[str, Option] = field(default_factory=dict)
+    strength: str | None = None
+    requires: tuple[Requirement, ...] = ()
+    state: tuple[str, ...] = ()
+    memory: Callable[[Any], dict[str, int]] | None = None
+    check: Callable[[Mapping[str, Any], Any], tuple[str, Any, str, str] | None] | None = None
+
+    def variant(self, name: str, **defaults: Any) -> "RegularizerSpec":
+        """The same regularizer under another config name, with other option defaults."""
+        options = {k: (Option(**{**vars(o), "default": defaults[k]}) if k in defaults else o)
+                   for k, o in self.options.items()}
+        return RegularizerSpec(name, self.plugin, options, self.strength, self.requires, self.state,
+                               self.memory, self.check)
+
+
+_SPECS: dict[str, RegularizerSpec] = {}
+_CLASSES: dict[str, type] = {}
+
+
+def register(spec: RegularizerSpec) -> RegularizerSpec:
+    """Adds ``spec`` under ``spec.name`` (a module-level call in the regularizer's module)."""
+    if spec.name in _SPECS and _SPECS[spec.name] != spec:
+        raise ValueError(f"regularizer {spec.name!r} is declared twice")
+    _SPECS[spec.name] = spec
+    return spec
+
+
+def _load_builtin() -> None:
+    importlib.import_module("laftr_cl.regularizers.catalog")
+
+
+def spec_for(name: str, target: str | None = None) -> RegularizerSpec | None:
+    """The spec registered as ``name``; imports ``target``'s module first when it is not there."""
+    _load_builtin()
+    if name not in _SPECS and target:
+        try:
+            importlib.import_module(target.rpartition(".")[0])
+        except ImportError:
+            return None
+    return _SPECS.get(name)
+
+
+def registered() -> dict[str, RegularizerSpec]:
+    """Every spec registered so far (the built-in ones included), by name."""
+    _load_builtin()
+    return dict(_SPECS)
+
+
+def _plugin_class(path: str) -> type:
+    if path not in _CLASSES:
+        module, _, name = path.rpartition(".")
+        _CLASSES[path] = getattr(importlib.import_module(module), name)
+    return _CLASSES[path]
+
+
+def spec_of_plugin(plugin: Any) -> RegularizerSpec | None:
+    """The spec of the most specific registered class that ``plugin`` is an instance of."""
+    best: tuple[int, RegularizerSpec] | None = None
+    mro = type(plugin).__mro__
+    for spec in registered().values():
+        if spec.plugin is None:
+            continue
+        cls = _plugin_class(spec.plugin)
+        if cls in mro and (best is None or mro.index(cls) < best[0]):
+            best = (mro.index(cls), spec)
+    return best[1] if best else None

@@ -1,0 +1,42 @@
+"""What a regularizer can need of the model, checked on the built network by its structure.
+
+A regularizer declares needs by name (:class:`~laftr_cl.regularizers.specs.Requirement`); each name
+here is a test of the network's modules and the words used when it fails.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+_MLP_LAYERS = (nn.Linear, nn.ReLU, nn.Flatten, nn.Dropout, nn.Identity)
+_OTHER_NONLINEARITIES = (nn.GELU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.SELU, nn.SiLU, nn.LeakyReLU, nn.PReLU,
+                         nn.Softplus, nn.Mish, nn.Hardtanh, nn.MultiheadAttention, nn.Softmax)
+
+
+def _leaves(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name, m) for name, m in net.named_modules() if not list(m.children())]
+
+
+def _is_mlp(net: nn.Module) -> str | None:
+    other = [(n, type(m).__name__) for n, m in _leaves(net) if not isinstance(m, _MLP_LAYERS)]
+    return None if not other else f"its module {other[0][0]} is a {other[0][1]}"
+
+
+def _is_relu_network(net: nn.Module) -> str | None:
+    other = [(n, type(m).__name__) for n, m in _leaves(net) if isinstance(m, _OTHER_NONLINEARITIES)]
+    return None if not other else f"its module {other[0][0]} is a {other[0][1]}, not a ReLU"
+
+
+STRUCTURES: dict[str, tuple[str, Callable[[nn.Module], str | None]]] = {
+    "mlp": ("an MLP (Linear, ReLU, Flatten and Dropout layers only)", _is_mlp),
+    "relu_network": ("a ReLU network (no other nonlinearity among its modules)", _is_relu_network),
+}
+"""Structure name → (what it means, a test returning why ``net`` lacks it, or None)."""
+
+
+def lacks(structure: str, net: nn.Module) -> str | None:
+    """Why ``net`` is not ``structure`` (``"needs an MLP: its module 1 is a Conv2d"``), or None."""
+    meaning, test = STRUCTURES[structure]
+    reason = test(net)
+    return None if reason is None else f"needs {meaning}, and {type(net).__name__} is not: {reason}"

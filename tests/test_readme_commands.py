@@ -1,0 +1,71 @@
+"""The ``laftr-cl`` commands in README.md run as written on a fresh clone.
+
+Every command (and every job of a sweep) composes and passes the config checks; each one whose data
+is on this machine then trains, shortened (1 epoch, 2 tasks, its first sweep job) but otherwise as
+written: the data it names must be where it says.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+
+from helpers import REPO_ROOT, compose_run_config
+from laftr_cl.cli import CONFIG_DIR
+from laftr_cl.experiment import run_experiment
+from laftr_cl.preflight import expand_home, preflight
+
+SHORTEN = ["train.epochs=1", "train.first_task_epochs=null", "benchmark.num_experiences=2", "hydra.mode=RUN"]
+"""Appended to each command that trains here (later overrides win)."""
+
+
+def readme_commands() -> list[list[str]]:
+    """The overrides of each ``laftr-cl`` command in README's indented code blocks (flags kept),
+    without templates (``...``, ``<time>``) and trailing comments."""
+    commands = []
+    for line in (REPO_ROOT / "README.md").read_text().splitlines():
+        text = line.strip().split("  # ")[0].strip()
+        text = re.sub(r"^.*&& \.venv/bin/", "", text) if line.startswith("    ") else ""
+        if text.startswith("laftr-cl ") and "..." not in text and "<" not in text:
+            commands.append(shlex.split(text)[1:])
+    return commands
+
+
+COMMANDS = readme_commands()
+IDS = [" ".join(c)[:80] for c in COMMANDS]
+
+
+def test_readme_has_the_commands():
+    assert len(COMMANDS) >= 15
+    assert ["data.root=../shared/datasets/mnist-5k"] in COMMANDS  # the quick start
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=IDS)
+def test_command_composes_and_passes_the_checks(args, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    overrides = expand_home([a for a in args if not a.startswith("-")])
+    assert preflight(CONFIG_DIR, overrides) >= 1
+
+
+def _first_job(args: list[str]) -> list[str]:
+    """The overrides of the first job: the first value of each comma sweep."""
+    return [a.split("=", 1)[0] + "=" + a.split("=", 1)[1].split(",")[0] if "=" in a and "[" not in a else a
+            for a in args if not a.startswith("-")]
+
+
+def _trains_here(args: list[str]) -> bool:
+    text = " ".join(args)
+    return "data.download=true" not in text and "hparams_search" not in text and "launcher=slurm" not in text
+
+
+@pytest.mark.parametrize("args", [c for c in COMMANDS if _trains_here(c)], ids=[i for c, i in zip(COMMANDS, IDS)
+                                                                           if _trains_here(c)])
+def test_command_trains_as_written(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    overrides = expand_home(_first_job(args)) + SHORTEN + [f"paths.log_dir={tmp_path}", "logger=csv"]
+    cfg = compose_run_config(overrides, tmp_path)
+    if cfg.data.root.startswith("../shared/") and not (REPO_ROOT / cfg.data.root).is_dir():
+        pytest.skip(f"{cfg.data.root} is not on this machine (the shared datasets sit beside the repository)")
+    results = run_experiment(cfg, tmp_path)
+    assert results["complete"] and results["benchmark"]["eval_split"] in ("test", "validation")
