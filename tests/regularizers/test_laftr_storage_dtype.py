@@ -45,5 +45,5 @@ def test_float16_halves_rates_and_inputs_and_keeps_the_estimate(inputs):
 
 def test_unknown_storage_dtype_is_a_config_error(tmp_path):
     cfg = compose_run_config(["debug=fast", "regularizer=laftr", "regularizer.plugin.storage_dtype=int8"], tmp_path)
-    with pytest.raises(ConfigError, match=r"regularizer\.plugin\.storage_dtype='int8'.*float32 or float16"):
+    with pytest.raises(ConfigError, match=r"regularizer\.plugin\.storage_dtype='int8'.*one of float32, float16"):
         run_experiment(cfg, tmp_path)
