@@ -10,6 +10,7 @@ import re
 import shlex
 
 import pytest
+import torch
 
 from helpers import REPO_ROOT, compose_run_config
 from laftr_cl.cli import CONFIG_DIR
@@ -55,8 +56,11 @@ def _first_job(args: list[str]) -> list[str]:
 
 
 def _trains_here(args: list[str]) -> bool:
+    """Whether the command can train on this machine (no download, no cluster, a GPU where it needs one)."""
     text = " ".join(args)
-    return "data.download=true" not in text and "hparams_search" not in text and "launcher=slurm" not in text
+    needs_cuda = "device=cuda" in text or "train.compile=cudagraph" in text
+    return ("data.download=true" not in text and "hparams_search" not in text and "launcher=slurm" not in text
+            and (torch.cuda.is_available() or not needs_cuda))
 
 
 @pytest.mark.parametrize("args", [c for c in COMMANDS if _trains_here(c)], ids=[i for c, i in zip(COMMANDS, IDS)
