@@ -174,8 +174,8 @@ def print_summary_parts(prepared_methods: dict[str, tuple[nn.Module, Any]]) -> N
         summary = plugin.summaries[0]
         rows = {method: summary.nbytes()}
         per_channel = summarize(model, (torch.randn(8, *summary.input_shape), torch.zeros(8, dtype=torch.long)),
-                                rates="per_channel", output_units=summary.output_units.tolist(), task_label=0,
-                                **plugin.summary_options)
+                                output_units=summary.output_units.tolist(), task_label=0,
+                                **{**plugin.summary_options, "rates": "per_channel"})
         rows[f"{method}, per-channel rates"] = per_channel.nbytes()
         for name, parts in rows.items():
             print(f"| {name} | {parts['rates']:,} | {parts['inputs']:,} | {parts['snapshot']:,} | {parts['total']:,} |")

@@ -153,8 +153,12 @@ class GatedView:
 
     @property
     def output_masks(self) -> list[FillOp]:
-        """The constant output masks after the head (what ``exact`` needs to know of them)."""
-        return [op for op in self.ops[self.head_index + 1:] if isinstance(op, FillOp)]
+        """The constant masks the output logits are read through (the last ops, e.g. a task's head mask)."""
+        masks, position = [], self.output
+        while position >= 0 and isinstance(self.ops[position], FillOp):
+            masks.append(self.ops[position])
+            position = self.ops[position].inputs[0]
+        return masks
 
     def snapshot(self) -> dict[str, Tensor]:
         """Detached copies of every parameter of the model and of the BatchNorm running statistics the

@@ -8,9 +8,10 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from laftr_cl.fsd.data import iterate_batches
+from laftr_cl.fsd.data import iterate_task_batches
 from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.input_models import InputModel, input_model_class
+from laftr_cl.fsd.trace import takes_task_labels
 
 FORMAT_VERSION = 2
 """2: snapshots are named by the model's own parameter names (no ``.net`` unwrapping) and include
@@ -132,8 +133,9 @@ def summarize(
         coreset_size: m for ``inputs="coreset"`` (m ≥ 1; per class with ``classwise``); ignored otherwise.
         classwise: one input model and one set of firing rates per class in ``y``.
         output_units: the task's output units O_t (its head), or None for all outputs of the task's head.
-        task_label: the task's label, for a model whose forward takes ``task_labels`` (None: 0);
-            recorded in the summary, ignored for other models.
+        task_label: the task's label, for a model whose forward takes ``task_labels``; None reads it
+            from the batches' third item (Avalanche's loaders), else 0. Recorded in the summary;
+            ignored for other models.
         rates: ``per_unit`` (one firing rate per unit: per channel×row×col for a convolution) or
             ``per_channel`` (one per channel of a convolution, the rate over its positions: H·W times
             fewer bytes; gates stay per unit, drawn with their channel's rate).
@@ -163,6 +165,7 @@ def summarize(
     else:
         task_label = None
     units = _output_units_tensor(output_units, view.output_widths[0])
+    _check_units_not_masked(view, units)
 
     present = torch.nonzero(counts).flatten()
     input_class.validate(dim=flat_inputs.shape[1], rank=rank, coreset_size=coreset_size)
@@ -203,13 +206,20 @@ def _one_pass(
     counts = torch.zeros(0, dtype=torch.long, device=reference.device)
     firing: list[Tensor] = []
     flat_inputs, labels, input_shape, view = [], [], None, None
-    for x, y in iterate_batches(data, batch_size):
+    for x, y, tasks in iterate_task_batches(data, batch_size):
         if x.shape[0] == 0:
             continue
         x = x.to(device=reference.device, dtype=reference.dtype)
         if input_shape is None:
             input_shape = tuple(x.shape[1:])
+            if task_label is None and tasks is not None and takes_task_labels(model):
+                task_label = int(tasks.reshape(-1)[0])
             view = GatedView(model, input_shape, [task_label])
+        if tasks is not None and view.task_labels != (None,) and bool((tasks != view.task_labels[0]).any()):
+            raise ValueError(
+                f"summarize() got examples of several task labels ({sorted(set(tasks.tolist()))} after "
+                f"{view.task_labels[0]}): summarize one task at a time."
+            )
         elif tuple(x.shape[1:]) != input_shape:
             raise ValueError(f"All inputs of a task need one shape: got {list(x.shape[1:])} after {list(input_shape)}.")
         component = _component_labels(y, classwise, reference.device)
@@ -237,6 +247,20 @@ def _component_labels(y: Tensor, classwise: bool, device: torch.device) -> Tenso
     if y.numel() and int(y.min()) < 0:
         raise ValueError("classwise=True needs class labels ≥ 0.")
     return y.long()
+
+
+def _check_units_not_masked(view: GatedView, units: Tensor | None) -> None:
+    """A task's output units masked to a constant by its head would make its FSD 0: the head is wrong."""
+    if units is None:
+        return
+    for mask in view.output_masks:
+        masked = mask.masks.reshape(-1, mask.masks.shape[-1])[:, units].any() if mask.masks.dim() else mask.masks
+        if bool(masked):
+            raise ValueError(
+                f"The head of task label {view.task_labels[0]} masks some of output_units={units.tolist()} to a "
+                "constant, so their FSD would be 0: pass summarize(..., task_label=<this task's label>) (the "
+                "LAFTR plugin passes the experience's task label)."
+            )
 
 
 def _grow(t: Tensor, rows: int) -> Tensor:

@@ -60,8 +60,11 @@ def op_name(node: fx.Node, model: nn.Module) -> str:
     if node.op == "call_method":
         return f"Tensor.{node.target}"
     target = node.target
-    module = getattr(target, "__module__", None) or ""
-    return f"{module}.{getattr(target, '__name__', str(target))}".lstrip(".")
+    name = getattr(target, "__name__", str(target))
+    for public, namespace in (("torch.nn.functional", F), ("torch", torch), ("operator", operator)):
+        if getattr(namespace, name, None) is target:
+            return f"{public}.{name}"
+    return f"{getattr(target, '__module__', None) or ''}.{name}".lstrip(".")
 
 
 def unsupported_op_message(op: str, path: str, reason: str = "") -> str:
@@ -81,7 +84,6 @@ class _Builder:
         self.ops: list[Op] = []
         self.env: dict[fx.Node, Any] = {}
         self.shapes: dict[int, tuple[int, ...]] = {}
-        self.params = dict(model.named_parameters())
 
     # ------------------------------------------------------------------ helpers
     def value(self, arg: Any) -> Any:
@@ -199,7 +201,8 @@ class _Builder:
         target, method = node.target, node.op == "call_method"
         first = args[0] if args else None
         static = all(a.static for a in acts)
-        mutated = node.args[0] if (method and str(target).endswith("_")) or target in (operator.setitem,) else None
+        in_place = method and target.endswith("_") and not target.startswith("__")
+        mutated = node.args[0] if in_place or target is operator.setitem else None
         if (method and target in ("relu", "relu_")) or (not method and target in _RELU_FUNCTIONS):
             inplace = kwargs.get("inplace", args[1] if len(args) > 1 else False) if target is F.relu else False
             self._gate(node, acts, node.args[0] if (inplace or target in (torch.relu_, F.relu_, "relu_")) else mutated)

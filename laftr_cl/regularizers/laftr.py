@@ -20,7 +20,7 @@ class LaftrPlugin(SupervisedPlugin):
 
     While training experience k: ``loss = CE + fsd_lambda · mean_{t<k} FSD_t(θ)``, all earlier
     tasks in one batched pass. Options are those of :func:`laftr_cl.fsd.summarize` (``inputs``,
-    ``rank``, ``coreset_size``, ``classwise``) and :func:`laftr_cl.fsd.fsd` (``estimator``,
+    ``rank``, ``coreset_size``, ``classwise``, ``rates``) and :func:`laftr_cl.fsd.fsd` (``estimator``,
     ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``anchor``).
 
     Logs ``LAFTR_FSD/train_phase/Exp<k>`` (the mean FSD term of each epoch, before λ) and
@@ -40,6 +40,7 @@ class LaftrPlugin(SupervisedPlugin):
         rank: int | None = None,
         coreset_size: int | None = None,
         classwise: bool = False,
+        rates: str = "per_unit",
         gate_draws: str = "per_input",
         same_dropout: bool = False,
         anchor: str = "per_task",
@@ -52,7 +53,7 @@ class LaftrPlugin(SupervisedPlugin):
         self.fsd_options = dict(estimator=estimator, metric=metric, num_samples=num_samples,
                                 gate_draws=gate_draws, same_dropout=same_dropout, anchor=anchor)
         self.summary_options = dict(inputs=inputs, rank=rank, coreset_size=coreset_size,
-                                    classwise=classwise, batch_size=summary_batch_size)
+                                    classwise=classwise, rates=rates, batch_size=summary_batch_size)
         self.summaries: dict[int, TaskSummary] = {}
         self._bank: SummaryBank | None = None
         self._epoch_total: torch.Tensor | None = None

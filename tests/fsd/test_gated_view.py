@@ -1,4 +1,4 @@
-"""The gated view: layer handling (linearized max-pooling, convolution options, biases)."""
+"""The gated view: layer handling (linearized max-pooling, convolution options, biases) and the functional forms it traces."""
 from __future__ import annotations
 
 import pytest
@@ -58,3 +58,49 @@ def test_unit_shapes_and_head():
     assert view.unit_shapes == [torch.Size([2, 4, 4])]
     with pytest.raises(ValueError, match="do not fit"):
         GatedView(net, (1, 7, 7))
+
+
+
+class FunctionalNet(nn.Module):
+    """Every functional form the traced view reads, in one forward (no nn.Sequential)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+        self.side = nn.Conv2d(2, 3, 1)
+        self.pool = nn.AvgPool2d(2)
+        self.keep = nn.Identity()
+        self.fc = nn.Linear(3 * 2 * 2 * 2 + 6, 5)
+        self.out = nn.Linear(5, 4)
+        self.register_buffer("mask", torch.tensor([False, True, False, False]))
+
+    def forward(self, x):
+        h = self.conv(x)
+        torch.nn.functional.relu(h, inplace=True)  # in place: later readers of h see the gated value
+        h = self.keep(h - 0.5 * self.side(x))
+        h = torch.relu(h).relu_()
+        pooled = torch.nn.functional.max_pool2d(h, 2)
+        h = torch.cat([self.pool(h), pooled / 2], dim=1)
+        summary = h.mean((2, 3)).unsqueeze(-1).squeeze(-1)
+        h = h.view(h.size(0), -1)
+        h = torch.nn.functional.dropout(torch.cat([h, summary], 1), 0.3, training=self.training)
+        h = self.fc(h).relu() + 1.0
+        return self.out(h).masked_fill(self.mask, -50.0)
+
+
+def test_reference_pass_reproduces_a_functional_network():
+    """Zeroed current parameters: the relu estimator's ρ is ½‖f(x; θ_t)‖² over the chosen outputs, so the
+    reference pass must compute the network itself (in-place ReLU, residual, cat, pools, view, mask)."""
+    torch.manual_seed(0)
+    net = FunctionalNet().double()
+    x = torch.randn(1, 2, 4, 4, dtype=torch.float64)
+    summary = summarize(net, (x, torch.zeros(1)), inputs="coreset", coreset_size=1, output_units=[0, 2, 3])
+    assert [tuple(r.shape[1:]) for r in summary.firing_rates] == [(3, 4, 4), (3, 4, 4), (3, 4, 4), (5,)]
+    assert net.training
+    with torch.no_grad():
+        expected = 0.5 * net.eval()(x)[0, [0, 2, 3]].pow(2).sum()
+        for p in net.parameters():
+            p.zero_()
+    got = fsd(net.train(), [summary], estimator="relu", metric="l2_logit", num_samples=1)
+    torch.testing.assert_close(got, expected)
+    assert GatedView(net, (2, 4, 4)).mlp_error() is not None

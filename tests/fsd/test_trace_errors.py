@@ -1,0 +1,89 @@
+"""Ops the gated view cannot linearize fail at summary time, naming the op and its module path."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from laftr_cl.fsd import summarize
+
+
+class GeluBlock(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x):
+        return x + F.gelu(self.conv(x))
+
+
+class Branching(nn.Module):
+    def forward(self, x):
+        return x if x.sum() > 0 else -x
+
+
+class Net(nn.Module):
+    """conv → relu → ``middle`` → flatten → linear; ``middle`` is the op under test."""
+
+    def __init__(self, middle: nn.Module) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 2, 3, padding=1)
+        self.body = nn.ModuleDict({"middle": middle})
+        self.fc = nn.Linear(2 * 4 * 4, 3)
+
+    def forward(self, x):
+        h = self.body["middle"](torch.relu(self.stem(x)))
+        return self.fc(h.flatten(1))
+
+
+class Attention(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(2, 1, batch_first=True)
+
+    def forward(self, x):
+        tokens = x.flatten(2).transpose(1, 2)
+        return self.attn(tokens, tokens, tokens)[0].transpose(1, 2).reshape(x.shape)
+
+
+def _summarize(model):
+    x = torch.randn(10, 1, 4, 4, dtype=torch.float64)
+    return summarize(model.double(), (x, torch.zeros(10)), inputs="diag")
+
+
+@pytest.mark.parametrize(
+    "middle, message",
+    [
+        (GeluBlock(), r"LAFTR cannot linearize torch.nn.functional.gelu in 'body.middle'\."),
+        (nn.Sequential(nn.Identity(), nn.GELU()), r"LAFTR cannot linearize nn.GELU in 'body.middle.1'\."),
+        (Attention(), r"LAFTR cannot linearize Tensor.transpose in 'body.middle'"),
+        (nn.Sigmoid(), r"LAFTR cannot linearize nn.Sigmoid in 'body.middle'\."),
+    ],
+)
+def test_unsupported_op_is_named_with_its_module_path_and_what_still_works(middle, message):
+    with pytest.raises(ValueError, match=message) as error:
+        _summarize(Net(middle))
+    text = str(error.value)
+    assert "only before the first layer with parameters" in text and "regularizer=coreset_fsd" in text
+    assert "\n" not in text
+
+
+def test_attention_module_is_named():
+    class Direct(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = nn.MultiheadAttention(16, 1, batch_first=True)
+            self.fc = nn.Linear(16, 2)
+
+        def forward(self, x):
+            tokens = x.flatten(1).unsqueeze(1)
+            return self.fc(self.attn(tokens, tokens, tokens)[0].flatten(1))
+
+    with pytest.raises(ValueError, match=r"LAFTR cannot linearize nn.MultiheadAttention in 'attn'"):
+        _summarize(Direct())
+
+
+def test_data_dependent_branch_names_the_module():
+    with pytest.raises(ValueError, match=r"could not trace Net: The forward of 'body.middle' branches on a traced value"):
+        _summarize(Net(Branching()))
