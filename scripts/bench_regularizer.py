@@ -10,7 +10,7 @@ from another job on the machine hits one round of every method alike, not one me
 
     python scripts/bench_regularizer.py                      # CPU
     python scripts/bench_regularizer.py --device cuda --steps 500
-    python scripts/bench_regularizer.py --model resnet18 --tasks 1 3 --steps 3   # reduced ResNet-18, Split CIFAR-100
+    python scripts/bench_regularizer.py --model resnet18 --tasks 1 5 --steps 2   # reduced ResNet-18, Split CIFAR-100
 
 ``--model resnet18``: the CL papers' reduced ResNet-18 (width 20, 1.1 M parameters, BatchNorm) on
 32×32×3 inputs, multi-head over Split CIFAR-100's 20 tasks; the earlier tasks are its first T
