@@ -21,8 +21,11 @@ class TaskMaskedClassifier(MultiTaskModule):
     (replay) cost the same as single-task ones. With ``task_classes=None`` (class- or
     domain-incremental) all outputs are returned: a single head.
 
+    The FSD core traces this module as a whole with each task's label (the mask is a constant
+    output mask of that task's graph), so summaries must record their task label.
+
     Attributes:
-        net: the unwrapped network (an ``nn.Sequential``) that the FSD core linearizes.
+        net: the wrapped network (any module mapping ``x`` to logits over all classes).
     """
 
     def __init__(self, net: nn.Module, task_classes: Sequence[Sequence[int]] | None = None) -> None:

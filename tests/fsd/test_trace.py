@@ -11,8 +11,8 @@ from trace_models import make, naive_gated_logits, perturb_all
 from laftr_cl.fsd import GatedView, fsd, summarize
 from laftr_cl.fsd.metrics import get_metric
 
-MODELS = ["simple_mlp", "mt_simple_mlp", "masked_heads", "residual_cnn", "residual_cnn_prefix"]
-MLPS = ["simple_mlp", "mt_simple_mlp", "masked_heads"]
+MODELS = ["simple_mlp", "mt_simple_mlp", "mt_masked_heads", "masked_heads", "residual_cnn", "residual_cnn_prefix"]
+MLPS = ["simple_mlp", "mt_simple_mlp", "mt_masked_heads", "masked_heads"]
 
 
 def _units(model: nn.Module, task: int):
@@ -66,7 +66,7 @@ def test_zero_at_reference_and_gradient_away_from_it(name, estimator):
     grads = {n: p.grad for n, p in moved.named_parameters()}
     assert value > 0 and all(torch.isfinite(g).all() for g in grads.values() if g is not None)
     assert all(g is not None and g.abs().sum() > 0 for n, g in grads.items() if "classifiers" not in n)
-    if name == "mt_simple_mlp":  # every task's head gets its own task's gradient
+    if name.startswith("mt_"):  # every task's head gets its own task's gradient
         assert all(grads[f"classifier.classifiers.{t}.classifier.weight"].abs().sum() > 0 for t in range(tasks))
 
 
@@ -84,6 +84,15 @@ def test_exact_equals_bernoulli_mean_on_traced_mlps(name):
     mean, stderr = values.mean(0), values.std(0) / 100**0.5
     assert (exact > 0).all()
     assert ((exact - mean).abs() < 4 * stderr).all(), (exact, mean, stderr)
+
+
+def test_heads_of_different_widths_batched_equal_one_task_at_a_time():
+    model, shape, tasks = make("mt_masked_heads")
+    summaries = _summaries(model, shape, tasks, inputs="full")
+    moved = perturb_all(model, scale=0.3)
+    batched = fsd(moved, summaries, estimator="exact", metric="l2_logit", reduction="none")
+    single = torch.stack([fsd(moved, [s], estimator="exact", metric="l2_logit") for s in summaries])
+    torch.testing.assert_close(batched, single)
 
 
 def test_exact_names_why_a_residual_cnn_is_not_an_mlp():

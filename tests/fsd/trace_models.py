@@ -62,14 +62,19 @@ class ResidualCNN(nn.Module):
         return self.fc(torch.flatten(self.pool(h), 1))
 
 
-def mt_simple_mlp(widths=(2, 3, 2), seed: int = 0) -> MTSimpleMLP:
-    """Avalanche's MTSimpleMLP (6 inputs, 5 hidden) with one head per task, of the given widths."""
+def mt_simple_mlp(widths=(2, 3, 2), active=None, seed: int = 0) -> MTSimpleMLP:
+    """Avalanche's MTSimpleMLP (6 inputs, 5 hidden) with one head per task, of the given widths; with
+    ``active`` (per task, its classes) the other units of its head are masked, as when class ids are
+    kept (``class_ids_from_zero_in_each_exp=False``)."""
     torch.manual_seed(seed)
     model = MTSimpleMLP(input_size=6, hidden_size=5)
     heads = model.classifier
     for task, width in enumerate(widths):
         heads.classifiers[str(task)] = IncrementalClassifier(5, width, masking=False, auto_adapt=False)
-        heads.register_buffer(f"active_units_T{task}", torch.ones(width, dtype=torch.int8))
+        units = torch.ones(width, dtype=torch.int8) if active is None else torch.zeros(width, dtype=torch.int8)
+        if active is not None:
+            units[list(active[task])] = 1
+        heads.register_buffer(f"active_units_T{task}", units)
     return model.double()
 
 
@@ -80,6 +85,8 @@ def make(name: str, seed: int = 0) -> tuple[nn.Module, tuple[int, ...], int]:
         return SimpleMLP(num_classes=3, input_size=6, hidden_size=5, hidden_layers=2, drop_rate=0.2).double(), (6,), 2
     if name == "mt_simple_mlp":
         return mt_simple_mlp(seed=seed), (6,), 3
+    if name == "mt_masked_heads":
+        return mt_simple_mlp((5, 8, 10), active=([1, 4], [5, 7], [3, 9]), seed=seed), (6,), 3
     if name == "masked_heads":
         return TaskMaskedClassifier(MLP(6, (5, 4), 4), [[0, 1], [2, 3]]).double(), (6,), 2
     model = ResidualCNN(prefix=name == "residual_cnn_prefix").double()
