@@ -10,7 +10,7 @@ from another job on the machine hits one round of every method alike, not one me
 
     python scripts/bench_regularizer.py                      # CPU
     python scripts/bench_regularizer.py --device cuda --steps 500
-    python scripts/bench_regularizer.py --model resnet18 --tasks 1 3 --steps 3   # reduced ResNet-18, Split CIFAR-100
+    python scripts/bench_regularizer.py --model resnet18 --tasks 1 5 --steps 2   # reduced ResNet-18, Split CIFAR-100
 
 ``--model resnet18``: the CL papers' reduced ResNet-18 (width 20, 1.1 M parameters, BatchNorm) on
 32×32×3 inputs, multi-head over Split CIFAR-100's 20 tasks; the earlier tasks are its first T
@@ -174,8 +174,8 @@ def print_summary_parts(prepared_methods: dict[str, tuple[nn.Module, Any]]) -> N
         summary = plugin.summaries[0]
         rows = {method: summary.nbytes()}
         per_channel = summarize(model, (torch.randn(8, *summary.input_shape), torch.zeros(8, dtype=torch.long)),
-                                rates="per_channel", output_units=summary.output_units.tolist(), task_label=0,
-                                **plugin.summary_options)
+                                output_units=summary.output_units.tolist(), task_label=0,
+                                **{**plugin.summary_options, "rates": "per_channel"})
         rows[f"{method}, per-channel rates"] = per_channel.nbytes()
         for name, parts in rows.items():
             print(f"| {name} | {parts['rates']:,} | {parts['inputs']:,} | {parts['snapshot']:,} | {parts['total']:,} |")

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from laftr_cl.fsd.input_models.base import INPUT_MODELS, JITTER, InputModel
-from laftr_cl.fsd.input_models.pca import principal_components
+from laftr_cl.fsd.input_models.pca import covariance, principal_components
 
 TRIANGULAR_BLOCKS = 4
 """Row blocks of ``L`` in :func:`times_lower_triangular` on CPU: 4 skips 3/8 of the dense product."""
@@ -26,13 +26,6 @@ def times_lower_triangular(eps: Tensor, scale_tril: Tensor) -> Tensor:
     return torch.cat([eps[..., :hi] @ scale_tril[..., lo:hi, :hi].mT for lo, hi in zip(edges[:-1], edges[1:])], -1)
 
 
-def _covariance(x_flat: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean ``[d]`` and unbiased covariance ``[d, d]`` (biased for N = 1, i.e. zero) of ``x_flat [N, d]``."""
-    mean = x_flat.mean(0)
-    centered = x_flat - mean
-    return mean, centered.T @ centered / max(x_flat.shape[0] - 1, 1)
-
-
 @INPUT_MODELS.register("full")
 class FullGaussian(InputModel):
     """N(μ, Σ + 1e-4·I). Fields: ``loc [*, d]`` (the mean), ``scale_tril [*, d, d]`` (its Cholesky factor)."""
@@ -42,7 +35,7 @@ class FullGaussian(InputModel):
 
     @classmethod
     def fit(cls, x_flat, *, rank=None, coreset_size=None, generator=None):
-        mean, cov = _covariance(x_flat)
+        mean, cov = covariance(x_flat)
         cov = cov.double() + JITTER * torch.eye(cov.shape[0], dtype=torch.float64, device=cov.device)
         return cls(loc=mean, scale_tril=torch.linalg.cholesky(cov).to(x_flat.dtype))
 
@@ -106,8 +99,8 @@ class LowRankGaussian(InputModel):
 
     @classmethod
     def fit(cls, x_flat, *, rank=None, coreset_size=None, generator=None):
-        """Top-k eigenpairs by randomized subspace iteration (:mod:`.pca`), never forming ``Σ [d, d]``;
-        the residual uses the exact per-feature variances."""
+        """Top-k eigenpairs from :func:`.pca.principal_components` (exact ``eigh`` for d ≤ 1024, randomized
+        subspace iteration above, never forming ``Σ [d, d]``); the residual uses the data's per-feature variances."""
         cls.validate(dim=x_flat.shape[-1], rank=rank, coreset_size=coreset_size)
         pcs = principal_components(x_flat, rank)
         components = pcs.directions * pcs.eigenvalues.sqrt()
