@@ -68,8 +68,8 @@ def test_every_frontier_point_composes_into_the_frontier_experiment(tmp_path):
         sweep = compose_run_config([f"experiment=frontier_{benchmark}"]).hydra.sweeper.params
         assert sorted(sweep["+frontier_point"].split(",")) == points and sweep["seed"] == "0,1,2"
     for point in points:
-        cfg = OmegaConf.to_container(compose_run_config(["experiment=frontier_split_mnist", f"+frontier_point={point}"], tmp_path),
-                                     resolve=True)
+        composed = compose_run_config(["experiment=frontier_split_mnist", f"+frontier_point={point}"], tmp_path)
+        cfg = OmegaConf.to_container(composed, resolve=True)
         regularizer = cfg["regularizer"]
         assert point.startswith(regularizer["name"])
         if regularizer["name"] == "laftr":

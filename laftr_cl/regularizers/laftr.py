@@ -15,7 +15,6 @@ from torch import nn
 from laftr_cl.fsd import SummaryBank, TaskSummary, fsd, summarize
 from laftr_cl.regularizers.fsd_plugin import head_units, publish, summed_bytes, task_data
 
-
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 """``storage_dtype`` options: the dtype firing rates and input statistics are kept in between tasks."""
 
