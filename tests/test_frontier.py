@@ -7,8 +7,16 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import REPO_ROOT, compose_run_config
-from laftr_cl.frontier import (frontier_points, load_runs, method_and_budget, pareto, plot_frontier, split_bytes, theta_bytes,
-                               to_markdown)
+from laftr_cl.frontier import (
+    frontier_points,
+    load_runs,
+    method_and_budget,
+    pareto,
+    plot_frontier,
+    split_bytes,
+    theta_bytes,
+    to_markdown,
+)
 
 MLP = {"_target_": "laftr_cl.models.mlp.MLP", "input_size": 784, "hidden_sizes": [512, 512], "num_outputs": 10}
 THETA = 4 * (785 * 512 + 513 * 512 + 513 * 10)
