@@ -141,34 +141,42 @@ def to_markdown(points: list[FrontierPoint]) -> str:
 
 
 def plot_frontier(points: list[FrontierPoint], benchmark: str, path: Path) -> Path:
-    """Accuracy (mean, error bar = std) against total bytes kept (log axis), a line per method."""
+    """Accuracy (mean, error bar = std over seeds) against bytes kept, log axes, a line per method.
+
+    Left: every byte kept after the last task (``total``). Right: bytes per task only (what grows with
+    the number of tasks); methods that keep nothing per task (EWC, SI) are left out of that panel.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     by_method: dict[str, list[FrontierPoint]] = defaultdict(list)
     for p in points:
         if p.benchmark == benchmark:
             by_method[p.method].append(p)
-    for method, members in sorted(by_method.items()):
-        members.sort(key=lambda p: p.total_bytes)
-        xs = [max(p.total_bytes, 1.0) for p in members]
-        ax.errorbar(xs, [p.mean for p in members], yerr=[p.std for p in members], marker="o", capsize=3,
-                    label=method)
-        for p, x in zip(members, xs):
-            if p.budget != "-":
-                ax.annotate(p.budget, (x, p.mean), textcoords="offset points", xytext=(3, 3), fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel("bytes kept after the last task (log scale)")
-    ax.set_ylabel("final average accuracy (%)")
-    ax.set_title(f"{benchmark}: accuracy against memory")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    for ax, key, label in ((axes[0], "total_bytes", "bytes kept after the last task"),
+                           (axes[1], "bytes_per_task", "bytes kept per task (copies of θ not counted)")):
+        for index, (method, members) in enumerate(sorted(by_method.items())):
+            shown = sorted((p for p in members if getattr(p, key) > 0), key=lambda p: getattr(p, key))
+            if not shown:
+                continue
+            xs = [getattr(p, key) for p in shown]
+            ax.errorbar(xs, [p.mean for p in shown], yerr=[p.std for p in shown], marker="o", capsize=3,
+                        label=method, color=f"C{index}")
+            for p, x in zip(shown, xs):
+                if p.budget != "-":
+                    ax.annotate(p.budget, (x, p.mean), textcoords="offset points", xytext=(3, 3), fontsize=7)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{label} (log scale)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("final average accuracy (%)")
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{benchmark}: accuracy against memory (mean ± std over seeds)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 

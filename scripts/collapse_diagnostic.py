@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 from avalanche.core import SupervisedPlugin
+from avalanche.training.determinism.rng_manager import RNGManager
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch import nn
@@ -35,7 +36,6 @@ from laftr_cl.cli import CONFIG_DIR
 from laftr_cl.experiment import build_evaluator, build_model, load_benchmark, resolve_device
 from laftr_cl.fsd import fsd, summarize, true_fsd
 from laftr_cl.training.strategy import build_strategy
-from avalanche.training.determinism.rng_manager import RNGManager
 
 COLUMNS = ("task", "epoch", "acc", "acc_head", "acc_shared", "share0", "est", "lin_real", "true",
            "g_ce", "g_fsd", "cos", "dW_dead", "dW_live", "on_new")

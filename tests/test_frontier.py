@@ -7,7 +7,16 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import REPO_ROOT, compose_run_config
-from laftr_cl.frontier import frontier_points, load_runs, method_and_budget, pareto, split_bytes, theta_bytes, to_markdown
+from laftr_cl.frontier import (
+    frontier_points,
+    load_runs,
+    method_and_budget,
+    pareto,
+    plot_frontier,
+    split_bytes,
+    theta_bytes,
+    to_markdown,
+)
 
 MLP = {"_target_": "laftr_cl.models.mlp.MLP", "input_size": 784, "hidden_sizes": [512, 512], "num_outputs": 10}
 THETA = 4 * (785 * 512 + 513 * 512 + 513 * 10)
@@ -59,6 +68,8 @@ def test_points_group_seeds_and_leave_out_validation_runs(tmp_path):
     assert pareto(points) == [replay, laftr]  # replay is smaller, laftr more accurate: both on the front
     table = to_markdown(points)
     assert "| split_mnist | laftr latest | diag | 2 | 97.00 ± 1.41 | 96.00 | 200 B | 1.00 | 2.7 MB |" in table
+    png = plot_frontier(points, "split_mnist", tmp_path / "plots" / "frontier.png")
+    assert png.stat().st_size > 10_000
 
 
 def test_every_frontier_point_composes_into_the_frontier_experiment(tmp_path):
@@ -68,8 +79,8 @@ def test_every_frontier_point_composes_into_the_frontier_experiment(tmp_path):
         sweep = compose_run_config([f"experiment=frontier_{benchmark}"]).hydra.sweeper.params
         assert sorted(sweep["+frontier_point"].split(",")) == points and sweep["seed"] == "0,1,2"
     for point in points:
-        cfg = OmegaConf.to_container(compose_run_config(["experiment=frontier_split_mnist", f"+frontier_point={point}"], tmp_path),
-                                     resolve=True)
+        composed = compose_run_config(["experiment=frontier_split_mnist", f"+frontier_point={point}"], tmp_path)
+        cfg = OmegaConf.to_container(composed, resolve=True)
         regularizer = cfg["regularizer"]
         assert point.startswith(regularizer["name"])
         if regularizer["name"] == "laftr":
