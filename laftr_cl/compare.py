@@ -13,7 +13,6 @@ the plots of :mod:`laftr_cl.plots` (unless ``--no-plots``), and prints the Markd
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
 from laftr_cl.run_groups import DuplicateSeedsError, differing_settings, dropped_duplicates, group_runs
+from laftr_cl.tables import markdown_table, write_csv
 
 COLUMNS = [
     ("average_accuracy", "final avg. accuracy"),
@@ -123,14 +123,15 @@ def to_markdown(rows: list[dict[str, Any]], left_out: list[dict[str, Any]] = ())
     columns = rows[0]["columns"] if rows else []
     head = [TITLES.get(key, key) for key in columns] + ["n", COLUMNS[0][1], "min"]
     head += [title for _, title in COLUMNS[1:]]
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines = []
     for row in rows:
         cells = [_setting(row["settings"][key]) for key in columns]
         cells.append(str(row["n"]) + (" †" if row["dropped_duplicates"] else ""))
         accuracy = row["average_accuracy"]
         cells += [_cell("average_accuracy", accuracy), "–" if accuracy is None else f"{100 * accuracy.min:.2f}"]
         cells += [_cell(key, row[key]) for key, _ in COLUMNS[1:]]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(dict(enumerate(cells)))
+    table = markdown_table(lines, [(i, title, "") for i, title in enumerate(head)])
     notes = []
     if any(row["dropped_duplicates"] for row in rows):
         notes.append("† a seed ran more than once in this group: only its newest run is counted.")
@@ -139,19 +140,20 @@ def to_markdown(rows: list[dict[str, Any]], left_out: list[dict[str, Any]] = ())
         why = f"failed: {error.get('message', '').splitlines()[0][:200]}" if run.get("status") == "failed" \
             else "unfinished (interrupted or still running)"
         notes.append(f"left out: {run['path']} — {why}")
-    return "\n".join(lines) + "\n" + "".join(f"\n{note}" for note in notes) + ("\n" if notes else "")
+    return table + "\n" + "".join(f"\n{note}" for note in notes) + ("\n" if notes else "")
 
 
-def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of ``comparison.csv``: the differing settings, ``n``, the seeds, and mean/std/min per metric."""
     columns = rows[0]["columns"] if rows else []
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([TITLES.get(key, key) for key in columns] + ["n", "seeds"]
-                        + [f"{key}_{part}" for key, _ in COLUMNS for part in ("mean", "std", "min")])
-        for row in rows:
-            stats = [x for key, _ in COLUMNS for x in (row[key][:3] if row[key] else (None,) * 3)]
-            writer.writerow([_setting(row["settings"][key]) for key in columns]
-                            + [row["n"], " ".join(map(str, row["seeds"])), *stats])
+    table = []
+    for row in rows:
+        line = {TITLES.get(key, key): _setting(row["settings"][key]) for key in columns}
+        line.update(n=row["n"], seeds=" ".join(map(str, row["seeds"])))
+        for key, _ in COLUMNS:
+            line.update(zip((f"{key}_{part}" for part in ("mean", "std", "min")), row[key][:3] if row[key] else (None,) * 3))
+        table.append(line)
+    return table
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -183,7 +185,7 @@ def write_comparison(runs: list[dict[str, Any]], out: Path, *, plots: bool = Tru
     out.mkdir(parents=True, exist_ok=True)
     markdown = to_markdown(rows, left_out)
     (out / "comparison.md").write_text(markdown)
-    write_csv(rows, out / "comparison.csv")
+    write_csv(out / "comparison.csv", csv_rows(rows))
     if plots:
         from laftr_cl.plots import write_plots  # matplotlib only when plotting
 

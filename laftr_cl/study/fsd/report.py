@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 from laftr_cl.study.stats import median_relative_error, pearson, spearman  # noqa: E402
-from laftr_cl.study.tables import Column  # noqa: E402
+from laftr_cl.tables import Column  # noqa: E402
 
 COLUMNS: list[Column] = [
     ("method", "method", ""), ("setting", "setting", ""), ("target", "target ρ", ""),

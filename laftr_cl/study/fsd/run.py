@@ -24,7 +24,7 @@ from laftr_cl.fsd import true_fsd
 from laftr_cl.study.fsd.methods import build_methods
 from laftr_cl.study.fsd.report import COLUMNS, scatter_plot, summarize_records
 from laftr_cl.study.fsd.trajectory import perturbations, train_b_with_checkpoints, train_task
-from laftr_cl.study.tables import markdown_table, write_csv
+from laftr_cl.tables import markdown_table, write_csv
 
 log = logging.getLogger(__name__)
 

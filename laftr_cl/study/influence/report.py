@@ -1,4 +1,4 @@
-"""The influence studies' table columns and plots (PNG); tables and JSON are :mod:`laftr_cl.study.tables`."""
+"""The influence studies' table columns and plots (PNG); tables and JSON are :mod:`laftr_cl.tables`."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from laftr_cl.influence.detection import DetectionCurve  # noqa: E402
-from laftr_cl.study.tables import Column  # noqa: E402
+from laftr_cl.tables import Column  # noqa: E402
 
 INFLUENCE_COLUMNS: list[Column] = [
     ("method", "method", ""), ("pearson", "Pearson", ".3f"), ("spearman", "Spearman", ".3f"),

@@ -1,4 +1,4 @@
-"""The studies' tables and result files: Markdown tables by column spec, CSV and JSON."""
+"""The project's tables and result files (the studies' and `laftr-cl-compare`'s): Markdown tables by column spec, CSV and JSON."""
 from __future__ import annotations
 
 import csv
