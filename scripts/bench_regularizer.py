@@ -9,19 +9,24 @@ timed in turn, ``--rounds`` times over, and each one's median round is reported:
 from another job on the machine hits one round of every method alike, not one method's total.
 
     python scripts/bench_regularizer.py                      # CPU
-    python scripts/bench_regularizer.py --device cuda --steps 500
+    python scripts/bench_regularizer.py --device cuda --steps 500 --compile none compile cudagraph
     python scripts/bench_regularizer.py --model resnet18 --tasks 1 5 --steps 2   # reduced ResNet-18, Split CIFAR-100
 
 ``--model resnet18``: the CL papers' reduced ResNet-18 (width 20, 1.1 M parameters, BatchNorm) on
 32×32×3 inputs, multi-head over Split CIFAR-100's 20 tasks; the earlier tasks are its first T
 experiences, and the per-part bytes of one LAFTR task summary are printed after the table.
 
-Columns: ms per step, ratio to ``none`` at the same T, and the bytes the regularizer keeps
-per earlier task.
+``--compile`` adds, for each mode, rows whose whole step runs through
+:class:`~laftr_cl.training.compiled_step.TrainStep` (``compile``: torch.compile; ``cudagraph``: one
+replayed CUDA graph); methods that act inside the step (EWC) have no compiled rows.
+
+Columns: ms per step, ratio to ``none`` (the first mode's unregularized step) at the same T, and
+the bytes the regularizer keeps per earlier task.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 from dataclasses import dataclass
@@ -38,6 +43,7 @@ from laftr_cl.fsd import summarize
 from laftr_cl.models import MLP, ResNet18, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.regularizers.memory import memory_bytes
+from laftr_cl.training.compiled_step import TrainStep, is_step_penalty
 from laftr_cl.training.strategy import build_strategy
 
 METHODS: dict[str, Callable[[int], Any]] = {
@@ -130,6 +136,43 @@ def step_timer(setup: Setup, model: nn.Module, plugin: Any, tasks: int, batch: i
     return timed
 
 
+def compiled_step_timer(setup: Setup, model: nn.Module, plugin: Any, batch: int, device: torch.device,
+                        mode: str) -> Callable[[int], float]:
+    """As :func:`step_timer`, the step run by ``TrainStep(mode=...)`` (compiled or captured while warming up)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    penalties = [plugin] if plugin is not None else []
+    step = TrainStep(model, optimizer, nn.CrossEntropyLoss(), penalties, mode=mode, precision="fp32", device=device)
+    x = torch.randn(batch, *setup.input_shape, device=device)
+    y = torch.randint(0, setup.num_outputs, (batch,), device=device)
+    t = torch.zeros(batch, dtype=torch.long, device=device)
+
+    def timed(steps: int) -> float:
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step(x, y, t)
+        _sync(device)
+        return 1000 * (time.perf_counter() - start) / steps
+
+    timed(5)
+    return timed
+
+
+def timers_of(setup: Setup, prepared_methods: dict[str, tuple[nn.Module, Any]], tasks: int, batch: int,
+              device: torch.device, modes: list[str]) -> dict[str, tuple[str, Callable[[int], float]]]:
+    """Row name → (method, timer): the eager step (mode ``none``) and, on copies of the model and
+    plugin, each compiled mode where the method's term can be compiled."""
+    timers = {}
+    for mode in modes:
+        for method, (model, plugin) in prepared_methods.items():
+            if mode == "none":
+                timers[method] = (method, step_timer(setup, model, plugin, tasks, batch, device))
+            elif plugin is None or is_step_penalty(plugin):
+                timer = compiled_step_timer(setup, copy.deepcopy(model), copy.deepcopy(plugin), batch, device, mode)
+                timers[f"{method} ({mode})"] = (method, timer)
+    return timers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
@@ -139,6 +182,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="each method is timed this many times, in turn")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--samples", type=int, default=40, help="S, LAFTR's draws per task and step")
+    parser.add_argument("--compile", nargs="+", default=["none"], choices=["none", "compile", "cudagraph"],
+                        help="step modes to time: none (eager), compile, cudagraph (CUDA only)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
@@ -148,18 +193,18 @@ def main() -> None:
     print("| T | method | ms / step | ratio to none | bytes per task |\n| --- | --- | --- | --- | --- |")
     for tasks in args.tasks:
         prepared_methods = {method: prepared(setup, method, tasks, args.samples, device) for method in setup.methods}
-        timers = {method: step_timer(setup, model, plugin, tasks, args.batch_size, device)
-                  for method, (model, plugin) in prepared_methods.items()}
-        rounds: dict[str, list[float]] = {method: [] for method in setup.methods}
+        timers = timers_of(setup, prepared_methods, tasks, args.batch_size, device, args.compile)
+        rounds: dict[str, list[float]] = {row: [] for row in timers}
         for _ in range(args.rounds):
-            for method, timer in timers.items():
-                rounds[method].append(timer(args.steps))
-        base = statistics.median(rounds["none"])
-        for method, (_, plugin) in prepared_methods.items():
-            ms = statistics.median(rounds[method])
+            for row, (_, timer) in timers.items():
+                rounds[row].append(timer(args.steps))
+        base = statistics.median(next(iter(rounds.values())))  # the first mode's unregularized step
+        for row, (method, _) in timers.items():
+            plugin = prepared_methods[method][1]
+            ms = statistics.median(rounds[row])
             memory = memory_bytes(plugin) if plugin is not None else None
             per_task = f"{memory['total'] // tasks:,}" if memory else "0"
-            print(f"| {tasks} | {method} | {ms:.2f} | {ms / base:.2f}x | {per_task} |", flush=True)
+            print(f"| {tasks} | {row} | {ms:.2f} | {ms / base:.2f}x | {per_task} |", flush=True)
     if args.model == "resnet18":
         print_summary_parts(prepared_methods)
 
@@ -175,7 +220,7 @@ def print_summary_parts(prepared_methods: dict[str, tuple[nn.Module, Any]]) -> N
         rows = {method: summary.nbytes()}
         per_channel = summarize(model, (torch.randn(8, *summary.input_shape), torch.zeros(8, dtype=torch.long)),
                                 output_units=summary.output_units.tolist(), task_label=0,
-                                **{**plugin.summary_options, "rates": "per_channel"})
+                                **{**plugin.method.summary_options, "rates": "per_channel"})
         rows[f"{method}, per-channel rates"] = per_channel.nbytes()
         for name, parts in rows.items():
             print(f"| {name} | {parts['rates']:,} | {parts['inputs']:,} | {parts['snapshot']:,} | {parts['total']:,} |")
