@@ -15,11 +15,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from laftr_cl.cli import CONFIG_DIR
+from laftr_cl.console import quiet
 from laftr_cl.study.errors import reported
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="mislabeled_study")
 def main(cfg: DictConfig) -> None:
+    quiet()  # the known third-party warnings, as laftr-cl does
     from laftr_cl.study.influence.mislabeled import run_mislabeled
 
     with reported("mislabeled"):
