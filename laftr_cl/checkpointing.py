@@ -44,7 +44,7 @@ import torch
 
 import laftr_cl
 from laftr_cl.config_check import ConfigError
-from laftr_cl.run_lock import RunFolderUnwritable, unwritable_message
+from laftr_cl.run_lock import fsynced_write, write_atomically
 from laftr_cl.run_record import RECORD_NAME, write_record
 from laftr_cl.run_settings import RESUMABLE_SETTINGS, flatten, without
 from laftr_cl.training.run_state import (
@@ -102,12 +102,8 @@ def make_checkpoint(config: Mapping[str, Any], device: torch.device, progress: P
             "state": state}
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` and fsyncs it (the one place that writes checkpoint bytes)."""
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+_write_file = fsynced_write
+"""The one place that writes checkpoint bytes (the failure tests replace it)."""
 
 
 def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
@@ -117,23 +113,17 @@ def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         RunFolderUnwritable: the disk has no room for it or the folder cannot be written; the
             temporary file is removed and the previous checkpoint is untouched.
     """
-    tmp = path.with_name(path.name + ".tmp")
     progress = Progress(**checkpoint["progress"])
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
-    data = buffer.getbuffer()
-    try:
-        free = shutil.disk_usage(path.parent).free
-        if free < len(data):
+
+    def write(tmp: Path, data: bytes) -> None:
+        if shutil.disk_usage(path.parent).free < len(data):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         _write_file(tmp, data)
-        _test_kill_point("checkpoint_renaming", progress)
-        os.replace(tmp, path)
-    except BaseException as err:
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise RunFolderUnwritable(unwritable_message(path.parent, err, needed=len(data))) from None
-        raise
+
+    write_atomically(path, buffer.getbuffer(), write=write,
+                     before_replace=lambda: _test_kill_point("checkpoint_renaming", progress))
     folder = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(folder)

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from laftr_cl.run_lock import RunFolderUnwritable, unwritable_message
+from laftr_cl.run_lock import RunFolderUnwritable, write_atomically
 
 EXP_ACCURACY = re.compile(r"^Top1_Acc_Exp/eval_phase/test_stream/Task\d+/Exp(\d+)$")
 
@@ -61,19 +60,7 @@ def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
         RunFolderUnwritable: the folder cannot be written (disk full, read-only); the temporary
             file is removed and the previous ``path`` is untouched.
     """
-    tmp = path.with_name(path.name + ".tmp")
-    data = json.dumps(payload, indent=2).encode()
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise RunFolderUnwritable(unwritable_message(path.parent, err, needed=len(data))) from None
-        raise
+    write_atomically(path, json.dumps(payload, indent=2).encode())
 
 
 def record_failure(path: Path, config: Mapping[str, Any], error: BaseException, message: str, *,

@@ -20,7 +20,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,36 @@ class RunFolderBusy(RuntimeError):
 
 class RunFolderUnwritable(RuntimeError):
     """The run folder cannot be created or written; the message names it, the reason and the fix."""
+
+
+def fsynced_write(path: Path, data: bytes) -> None:
+    """Writes ``data`` to ``path`` and fsyncs it."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_atomically(path: Path, data: bytes, *, write: Callable[[Path, bytes], None] = fsynced_write,
+                     before_replace: Callable[[], None] | None = None) -> None:
+    """Writes ``data`` to ``path`` through ``<path>.tmp`` (``write``) and a rename, so that readers
+    never see half a file; ``before_replace`` runs between the two.
+
+    Raises:
+        RunFolderUnwritable: the folder cannot be written (disk full, read-only): the temporary file
+            is removed and the previous ``path`` is untouched.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp, data)
+        if before_replace is not None:
+            before_replace()
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise RunFolderUnwritable(unwritable_message(path.parent, err, needed=len(data))) from None
+        raise
 
 
 def unwritable_message(folder: Path, err: OSError, needed: int | None = None) -> str:

@@ -1,12 +1,10 @@
 """End-to-end runs: every benchmark for 2 tasks on synthetic data, real MNIST-5k, sweeps, errors."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO_ROOT, compose_run_config, shared_dataset
+from helpers import compose_run_config, run_cli, shared_dataset
 from laftr_cl.config_check import ConfigError
 from laftr_cl.experiment import run_experiment
 from laftr_cl.wandb_offline import read_offline_run
@@ -145,13 +143,8 @@ def test_wandb_offline_and_tensorboard_loggers_write_real_files(tmp_path, monkey
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
 
-def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "laftr_cl.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
-
-
 def test_cli_missing_dataset_says_which_files(tmp_path):
-    out = _cli([f"data.root={tmp_path / 'nowhere'}", "logger=csv", f"paths.log_dir={tmp_path}"], REPO_ROOT)
+    out = run_cli([f"data.root={tmp_path / 'nowhere'}", "logger=csv", f"paths.log_dir={tmp_path}"])
     assert out.returncode == 2
     assert "data.root" in out.stderr and "train-images-idx3-ubyte" in out.stderr
 
@@ -162,7 +155,7 @@ def test_multirun_gives_one_result_per_job(launcher, tmp_path):
             f"paths.log_dir={tmp_path}", "model.net.hidden_sizes=[16]"]
     if launcher != "basic":
         args.append(f"hydra/launcher={launcher}")
-    out = _cli(args, REPO_ROOT)
+    out = run_cli(args)
     assert out.returncode == 0, out.stderr[-3000:]
     results = sorted(tmp_path.glob("multiruns/*/*/results.json"))
     assert len(results) == 4

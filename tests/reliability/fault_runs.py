@@ -9,13 +9,13 @@ import json
 import multiprocessing
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from helpers import REPO_ROOT, compose_run_config
+from helpers import compose_run_config
+from helpers import run_cli as helpers_run_cli
 from laftr_cl.checkpointing import CHECKPOINT_NAME, KILL_ENV
 from laftr_cl.experiment import run_experiment
 
@@ -53,13 +53,9 @@ def run_killed(overrides: list[str], run_dir: Path, kill_at: str) -> int | None:
 
 
 def run_cli(args: list[str], *, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    """``python -m laftr_cl.cli ARGS`` in the repository; ``kill_at`` arms the fault hook."""
-    env = {**os.environ, **ONE_THREAD_ENV, "HYDRA_FULL_ERROR": "0", "WANDB_SILENT": "true"}
-    env.pop(KILL_ENV, None)
-    if kill_at is not None:
-        env[KILL_ENV] = kill_at
-    return subprocess.run([sys.executable, "-m", "laftr_cl.cli", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    """``laftr-cl ARGS`` (:func:`helpers.run_cli`); ``kill_at`` arms the fault hook (an empty value disarms it)."""
+    env = {**ONE_THREAD_ENV, "HYDRA_FULL_ERROR": "0", "WANDB_SILENT": "true", KILL_ENV: kill_at or ""}
+    return helpers_run_cli(args, env=env, timeout=600)
 
 
 def results(run_dir: Path) -> dict[str, Any]:
