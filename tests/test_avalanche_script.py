@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from helpers import shared_dataset
+from laftr_cl.models import ResNet18
 from laftr_cl.regularizers.laftr import LaftrPlugin
 
 
@@ -40,15 +41,17 @@ def _strategy(model, plugins, epochs=1, lr=1e-3):
                  train_epochs=epochs, eval_mb_size=500, plugins=plugins, evaluator=evaluator)
 
 
-@pytest.mark.parametrize("name", ["simple_mlp", "mt_simple_mlp_with_replay", "residual_cnn"])
+@pytest.mark.parametrize("name", ["simple_mlp", "mt_simple_mlp_with_replay", "residual_cnn", "resnet18"])
 def test_plugin_regularizes_avalanche_models_in_a_plain_script(name):
     torch.manual_seed(0)
-    x, y = torch.rand(240, 1, 28, 28), torch.randint(0, 4, (240,))
+    shape = (3, 32, 32) if name == "resnet18" else (1, 28, 28)
+    x, y = torch.rand(240, *shape), torch.randint(0, 4, (240,))
     multi_head = name.startswith("mt_")
     benchmark = nc_benchmark(TensorDataset(x, y), TensorDataset(x, y), n_experiences=2, task_labels=multi_head,
                              class_ids_from_zero_in_each_exp=multi_head, seed=0)
     model = {"simple_mlp": lambda: SimpleMLP(num_classes=4, hidden_size=32), "residual_cnn": ResidualCNN,
-             "mt_simple_mlp_with_replay": lambda: MTSimpleMLP(hidden_size=32)}[name]()
+             "mt_simple_mlp_with_replay": lambda: MTSimpleMLP(hidden_size=32),
+             "resnet18": lambda: ResNet18(3, 4, width=4)}[name]()
     laftr = LaftrPlugin(fsd_lambda=1.0, inputs="diag", num_samples=8)
     plugins = [laftr, ReplayPlugin(mem_size=40)] if multi_head else [laftr]
     strategy = _strategy(model, plugins)
@@ -61,6 +64,8 @@ def test_plugin_regularizes_avalanche_models_in_a_plain_script(name):
     assert laftr.memory_bytes()["rates"] > 0
     if name == "residual_cnn":  # BatchNorm running statistics travel in the snapshot
         assert "stem.1.running_var" in laftr.summaries[0].snapshot
+    if name == "resnet18":  # one firing-rate tensor per ReLU module (17), per channel × row × col
+        assert len(laftr.summaries[0].firing_rates) == sum(isinstance(m, nn.ReLU) for m in model.modules()) == 17
 
 
 def _forgetting(plugins, root) -> float:
