@@ -7,6 +7,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from laftr_cl.fsd.tensors import tensor_bytes
+
 ScenarioKind = Literal["task", "class", "domain"]
 
 
@@ -27,8 +29,7 @@ class ClassificationData:
     @property
     def nbytes(self) -> int:
         """Bytes held by the four tensors."""
-        tensors = (self.x_train, self.y_train, self.x_test, self.y_test)
-        return sum(t.numel() * t.element_size() for t in tensors)
+        return tensor_bytes((self.x_train, self.y_train, self.x_test, self.y_test))
 
     def to(self, device: torch.device) -> ClassificationData:
         """The same tensors on ``device`` (no copy when already there)."""

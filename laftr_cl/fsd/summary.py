@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from laftr_cl.fsd.data import iterate_task_batches
 from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.input_models import InputModel, input_model_class
+from laftr_cl.fsd.tensors import eval_mode, tensor_bytes
 from laftr_cl.fsd.trace import takes_task_labels
 
 FORMAT_VERSION = 2
@@ -61,15 +62,11 @@ class TaskSummary:
 
     def nbytes(self) -> dict[str, int]:
         """Bytes held, part by part: ``rates``, ``inputs``, ``snapshot``, ``output_units`` and ``total``."""
-
-        def size(tensors: Sequence[Tensor]) -> int:
-            return sum(t.numel() * t.element_size() for t in tensors)
-
         parts = {
-            "rates": size(self.firing_rates),
+            "rates": tensor_bytes(self.firing_rates),
             "inputs": self.inputs.nbytes(),
-            "snapshot": size(list(self.snapshot.values())) if self.snapshot is not None else 0,
-            "output_units": size([self.output_units]) if self.output_units is not None else 0,
+            "snapshot": tensor_bytes(self.snapshot.values()) if self.snapshot is not None else 0,
+            "output_units": tensor_bytes([self.output_units]),
         }
         parts["total"] = sum(parts.values())
         return parts
@@ -152,14 +149,8 @@ def summarize(
     input_class = input_model_class(inputs)
     input_class.validate(dim=None, rank=rank, coreset_size=coreset_size)
     reference = next(model.parameters())
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        with torch.no_grad():
-            view, counts, firing, flat_inputs, labels = _one_pass(model, task_label, data, batch_size, classwise, reference)
-    finally:
-        for module, training in modes.items():
-            module.train(training)
+    with eval_mode(model), torch.no_grad():
+        view, counts, firing, flat_inputs, labels = _one_pass(model, task_label, data, batch_size, classwise, reference)
     if view.task_labels != (None,):
         task_label = view.task_labels[0]
     else:

@@ -11,15 +11,13 @@ from laftr_cl.regularizers.specs import spec_of_plugin
 
 
 def tensor_bytes(tensors: Iterable[Any]) -> int:
-    """Bytes of the tensors (or parameters) in ``tensors``; anything else counts 0."""
+    """Bytes of the tensors (or parameters) in ``tensors``; anything else counts 0 (torch is imported
+    only when called: the config checks import this module)."""
     import torch
 
-    total = 0
-    for t in tensors:
-        t = getattr(t, "data", t)
-        if isinstance(t, torch.Tensor):
-            total += t.numel() * t.element_size()
-    return total
+    from laftr_cl.fsd.tensors import tensor_bytes as held
+
+    return held(t for t in (getattr(t, "data", t) for t in tensors) if isinstance(t, torch.Tensor))
 
 
 def memory_bytes(plugin: Any) -> dict[str, int] | None:

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.registry import Registry
+from laftr_cl.fsd.tensors import tensor_bytes
 
 JITTER = 1e-4
 """Added to every Gaussian model's variances (the reference code's ``Σ + 1e-4·I``)."""
@@ -84,7 +85,7 @@ class InputModel:
 
     def nbytes(self) -> int:
         """Bytes held by the model's tensors."""
-        return sum(t.numel() * t.element_size() for t in self.tensors().values())
+        return tensor_bytes(self.tensors().values())
 
     def state_dict(self) -> dict[str, Tensor]:
         """The model's tensors by field name (restored exactly by :meth:`from_state_dict`)."""

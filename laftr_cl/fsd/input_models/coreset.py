@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from laftr_cl.fsd.input_models.base import INPUT_MODELS, InputModel
+from laftr_cl.fsd.tensors import random_rows
 
 
 @INPUT_MODELS.register("coreset")
@@ -37,8 +38,7 @@ class Coreset(InputModel):
     def fit(cls, x_flat, *, rank=None, coreset_size=None, generator=None):
         """Keeps ``min(coreset_size, N)`` inputs chosen uniformly without replacement."""
         cls.validate(dim=x_flat.shape[-1], rank=rank, coreset_size=coreset_size)
-        device = generator.device if generator is not None else x_flat.device
-        order = torch.randperm(x_flat.shape[0], generator=generator, device=device)[:coreset_size]
+        order = random_rows(x_flat.shape[0], coreset_size, generator, device=x_flat.device)
         points = x_flat[order.to(x_flat.device)].clone()
         return cls(points=points, count=torch.tensor(points.shape[0], device=x_flat.device))
 
