@@ -81,10 +81,7 @@ class RunFolderCallback(Callback):
             check_writable(folder)
         except RunFolderUnwritable as err:
             _refuse(str(err))
-        try:
-            os.unlink(folder / FAILED_JOBS)
-        except FileNotFoundError:
-            pass
+        (folder / FAILED_JOBS).unlink(missing_ok=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()

@@ -87,12 +87,6 @@ class TinyL2(SupervisedPlugin):
     def memory_bytes(self):
         return {"nothing": 0}
 
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state, model=None):
-        pass
-
 
 register(RegularizerSpec("tiny_l2", "tiny_l2_module.TinyL2", {"l2_lambda": Option(float, 0.1, low=0.0)},
                          strength="l2_lambda"))
