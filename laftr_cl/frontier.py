@@ -146,10 +146,7 @@ def plot_frontier(points: list[FrontierPoint], benchmark: str, path: Path) -> Pa
     Left: every byte kept after the last task (``total``). Right: bytes per task only (what grows with
     the number of tasks); methods that keep nothing per task (EWC, SI) are left out of that panel.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from laftr_cl.plots import plt, save_figure  # pyplot on the Agg backend
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     by_method: dict[str, list[FrontierPoint]] = defaultdict(list)
@@ -175,9 +172,7 @@ def plot_frontier(points: list[FrontierPoint], benchmark: str, path: Path) -> Pa
     axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{benchmark}: accuracy against memory (mean ± std over seeds)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 

@@ -35,9 +35,10 @@ def _by(rows: Iterable[Row], key: Callable[[Row], Any]) -> dict[Any, list[Row]]:
     return dict(sorted(groups.items()))
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path, dpi: int = 110) -> Path:
+    """Lays out ``fig``, writes it to ``path`` (PNG) and closes it: every figure of laftr-cl ends here."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
@@ -64,7 +65,7 @@ def accuracy_matrices(rows: list[Row], title: str, path: Path) -> Path:
             ax.set_xlabel("evaluated on task", fontsize=7)
             ax.set_ylabel("after task", fontsize=7)
     fig.suptitle(f"{title}: test accuracy (%)", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def average_accuracy_curves(rows: list[Row], title: str, path: Path) -> Path:
@@ -84,7 +85,7 @@ def average_accuracy_curves(rows: list[Row], title: str, path: Path) -> Path:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def accuracy_vs_memory(rows: list[dict[str, Any]], path: Path) -> Path:

@@ -12,7 +12,6 @@ from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
 from laftr_cl.fsd.summary import TaskSummary, summarize
 
-
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 """``storage_dtype`` options: the dtype firing rates and input statistics are kept in between tasks."""
 

@@ -6,13 +6,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-
-from laftr_cl.study.stats import median_relative_error, pearson, spearman  # noqa: E402
-from laftr_cl.tables import Column  # noqa: E402
+from laftr_cl.plots import plt, save_figure  # pyplot on the Agg backend
+from laftr_cl.study.stats import median_relative_error, pearson, spearman
+from laftr_cl.tables import Column
 
 COLUMNS: list[Column] = [
     ("method", "method", ""), ("setting", "setting", ""), ("target", "target ρ", ""),
@@ -74,7 +70,5 @@ def scatter_plot(records: list[dict[str, Any]], rows: list[dict[str, Any]], path
         ax.set_xlabel(f"true FSD ({row['target']})", fontsize=6)
         ax.set_ylabel("estimate", fontsize=6)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path

@@ -5,14 +5,11 @@ import math
 from pathlib import Path
 from typing import Mapping
 
-import matplotlib
+from torch import Tensor
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from laftr_cl.influence.detection import DetectionCurve  # noqa: E402
-from laftr_cl.tables import Column  # noqa: E402
+from laftr_cl.influence.detection import DetectionCurve
+from laftr_cl.plots import plt, save_figure  # pyplot on the Agg backend
+from laftr_cl.tables import Column
 
 INFLUENCE_COLUMNS: list[Column] = [
     ("method", "method", ""), ("pearson", "Pearson", ".3f"), ("spearman", "Spearman", ".3f"),
@@ -46,9 +43,7 @@ def plot_scatter(reference: Tensor, estimates: Mapping[str, Tensor], path: Path,
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_detection(curves: Mapping[str, DetectionCurve], path: Path, *, title: str) -> None:
@@ -62,6 +57,4 @@ def plot_detection(curves: Mapping[str, DetectionCurve], path: Path, *, title: s
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="lower right", title="ranking (area)", title_fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
