@@ -60,9 +60,12 @@ def dataset_label(config: dict[str, Any]) -> str:
 
 
 def group_key(run: Run) -> dict[str, Any]:
-    """The settings that define a run's group (flattened, see the module docstring)."""
+    """The settings that define a run's group (flattened, see the module docstring). A setting named
+    ``seed`` that holds the run's seed (``regularizer.plugin.seed: ${seed}``) goes with the seed."""
     config = run["config"]
     flat = without(flatten(config), NOT_GROUPED + ("data.validation_fraction",))
+    flat = {key: value for key, value in flat.items()
+            if not (key.rsplit(".", 1)[-1] == "seed" and value == config.get("seed"))}
     flat["dataset"] = dataset_label(config)
     return flat
 

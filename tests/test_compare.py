@@ -148,3 +148,11 @@ def test_a_sweep_mixing_scenarios_epochs_and_lambda_gets_a_row_per_setting(tmp_p
         ["synthetic MNIST-shaped", "ewc", "task", "1", "2", "1"],
         ["synthetic MNIST-shaped", "laftr", "task", "–", "1", "1"],  # LAFTR's options are no columns
     ]
+
+
+def test_a_setting_that_holds_the_seed_does_not_split_a_group(tmp_path):
+    for seed in (0, 1):  # a nested setting named seed that holds the run seed, like regularizer.plugin.seed
+        _write_run(tmp_path / str(seed), "split_mnist", "laftr", seed, 0.9, optimizer={"seed": seed})
+    _write_run(tmp_path / "other", "split_mnist", "laftr", 0, 0.7, optimizer={"seed": 5})
+    rows = summarize_runs(load_results(tmp_path))
+    assert sorted(row["n"] for row in rows) == [1, 2]  # a fixed seed of 5 is a setting of its own
