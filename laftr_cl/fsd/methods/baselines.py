@@ -24,7 +24,6 @@ def refuse_task_label_forward(model: nn.Module, method: str) -> None:
             "or one output layer masked per task (laftr_cl.models.TaskMaskedClassifier).")
 
 
-
 class _StoredExamples(FsdMethod):
     """m stored inputs per task, chosen uniformly (``coreset_size``); ρ = ``metric``. A subclass names
     its ``summarize_fn``/``estimate_fn`` pair of :mod:`laftr_cl.fsd.baselines`."""
