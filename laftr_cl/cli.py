@@ -59,16 +59,16 @@ def main() -> None:
     quiet(optuna=any("optuna" in o for o in expanded))
     own_config = args.config_name or args.config_path or args.config_dir  # checked by the run itself
     if not (args.hydra_help or args.info or args.shell_completion or own_config):
-        _preflight(expanded, validate=args.cfg is None)
+        _preflight(expanded, validate=args.cfg is None, multirun=True if args.multirun else False if args.run else None)
     _run()
 
 
-def _preflight(overrides: list[str], validate: bool) -> None:
+def _preflight(overrides: list[str], validate: bool, multirun: bool | None = None) -> None:
     from laftr_cl.config_check import ConfigError
     from laftr_cl.preflight import preflight
 
     try:
-        preflight(CONFIG_DIR, overrides, validate=validate)
+        preflight(CONFIG_DIR, overrides, validate=validate, multirun=multirun)
     except ConfigError as err:
         _report(err)
         raise SystemExit(2) from None

@@ -17,6 +17,7 @@ from typing import Iterator
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from laftr_cl.config_check import ConfigError, closest, regularizer_spec, unknown_option, validate_config
@@ -32,8 +33,12 @@ def expand_home(overrides: list[str]) -> list[str]:
     return [f"{m[1]}={os.path.expanduser(m[2])}" if (m := HOME_KEYS.match(o)) else o for o in overrides]
 
 
-def preflight(config_dir: str, overrides: list[str], *, validate: bool = True) -> int:
+def preflight(config_dir: str, overrides: list[str], *, validate: bool = True, multirun: bool | None = None) -> int:
     """Composes (and with ``validate``, checks) each job of the command; returns how many it checked.
+
+    ``multirun``: True for ``-m``, False for ``-r``, None to follow the config's ``hydra.mode`` (as
+    Hydra does). A preset's ``hydra.sweeper.params`` only count in a multirun, and there a key the
+    command line sets itself wins over the preset's list (Hydra's basic sweeper does the same).
 
     Raises:
         ConfigError: the first invalid setting, in one paragraph with a fix.
@@ -42,7 +47,7 @@ def preflight(config_dir: str, overrides: list[str], *, validate: bool = True) -
     try:
         with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
             checked = 0
-            for job, composed in _jobs(overrides):
+            for job, composed in _jobs(overrides, multirun):
                 cfg = composed if composed is not None else _compose(job)
                 if validate:
                     validate_config(cfg)
@@ -69,16 +74,18 @@ def _parse(overrides: list[str]) -> list:
     return parsed
 
 
-def _jobs(overrides: list[str]) -> Iterator[tuple[list[str], DictConfig | None]]:
+def _jobs(overrides: list[str], multirun: bool | None) -> Iterator[tuple[list[str], DictConfig | None]]:
     """The override list of each job (the product of every enumerable sweep, capped), with its
     composed config when it is already at hand (a single run)."""
     parsed = _parse(overrides)
     base = [o.input_line for o in parsed if not o.is_sweep_override()]
+    given = {o.get_key_element() for o in parsed}
     sweeps = {o.get_key_element(): o for o in parsed if o.is_sweep_override()}
     first = _compose(base + [f"{k}={v}" for k, o in sweeps.items() if (v := _first(o)) is not None])
-    for key, value in (_config_sweeps(first) or {}).items():
-        if key not in sweeps:
-            sweeps.update({o.get_key_element(): o for o in _parse([f"{key}={value}"])})
+    if multirun if multirun is not None else OmegaConf.select(first, "hydra.mode") == RunMode.MULTIRUN:
+        for key, value in (_config_sweeps(first) or {}).items():
+            if key not in given:
+                sweeps.update({o.get_key_element(): o for o in _parse([f"{key}={value}"])})
     axes = []
     for key, override in sweeps.items():
         try:

@@ -65,3 +65,16 @@ def test_every_regularizer_trains_under_the_preset(preset, tmp_path):
         cfg = compose_run_config([f"experiment={preset}", f"regularizer={regularizer}", *SHORT, *SMALL_NET[model]], out)
         results = run_experiment(cfg, out)
         assert results["complete"] and len(results["accuracy_matrix"]) == (1 if regularizer == "joint" else 2)
+
+
+@pytest.mark.parametrize("multirun, overrides, jobs", [
+    (None, ["hydra.mode=RUN", "+frontier_point=si", "seed=0"], 1),  # a single point of a sweep preset
+    (False, ["+frontier_point=si"], 1),  # `-r` ignores the preset's sweep
+    (None, ["+frontier_point=si"], 3),  # the command line's point wins over the preset's list; 3 seeds
+    (True, ["+frontier_point=si", "seed=0,1"], 2),
+])
+def test_a_sweep_preset_checks_the_jobs_hydra_will_run(multirun, overrides, jobs):
+    from laftr_cl.cli import CONFIG_DIR
+    from laftr_cl.preflight import preflight
+
+    assert preflight(CONFIG_DIR, ["experiment=frontier_split_mnist", *overrides], multirun=multirun) == jobs
