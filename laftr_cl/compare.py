@@ -9,6 +9,10 @@ the minimum final accuracy and ``n`` beside it. A seed that appears twice in a g
 (``--duplicates latest`` keeps the newest). Failed and unfinished runs are listed under the table,
 never averaged. Writes ``comparison.md`` and ``comparison.csv`` into the folder (or ``--out``) and
 the plots of :mod:`laftr_cl.plots` (unless ``--no-plots``), and prints the Markdown.
+
+``--frontier`` writes the accuracy–memory frontier instead (:mod:`laftr_cl.frontier`): one row per
+(benchmark, method, budget) with the bytes kept per task and the copies of θ, ``frontier.md`` and
+one ``frontier_<benchmark>.png`` per benchmark (``experiment=frontier_<benchmark>`` makes the runs).
 """
 from __future__ import annotations
 
@@ -164,11 +168,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-plots", action="store_true", help="write the tables only")
     parser.add_argument("--duplicates", choices=("refuse", "latest"), default="refuse",
                         help="a seed twice in one group: refuse (default) or keep its newest run")
+    parser.add_argument("--frontier", action="store_true",
+                        help="write the accuracy-memory frontier (frontier.md, frontier_<benchmark>.png) instead")
     args = parser.parse_args(argv)
     runs, left_out = scan_results(args.folder)
     if not runs:
         parser.error(f"no complete results.json under {args.folder}: point it at a run or sweep folder"
                      + (f" ({len(left_out)} failed or unfinished)" if left_out else ""))
+    if args.frontier:
+        from laftr_cl.frontier import write_frontier
+
+        try:
+            write_frontier(runs, args.out or args.folder, plots=not args.no_plots)
+        except DuplicateSeedsError as err:
+            print(f"laftr-cl-compare: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return
     write_comparison(runs, args.out or args.folder, plots=not args.no_plots, duplicates=args.duplicates,
                      left_out=left_out)
 

@@ -1,6 +1,6 @@
 """The accuracy–memory frontier: final accuracy against every byte a method keeps after the last task.
 
-Reads ``results.json`` files (complete runs only), groups them by (benchmark, method, budget) and
+Reads the complete ``results.json`` of a folder (``laftr-cl-compare --frontier FOLDER``), groups them by (benchmark, method, budget) and
 reports per group the seeds' mean ± std, min and n of the final average accuracy, with the bytes in
 two columns: *per task* (what grows with the number of tasks: rates and input statistics, stored
 examples and their outputs) and *copies of θ* (parameter-sized tensors kept once: snapshots and
@@ -21,6 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
+
+from laftr_cl.run_groups import DuplicateSeedsError
 
 THETA_PARTS = ("snapshot", "importances")
 """Memory parts that are parameter-sized copies of θ; every other part is counted per task."""
@@ -50,18 +52,6 @@ class FrontierPoint:
     @property
     def min(self) -> float:
         return min(self.accuracies)
-
-
-def load_runs(folders: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """Every complete ``results.json`` below ``folders``, with its path under ``"path"``."""
-    runs = []
-    for folder in folders:
-        for path in sorted(Path(folder).rglob("results.json")):
-            payload = json.loads(path.read_text())
-            if payload.get("complete"):
-                payload["path"] = str(path)
-                runs.append(payload)
-    return runs
 
 
 def method_and_budget(config: dict[str, Any]) -> tuple[str, str]:
@@ -99,7 +89,11 @@ def split_bytes(memory: dict[str, int] | None, num_tasks: int, theta: int) -> tu
 
 
 def frontier_points(runs: Iterable[dict[str, Any]]) -> list[FrontierPoint]:
-    """Runs grouped by (benchmark, method, budget); validation-split runs are left out."""
+    """Runs grouped by (benchmark, method, budget); validation-split runs are left out.
+
+    Raises:
+        DuplicateSeedsError: a point holds one seed twice (two sweeps of the same point).
+    """
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     theta_cache: dict[str, int] = {}
     for run in runs:
@@ -109,6 +103,12 @@ def frontier_points(runs: Iterable[dict[str, Any]]) -> list[FrontierPoint]:
         groups[(run["benchmark"]["name"], *method_and_budget(config))].append(run)
     points = []
     for (benchmark, method, budget), members in sorted(groups.items()):
+        seeds = [r["config"]["seed"] for r in members]
+        if len(set(seeds)) < len(seeds):
+            where = ", ".join(r.get("path", "?") for r in members if seeds.count(r["config"]["seed"]) > 1)
+            raise DuplicateSeedsError(
+                f"the frontier point {benchmark} / {method} / {budget} has a seed twice ({where}); averaging "
+                "would count it twice. Point laftr-cl-compare at one sweep folder per point, or delete the extra runs.")
         key = json.dumps(members[0]["config"]["model"]["net"], sort_keys=True)
         theta = theta_cache.setdefault(key, theta_bytes(members[0]["config"]))
         splits = [split_bytes(r.get("summary_memory_bytes"), len(r["accuracy_matrix"]), theta) for r in members]
@@ -187,5 +187,21 @@ def pareto(points: list[FrontierPoint]) -> list[FrontierPoint]:
     return sorted(front, key=lambda p: (p.benchmark, p.total_bytes))
 
 
-__all__ = ["FrontierPoint", "THETA_PARTS", "frontier_points", "load_runs", "method_and_budget", "pareto",
-           "plot_frontier", "split_bytes", "theta_bytes", "to_markdown"]
+def write_frontier(runs: Iterable[dict[str, Any]], out: Path, *, plots: bool = True) -> list[FrontierPoint]:
+    """Writes ``frontier.md`` (the table and the Pareto-optimal points) and, with ``plots``, one
+    ``frontier_<benchmark>.png`` per benchmark into ``out``; prints the Markdown; returns the points."""
+    points = frontier_points(runs)
+    best = "\n".join(f"- {p.benchmark}: {p.method} {p.budget} ({p.mean:.2f}, {_size(p.total_bytes)})"
+                     for p in pareto(points))
+    markdown = f"{to_markdown(points)}\n\nPareto-optimal (accuracy vs total bytes):\n\n{best}\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "frontier.md").write_text(markdown)
+    if plots:
+        for benchmark in sorted({p.benchmark for p in points}):
+            plot_frontier(points, benchmark, out / f"frontier_{benchmark}.png")
+    print(markdown, end="")
+    return points
+
+
+__all__ = ["FrontierPoint", "THETA_PARTS", "frontier_points", "method_and_budget", "pareto", "plot_frontier",
+           "split_bytes", "theta_bytes", "to_markdown", "write_frontier"]

@@ -7,9 +7,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import REPO_ROOT, compose_run_config
+from laftr_cl.compare import load_results, main as compare_main
 from laftr_cl.frontier import (
     frontier_points,
-    load_runs,
     method_and_budget,
     pareto,
     plot_frontier,
@@ -60,7 +60,7 @@ def test_points_group_seeds_and_leave_out_validation_runs(tmp_path):
     _run(tmp_path, "b", "laftr", diag, 0.96, {"rates": 100, "inputs": 900, "snapshot": THETA}, seed=1)
     _run(tmp_path, "c", "laftr", diag, 0.10, {"rates": 100, "inputs": 900, "snapshot": THETA}, fraction=0.1)
     _run(tmp_path, "d", "replay", {"mem_size": 50}, 0.95, {"examples": 50 * 3152})
-    points = frontier_points(load_runs([tmp_path]))
+    points = frontier_points(load_results(tmp_path))
     laftr, replay = sorted(points, key=lambda p: p.method)
     assert laftr.seeds == (0, 1) and laftr.mean == pytest.approx(97.0) and laftr.min == pytest.approx(96.0)
     assert (laftr.bytes_per_task, laftr.theta_copies, laftr.total_bytes) == (200, 1.0, 1000 + THETA)
@@ -86,3 +86,23 @@ def test_every_frontier_point_composes_into_the_frontier_experiment(tmp_path):
         if regularizer["name"] == "laftr":
             assert regularizer["plugin"]["anchor"] == "latest"
             assert regularizer["plugin"]["fsd_lambda"] == cfg["frontier"]["lambda"]["laftr"]
+
+
+def test_compare_frontier_writes_the_table_and_a_plot_per_benchmark(tmp_path, capsys):
+    diag = {"anchor": "latest", "inputs": "diag", "classwise": False}
+    _run(tmp_path, "a", "laftr", diag, 0.98, {"rates": 100, "inputs": 900, "snapshot": THETA}, seed=0)
+    _run(tmp_path, "b", "replay", {"mem_size": 50}, 0.95, {"examples": 50 * 3152})
+    compare_main([str(tmp_path), "--frontier", "--out", str(tmp_path / "out")])
+    written = (tmp_path / "out" / "frontier.md").read_text()
+    assert "| split_mnist | replay | buffer 50 | 1 | 95.00 ± 0.00 |" in written and written in capsys.readouterr().out
+    assert (tmp_path / "out" / "frontier_split_mnist.png").stat().st_size > 10_000
+    assert not (tmp_path / "out" / "comparison.md").exists()
+
+
+def test_compare_frontier_refuses_a_seed_counted_twice(tmp_path, capsys):
+    _run(tmp_path, "a", "replay", {"mem_size": 50}, 0.95, {"examples": 50 * 3152}, seed=0)
+    _run(tmp_path, "b", "replay", {"mem_size": 50}, 0.90, {"examples": 50 * 3152}, seed=0)
+    with pytest.raises(SystemExit) as exit_info:
+        compare_main([str(tmp_path), "--frontier", "--no-plots"])
+    assert exit_info.value.code == 2
+    assert "replay / buffer 50 has a seed twice" in capsys.readouterr().err
