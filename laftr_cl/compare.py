@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"no complete results.json under {args.folder}: point it at a run or sweep folder"
                      + (f" ({len(left_out)} failed or unfinished)" if left_out else ""))
     if args.frontier:
+        from laftr_cl.console import quiet
         from laftr_cl.frontier import write_frontier
+
+        quiet()  # the frontier builds each model (θ's size), importing Avalanche
 
         try:
             write_frontier(runs, args.out or args.folder, plots=not args.no_plots)
