@@ -92,7 +92,7 @@ class CollapseProbe(SupervisedPlugin):
         acc, share0 = _accuracy(net, self.x_test, self.y_test, self.units)
         acc_head, _ = _accuracy(_mixed(self.reference, net), self.x_test, self.y_test, self.units)
         acc_shared, _ = _accuracy(_mixed(net, self.reference), self.x_test, self.y_test, self.units)
-        bank = self.laftr._bank
+        bank = self.laftr.method.prepare(strategy.model, list(self.laftr.summaries.values()))
         with torch.no_grad():
             est = torch.stack([fsd(strategy.model, bank, reduction="none", **self.options)[0]
                                for _ in range(20)]).mean().item()
@@ -138,7 +138,7 @@ def main(overrides: list[str]) -> None:
     model = build_model(cfg, benchmark, device)
     optimizer = instantiate(cfg.optimizer, params=model.parameters())
     laftr = instantiate(cfg.regularizer.plugin)
-    probe = CollapseProbe(laftr, benchmark, laftr.fsd_options, laftr.fsd_lambda)
+    probe = CollapseProbe(laftr, benchmark, laftr.method.fsd_options, laftr.fsd_lambda)
     strategy = build_strategy("naive", model=model, optimizer=optimizer, plugins=[laftr, probe],
                               evaluator=build_evaluator([]), benchmark=benchmark, device=device,
                               epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
