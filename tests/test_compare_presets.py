@@ -1,4 +1,4 @@
-"""experiment=paper_compare_* presets: multiruns over existing regularizers × 3 seeds with the
+"""experiment=paper_compare_* presets: multiruns over existing regularizers × 5 seeds with the
 protocol of the matching README preset."""
 import pytest
 
@@ -18,7 +18,7 @@ def test_preset_is_a_multirun_over_regularizers_and_seeds_with_the_protocol(pres
     params = cfg.hydra.sweeper.params
     swept = params.regularizer.split(",")
     assert set(swept) <= REGULARIZERS and {"none", "laftr", "coreset_fsd", "replay"} <= set(swept)
-    assert params.seed == "0,1,2"
+    assert params.seed == "0,1,2,3,4"
     # the MNIST comparisons feed raw [0, 1] pixels, as the LAFTR authors' code does
     raw = ["data.preprocessing=raw"] if "mnist" in protocol and "fmnist" not in protocol else []
     reference = compose_run_config([f"experiment={protocol}", *raw], tmp_path)
