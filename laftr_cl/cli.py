@@ -59,7 +59,8 @@ def main() -> None:
     quiet(optuna=any("optuna" in o for o in expanded))
     own_config = args.config_name or args.config_path or args.config_dir  # checked by the run itself
     if not (args.hydra_help or args.info or args.shell_completion or own_config):
-        _preflight(expanded, validate=args.cfg is None, multirun=True if args.multirun else False if args.run else None)
+        multirun = True if args.multirun else (False if args.run else None)
+        _preflight(expanded, validate=args.cfg is None, multirun=multirun)
     _run()
 
 

@@ -180,7 +180,6 @@ def main(argv: list[str] | None = None) -> None:
         from laftr_cl.frontier import write_frontier
 
         quiet()  # the frontier builds each model (θ's size), importing Avalanche
-
         try:
             write_frontier(runs, args.out or args.folder, plots=not args.no_plots)
         except DuplicateSeedsError as err:

@@ -82,7 +82,9 @@ def _jobs(overrides: list[str], multirun: bool | None) -> Iterator[tuple[list[st
     given = {o.get_key_element() for o in parsed}
     sweeps = {o.get_key_element(): o for o in parsed if o.is_sweep_override()}
     first = _compose(base + [f"{k}={v}" for k, o in sweeps.items() if (v := _first(o)) is not None])
-    if multirun if multirun is not None else OmegaConf.select(first, "hydra.mode") == RunMode.MULTIRUN:
+    if multirun is None:
+        multirun = OmegaConf.select(first, "hydra.mode") == RunMode.MULTIRUN
+    if multirun:
         for key, value in (_config_sweeps(first) or {}).items():
             if key not in given:
                 sweeps.update({o.get_key_element(): o for o in _parse([f"{key}={value}"])})
