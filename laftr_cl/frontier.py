@@ -2,9 +2,10 @@
 
 Reads the complete ``results.json`` of a folder (``laftr-cl-compare --frontier FOLDER``), groups
 them by (benchmark, method, budget) and reports per group the seeds' mean ± std, min and n of the
-final average accuracy, with the bytes in two columns: *per task* (what grows with the number of tasks: rates and input statistics, stored
-examples and their outputs) and *copies of θ* (parameter-sized tensors kept once: snapshots and
-importances). ``total = T · per_task + copies · |θ|`` bytes, with T the number of tasks.
+final average accuracy, with the bytes in two columns: *per task* (what grows with the number of
+tasks: rates and input statistics, stored examples and their outputs) and *copies of θ*
+(parameter-sized tensors kept once: snapshots and importances). ``total = T · per_task + copies ·
+|θ|`` bytes, with T the number of tasks.
 
 A *method* is a line on the plot, a *budget* a point on it:
 
