@@ -10,7 +10,8 @@ tasks: rates and input statistics, stored examples and their outputs) and *copie
 A *method* is a line on the plot, a *budget* a point on it:
 
 * ``laftr``: ``laftr <anchor>[ classwise]`` with budget ``diag``, ``lowrank k`` or ``full`` (and
-  ``coreset m``); ``float16`` is added when the summary was stored in half precision.
+  ``coreset m``); ``float16`` is added when the summary was stored in half precision, ``S=<n>``
+  when a run drew other than the default number of inputs per task and step.
 * ``coreset_fsd``: budget ``m`` stored examples per task; ``replay``: buffer size; every other
   regularizer (``ewc``, ``ewc_online``, ``si``, …) has one budget.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from laftr_cl.regularizers.specs import spec_for
 from laftr_cl.run_groups import DuplicateSeedsError
 
 THETA_PARTS = ("snapshot", "importances")
@@ -63,6 +65,9 @@ def method_and_budget(config: dict[str, Any]) -> tuple[str, str]:
         method = f"laftr {plugin.get('anchor', 'per_task')}" + (" classwise" if plugin.get("classwise") else "")
         if plugin.get("storage_dtype") == "float16":
             method += " float16"
+        draws = plugin.get("num_samples")
+        if draws is not None and draws != spec_for("laftr").options["num_samples"].default:
+            method += f" S={draws}"  # more draws cost compute, not memory: a line of its own
         inputs = plugin.get("inputs", "full")
         budget = {"lowrank": f"lowrank {plugin.get('rank')}", "coreset": f"coreset {plugin.get('coreset_size')}"}
         return method, budget.get(inputs, inputs)

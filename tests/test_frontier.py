@@ -46,6 +46,9 @@ def test_split_bytes_separates_theta_sized_parts():
 @pytest.mark.parametrize("regularizer, plugin, want", [
     ("laftr", {"anchor": "latest", "inputs": "lowrank", "rank": 5, "classwise": True}, ("laftr latest classwise", "lowrank 5")),
     ("laftr", {"anchor": "per_task", "inputs": "full", "classwise": False}, ("laftr per_task", "full")),
+    ("laftr", {"anchor": "latest", "inputs": "diag", "num_samples": 40, "storage_dtype": "float16"},
+     ("laftr latest float16", "diag")),
+    ("laftr", {"anchor": "latest", "inputs": "diag", "num_samples": 160}, ("laftr latest S=160", "diag")),
     ("coreset_fsd", {"coreset_size": 20}, ("coreset_fsd", "m=20")),
     ("replay", {"mem_size": 200}, ("replay", "buffer 200")),
     ("ewc_online", {"ewc_lambda": 1.0}, ("ewc_online", "-")),
