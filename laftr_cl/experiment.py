@@ -18,8 +18,9 @@ from laftr_cl.benchmarks.base import TensorBenchmark
 from laftr_cl.checkpointing import Progress, RunCheckpoints
 from laftr_cl.config_check import ConfigError, coreset_notes, validate_config
 from laftr_cl.models import TaskMaskedClassifier
-from laftr_cl.regularizers.memory import memory_bytes
+from laftr_cl.regularizers.memory import kept_bytes
 from laftr_cl.results import ResultsRecorder, write_json_atomic
+from laftr_cl.training.batchnorm import check_batchnorm
 from laftr_cl.training.device_metrics import device_metrics
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.strategy import build_strategy
@@ -133,6 +134,8 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     model = build_model(cfg, benchmark, device)
     optimizer = instantiate(cfg.optimizer, params=model.parameters())
     plugin = instantiate(cfg.regularizer.plugin) if cfg.regularizer.plugin is not None else None
+    check_batchnorm(cfg, model)
+    batchnorm = instantiate(cfg.batchnorm.plugin) if cfg.batchnorm.plugin is not None else None
     checkpoints = RunCheckpoints(Path(output_dir), run_config_dict(cfg), device, resume=cfg.resume,
                                  enabled=cfg.checkpoint.enabled,
                                  every_n_epochs=cfg.checkpoint.every_n_epochs)
@@ -144,7 +147,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         cfg.regularizer.strategy,
         model=model,
         optimizer=optimizer,
-        plugins=[guard] + ([plugin] if plugin is not None else []),
+        plugins=[guard] + [p for p in (plugin, batchnorm) if p is not None],
         evaluator=build_evaluator(loggers),
         benchmark=benchmark,
         device=device,
@@ -180,7 +183,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         strategy.train_epochs = epochs_of_task(index) - done_epochs
         strategy.train(to_train, num_workers=cfg.num_workers)
         metrics = strategy.eval(test_stream, num_workers=cfg.num_workers)
-        recorder.record(metrics, seen, memory_bytes(plugin) if plugin is not None else None)
+        recorder.record(metrics, seen, kept_bytes([plugin, batchnorm]))
         checkpoints.save(Progress(tasks_done=index + 1))
         log.info("after %d task(s): average accuracy on seen tasks %.4f", seen,
                  recorder.seen_average[-1])

@@ -22,7 +22,9 @@ Design choices (spec §2–§6 leaves them open):
   summaries can drop theirs (``TaskSummary.without_snapshot``).
 * Dropout inside the regularizer is off unless ``same_dropout``; masks follow ``gate_draws``.
 * The network is read from its torch.fx graph (any ReLU network; see ``gated_view``). BatchNorm is
-  linearized in eval mode: both networks normalize with the reference's running statistics.
+  linearized in eval mode: both networks normalize with the reference's running statistics
+  (``bn_stats="reference"``), or the current network with its own (``"current"``), which lets the
+  estimate see the drift of the running statistics (docs/batchnorm.md).
   An op the view cannot linearize is allowed only before the first layer with parameters.
 * A model whose forward takes ``task_labels`` gets one head per summary's task label; slots run
   through their own task's head (``TaskHeadOp``), all tasks still in one batched pass.
@@ -41,6 +43,7 @@ from laftr_cl.fsd.input_models import (
 )
 from laftr_cl.fsd.metrics import METRICS
 from laftr_cl.fsd.noise import Noise
+from laftr_cl.fsd.ops import BN_STATS
 from laftr_cl.fsd.summary import RATES, TaskSummary, summarize
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "ANCHORS",
     "CLASS_WEIGHTS",
     "GATE_DRAWS",
+    "BN_STATS",
     "RATES",
     "SUPPORTED_LAYERS",
 ]

@@ -11,6 +11,7 @@ from laftr_cl.fsd.data import iterate_batches
 from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
+from laftr_cl.fsd.ops import BN_STATS
 from laftr_cl.fsd.precision import float32_region
 from laftr_cl.fsd.summary import TaskSummary
 from laftr_cl.fsd.tensors import eval_mode, output_unit_index
@@ -30,6 +31,7 @@ def fsd(
     same_dropout: bool = False,
     anchor: str = "per_task",
     class_weights: str = "uniform",
+    bn_stats: str = "reference",
     generator: torch.Generator | Noise | None = None,
     reduction: str = "mean",
 ) -> Tensor:
@@ -55,6 +57,9 @@ def fsd(
             against the newest summary's snapshot; older summaries may drop theirs).
         class_weights: how a classwise task averages its classes: ``uniform`` (as the reference
             code) or ``frequency`` (by the classes' numbers of examples).
+        bn_stats: the BatchNorm running statistics of the current network: ``reference`` (θ_t's, as
+            the reference network; blind to statistics drift) or ``current`` (the model's own, as it
+            computes in eval mode now). See :data:`~laftr_cl.fsd.ops.BN_STATS`.
         generator: random source on the model's device (None: the device's default generator).
         reduction: ``mean`` over tasks (the regularizer of spec §6), ``sum``, or ``none`` (``[T]``).
 
@@ -68,6 +73,8 @@ def fsd(
     get_metric(metric)
     if gate_draws not in GATE_DRAWS:
         raise ValueError(f"Unknown gate_draws={gate_draws!r}: choose one of {', '.join(GATE_DRAWS)}.")
+    if bn_stats not in BN_STATS:
+        raise ValueError(f"Unknown bn_stats={bn_stats!r}: choose one of {', '.join(BN_STATS)}.")
     if reduction not in REDUCTIONS:
         raise ValueError(f"Unknown reduction={reduction!r}: choose one of {', '.join(REDUCTIONS)}.")
     bank = _bank(model, summaries, anchor, class_weights)
@@ -78,6 +85,7 @@ def fsd(
         noise=Noise.wrap(generator, bank.device, bank.dtype),
         gate_draws=gate_draws,
         same_dropout=same_dropout,
+        bn_stats=bn_stats,
     )
     with float32_region(bank.device):  # the weighted mean over slots stays fp32 under bf16 autocast
         per_task = bank.per_task(slot_values)

@@ -22,6 +22,12 @@ from laftr_cl.fsd.noise import Noise
 INPUT = -1
 """The index that stands for the network's input in an op's ``inputs``."""
 
+BN_STATS = ("reference", "current")
+"""Whose BatchNorm running statistics the *current* network normalizes with inside the FSD:
+``reference`` (θ_t's, stored in the summary: the FSD sees only parameter changes) or ``current``
+(the live network's own buffers: the FSD also sees the statistics drift that later tasks' forward
+passes cause). The reference network always normalizes with θ_t's."""
+
 
 @dataclass
 class PassContext:
@@ -35,6 +41,7 @@ class PassContext:
         same_dropout: apply dropout masks (else dropout is the identity).
         per_step: one dropout mask per slot shared by its S draws (else one per draw).
         slot_heads: ``[N, P]`` int64, each slot's index into the view's ``task_labels`` (None: one head).
+        bn_stats: one of :data:`BN_STATS`, the running statistics of the current network's BatchNorm.
         tape: op index → what the reference pass left for the current pass.
     """
 
@@ -47,6 +54,7 @@ class PassContext:
     same_dropout: bool = False
     per_step: bool = False
     slot_heads: Tensor | None = None
+    bn_stats: str = "reference"
     tape: dict[int, Tensor] = field(default_factory=dict)
 
     def reference_by_slot(self, r: Tensor) -> Tensor:
@@ -158,8 +166,12 @@ class ConvOp(ModuleOp):
 
 
 class BatchNormOp(ModuleOp):
-    """BatchNorm in eval mode, an affine map per channel. Both networks normalize with the *reference*
-    network's running statistics (as they share its gates); each applies its own γ and β."""
+    """BatchNorm in eval mode, an affine map per channel; each network applies its own γ and β.
+
+    The reference network normalizes with θ_t's running statistics (from the snapshot). The current
+    network normalizes with them too (``ctx.bn_stats="reference"``, as it shares the reference's
+    gates), or with the module's live running statistics (``"current"``): the function the network
+    computes in eval mode now. Running statistics are buffers: no gradient flows into them."""
 
     def snapshot_names(self):
         return self._names("weight", "bias", "running_mean", "running_var")
@@ -182,6 +194,12 @@ class BatchNormOp(ModuleOp):
                             p[f"{name}.running_mean"], p[f"{name}.running_var"])
 
     def current(self, xs, ctx):
+        if ctx.bn_stats == "current":
+            m = self.module
+            scale = self._scale(m.weight, m.running_var)
+            shift = -m.running_mean * scale if m.bias is None else m.bias - m.running_mean * scale
+            view = (1, -1) + (1,) * (xs[0].dim() - 2)
+            return xs[0] * scale.reshape(view) + shift.reshape(view)
         p = ctx.reference_params
         c = ctx.current_by_slot(xs[0]).flatten(1, 2)  # [N, P·S, C, ...]
         out = self._affine(c, self.module.weight, self.module.bias,

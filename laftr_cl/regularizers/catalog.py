@@ -73,6 +73,8 @@ LAFTR = register(RegularizerSpec(
                              choices=_fsd_names("GATE_DRAWS")),
         "same_dropout": Option(bool, False, "one shared dropout mask for both networks inside the FSD"),
         "anchor": Option(str, "per_task", "which snapshots θ_t are kept", choices=_fsd_names("ANCHORS")),
+        "bn_stats": Option(str, "reference", "whose BatchNorm running statistics the current network uses "
+                           "inside the FSD (current: the estimate sees their drift)", choices=_fsd_names("BN_STATS")),
         "seed": Option(int, 0, "draws the stored inputs of inputs=coreset", low=0),
         "summary_batch_size": SUMMARY_BATCH,
         "storage_dtype": Option(str, "float32", "the dtype the kept firing rates and input statistics are stored in",

@@ -15,7 +15,7 @@ class LaftrPlugin(FsdRegularizerPlugin):
     While training experience k: ``loss = CE + fsd_lambda · mean_{t<k} FSD_t(θ)``, all earlier
     tasks in one batched pass. Options are those of :func:`laftr_cl.fsd.summarize` (``inputs``,
     ``rank``, ``coreset_size``, ``classwise``, ``rates``) and :func:`laftr_cl.fsd.fsd` (``estimator``,
-    ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``anchor``); ``storage_dtype``
+    ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``anchor``, ``bn_stats``); ``storage_dtype``
     (``float32`` or ``float16``; None: the model's) is the dtype the firing rates and input statistics
     are kept in.
     ``seed`` draws the stored inputs of ``inputs="coreset"`` (a checkpointed generator, not torch's
@@ -46,12 +46,13 @@ class LaftrPlugin(FsdRegularizerPlugin):
         gate_draws: str = "per_input",
         same_dropout: bool = False,
         anchor: str = "per_task",
+        bn_stats: str = "reference",
         summary_batch_size: int = 1000,
         storage_dtype: str | None = None,
         seed: int = 0,
     ) -> None:
         method = LaftrMethod(estimator=estimator, metric=metric, num_samples=num_samples, inputs=inputs, rank=rank,
                              coreset_size=coreset_size, classwise=classwise, rates=rates, gate_draws=gate_draws,
-                             same_dropout=same_dropout, anchor=anchor, batch_size=summary_batch_size,
+                             same_dropout=same_dropout, anchor=anchor, bn_stats=bn_stats, batch_size=summary_batch_size,
                              storage_dtype=storage_dtype)
         super().__init__(method, fsd_lambda, summary_batch_size, seed)

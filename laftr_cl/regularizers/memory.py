@@ -32,3 +32,21 @@ def memory_bytes(plugin: Any) -> dict[str, int] | None:
     parts.pop("total", None)
     parts["total"] = sum(parts.values())
     return parts
+
+
+def kept_bytes(plugins: Iterable[Any]) -> dict[str, int] | None:
+    """The parts of every plugin's :func:`memory_bytes` in one dict, with a ``total``; None if none keeps anything."""
+    parts: dict[str, int] = {}
+    found = False
+    for plugin in plugins:
+        sizes = memory_bytes(plugin) if plugin is not None else None
+        if sizes is None:
+            continue
+        found = True
+        for part, size in sizes.items():
+            if part != "total":
+                parts[part] = parts.get(part, 0) + size
+    if not found:
+        return None
+    parts["total"] = sum(parts.values())
+    return parts

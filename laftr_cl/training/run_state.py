@@ -8,6 +8,8 @@
   Avalanche's plugins the attributes their declaration lists (``RegularizerSpec.state``; EWC: parameters and
   Fisher per task; SI: ``ewc_data`` and ``syn_data``; MAS: parameters and importances; LwF: the
   previous model; replay: the buffer); None without a regularizer.
+* ``plugins``: the state of the strategy's other stateful plugins (those with a ``checkpoint_name``,
+  e.g. ``batchnorm=per_task``'s statistics), by that name.
 * ``clock``: the strategy's iteration/epoch/experience counters (EWC keys its Fisher by them).
 * ``evaluator``: each metric's attributes, so Avalanche's own forgetting/BWT keep the accuracies
   they compare against.
@@ -58,12 +60,18 @@ def load_plugin_state(plugin: Any, state: dict[str, Any] | None, model: Any) -> 
         setattr(plugin, name, copy.deepcopy(value))  # mid-task state is applied twice
 
 
+def _stateful_plugins(strategy: Any, regularizer: Any) -> list[Any]:
+    """The strategy's plugins besides the regularizer that keep checkpointed state (a ``checkpoint_name``)."""
+    return [p for p in strategy.plugins if p is not regularizer and getattr(p, "checkpoint_name", None)]
+
+
 def capture_state(strategy: Any, plugin: Any, recorder: ResultsRecorder) -> dict[str, Any]:
     """Everything of the run that later tasks depend on (see the module docstring)."""
     return {
         "model": strategy.model.state_dict(),
         "optimizer": strategy.optimizer.state_dict(),
         "regularizer": plugin_state(plugin),
+        "plugins": {p.checkpoint_name: p.state_dict() for p in _stateful_plugins(strategy, plugin)},
         "clock": dict(vars(strategy.clock)),
         "evaluator": [(type(m).__name__, dict(vars(m))) for m in strategy.evaluator.metrics],
         "rng": RNGManager.__getstate__(),
@@ -83,6 +91,8 @@ def restore_training_state(state: dict[str, Any], strategy: Any, plugin: Any) ->
     if hasattr(strategy, "optimized_param_id"):  # else Avalanche resets the optimizer state
         strategy.optimized_param_id = dict(strategy.model.named_parameters())
     load_plugin_state(plugin, state["regularizer"], strategy.model)
+    for other in _stateful_plugins(strategy, plugin):
+        other.load_state_dict(state["plugins"][other.checkpoint_name])
     vars(strategy.clock).update(state["clock"])
     RNGManager.__setstate__(state["rng"])
 

@@ -22,6 +22,7 @@ class Estimator:
         noise: Noise,
         gate_draws: str,
         same_dropout: bool,
+        bn_stats: str = "reference",
     ) -> Tensor:
         """Per-slot FSD ``[N, P]``, differentiable w.r.t. the current parameters of ``bank.view.net``.
 
@@ -31,6 +32,8 @@ class Estimator:
             noise: the random source; every draw has shape ``[N, P, ...]``.
             gate_draws: ``per_input`` (fresh gates per draw) or ``per_step`` (one gate vector per slot).
             same_dropout: apply one shared dropout mask to both networks.
+            bn_stats: whose BatchNorm running statistics the current network uses (see
+                :data:`~laftr_cl.fsd.ops.BN_STATS`); a network without BatchNorm ignores it.
         """
         raise NotImplementedError
 
