@@ -126,7 +126,8 @@ def check_batchnorm(cfg: DictConfig, model: nn.Module) -> None:
 
     Raises ConfigError when a plugin is chosen for a model without BatchNorm running statistics,
     with ``regularizer=joint`` (one task: nothing to freeze or keep per task), or ``per_task``
-    without task labels at test time or with LAFTR's ``bn_stats=current``.
+    without task labels at test time or with LAFTR's ``bn_stats=current`` or ``anchor=latest`` (both would
+    regularize old tasks with statistics they are not evaluated with).
     """
     choice = cfg.batchnorm.name
     if cfg.batchnorm.plugin is None:
@@ -149,6 +150,12 @@ def check_batchnorm(cfg: DictConfig, model: nn.Module) -> None:
             f"label of every test input, but benchmark.scenario={cfg.benchmark.scenario} gives none. Use it with "
             "benchmark.scenario=task, or use batchnorm=freeze (any scenario).", "batchnorm", "batchnorm=freeze")
     plugin = cfg.regularizer.get("plugin") or {}
+    if plugin.get("anchor") == "latest":
+        raise ConfigError(
+            "batchnorm=per_task evaluates each old task with the statistics it was learned with, but "
+            "regularizer.plugin.anchor=latest regularizes every task against the newest snapshot, and so with the "
+            "newest task's statistics: use regularizer.plugin.anchor=per_task with batchnorm=per_task.",
+            "regularizer.plugin.anchor", "regularizer.plugin.anchor=per_task")
     if plugin.get("bn_stats") == "current":
         raise ConfigError(
             "batchnorm=per_task evaluates each old task with the statistics it was learned with, but "

@@ -81,6 +81,8 @@ def test_per_task_evaluates_each_task_with_its_own_statistics_and_restores_the_l
     (["batchnorm=per_task", *SMALL_BN_CNN, "benchmark.scenario=class"], "benchmark.scenario=class gives none"),
     (["batchnorm=per_task", *SMALL_BN_CNN, "regularizer=laftr", "regularizer.plugin.bn_stats=current"],
      "bn_stats=reference with batchnorm=per_task"),
+    (["batchnorm=per_task", *SMALL_BN_CNN, "regularizer=laftr", "regularizer.plugin.anchor=latest"],
+     "anchor=per_task with batchnorm=per_task"),
     (["batchnorm=freeze", *SMALL_BN_CNN, "regularizer=joint"], "regularizer=joint trains all tasks at once"),
 ])
 def test_a_batchnorm_choice_that_cannot_act_is_refused(overrides, setting):

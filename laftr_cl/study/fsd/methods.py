@@ -110,7 +110,8 @@ def build_methods(spec: Mapping[str, Any], *, metric: str, num_samples: int, rep
 
 
 def _input_models(laftr: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``{inputs, rank, coreset_size, rates, name}`` per input model, budget and firing-rate layout asked for."""
+    """``{inputs, rank, coreset_size, rates, bn_stats, name}`` per input model, budget, firing-rate layout and
+    BatchNorm statistics (``bn_stats``: whose the current network uses) asked for."""
     models = []
     for inputs in laftr.get("inputs") or []:
         if inputs == "lowrank":
@@ -121,5 +122,8 @@ def _input_models(laftr: Mapping[str, Any]) -> list[dict[str, Any]]:
         else:
             models.append({"inputs": inputs, "name": inputs})
     layouts = laftr.get("rates") or ["per_unit"]
-    return [{**m, "rates": r, "name": m["name"] if r == "per_unit" else f"{m['name']}, {r} rates"}
-            for m in models for r in layouts]
+    with_rates = [{**m, "rates": r, "name": m["name"] if r == "per_unit" else f"{m['name']}, {r} rates"}
+                  for m in models for r in layouts]
+    statistics = laftr.get("bn_stats") or ["reference"]
+    return [{**m, "bn_stats": b, "name": m["name"] if b == "reference" else f"{m['name']}, {b} BN stats"}
+            for m in with_rates for b in statistics]

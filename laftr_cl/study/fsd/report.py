@@ -38,13 +38,15 @@ def summarize_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if len(positive) > 1 else math.nan,
             "spearman": spearman(estimates, truths),
             "median_rel_error": median_relative_error(estimates, truths),
+            "mean_ratio": sum(estimates) / sum(truths) if sum(truths) > 0 else math.nan,
         })
     return rows
 
 
 def scatter_plot(records: list[dict[str, Any]], rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     """Estimate against true FSD per method (log-log, the line y = x): circles are checkpoints
-    along training on B (coloured by step), crosses perturbations of θ_A."""
+    along training on B (coloured by step), crosses perturbations of θ_A, triangles θ_A with a checkpoint's
+    BatchNorm statistics."""
     labels = list(dict.fromkeys(r["label"] for r in records))
     by_label = {label: [r for r in records if r["label"] == label] for label in labels}
     columns = min(5, len(labels))
@@ -54,7 +56,7 @@ def scatter_plot(records: list[dict[str, Any]], rows: list[dict[str, Any]], path
         ax.axis("off")
     for ax, label, row in zip(axes.flat, labels, rows):
         points = by_label[label]
-        for kind, marker in (("trajectory", "o"), ("perturbation", "x")):
+        for kind, marker in (("trajectory", "o"), ("perturbation", "x"), ("statistics", "^")):
             chosen = [p for p in points if p["kind"] == kind and p["truth"] > 0 and p["estimate"] > 0]
             if chosen:
                 ax.scatter([p["truth"] for p in chosen], [p["estimate"] for p in chosen], marker=marker, s=14,

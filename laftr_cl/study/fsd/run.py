@@ -23,7 +23,7 @@ from laftr_cl.experiment import build_model, load_benchmark, resolve_device
 from laftr_cl.fsd import true_fsd
 from laftr_cl.study.fsd.methods import build_methods
 from laftr_cl.study.fsd.report import COLUMNS, scatter_plot, summarize_records
-from laftr_cl.study.fsd.trajectory import perturbations, train_b_with_checkpoints, train_task
+from laftr_cl.study.fsd.trajectory import perturbations, statistics_only, train_b_with_checkpoints, train_task
 from laftr_cl.tables import markdown_table, write_csv
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ def run_study(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:
     points = perturbations(model, generator=generator, **cfg.perturbations)
     points += train_b_with_checkpoints(model, task_b, epochs=cfg.train.epochs_b, count=cfg.checkpoints.count,
                                        spacing=cfg.checkpoints.spacing, **train)
+    if cfg.checkpoints.get("statistics_only", False):
+        points += statistics_only(reference, points)
     current = copy.deepcopy(reference)
     targets = sorted({method.target for method in methods})
     records = []
@@ -75,7 +77,22 @@ def run_study(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:
         log.info("%s %g: true FSD %s", point.kind, point.position, truth)
     rows = summarize_records(records)
     _write(cfg, out, rows, records)
+    if cfg.checkpoints.get("statistics_only", False):
+        _write_by_kind(out, records)
     return rows
+
+
+def _write_by_kind(out: Path, records: list[dict[str, Any]]) -> None:
+    """``fsd_study_by_kind.md``: the table once per kind of point (checkpoints, perturbations, statistics
+    only) that has at least two points (correlations need two)."""
+    kinds = {kind: [r for r in records if r["kind"] == kind] for kind in dict.fromkeys(r["kind"] for r in records)}
+    rows = [{"kind": kind, **row} for kind, chosen in kinds.items()
+            if len({r["position"] for r in chosen}) > 1 for row in summarize_records(chosen)]
+    columns = [("kind", "points", ""), ("points", "n", "")]
+    columns += [c for c in COLUMNS if c[0] not in ("numbers", "keeps_theta")]
+    text = markdown_table(rows, columns + [("mean_ratio", "mean estimate / mean truth", ".3g")]) + "\n"
+    (out / "fsd_study_by_kind.md").write_text(text)
+    print(text, end="")
 
 
 def _task(benchmark: Any, train: DictConfig, key: str) -> Any:

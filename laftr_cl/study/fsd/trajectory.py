@@ -22,7 +22,8 @@ class Point:
     """One parameter setting θ at which every estimate is compared with the true FSD.
 
     Attributes:
-        kind: ``trajectory`` (a checkpoint while training on B) or ``perturbation`` (θ_A + noise).
+        kind: ``trajectory`` (a checkpoint while training on B), ``perturbation`` (θ_A + noise) or
+            ``statistics`` (θ_A's parameters with a checkpoint's BatchNorm running statistics).
         position: the training step on B, or the perturbation's relative size.
         state: the model's ``state_dict`` at θ (detached copies).
     """
@@ -93,3 +94,13 @@ def perturbations(model: nn.Module, *, count: int, min_scale: float, max_scale: 
 
 def _state(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def statistics_only(reference: nn.Module, checkpoints: list[Point]) -> list[Point]:
+    """One point per trajectory checkpoint with every parameter at θ_A and the checkpoint's buffers (the
+    BatchNorm running statistics training on B moved): the drift no gradient can hold."""
+    parameters = {name for name, _ in reference.named_parameters()}
+    base = _state(reference)
+    return [Point("statistics", point.position,
+                  {k: (base[k] if k in parameters else v) for k, v in point.state.items()})
+            for point in checkpoints if point.kind == "trajectory"]

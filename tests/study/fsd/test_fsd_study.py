@@ -73,3 +73,23 @@ def test_study_on_the_cifar_net(tmp_path):
 def test_presets_compose(preset):
     cfg = _config([f"study={preset}"])
     assert cfg.model.name == ("cifar_net" if "cifar" in preset else "mlp")
+
+
+def test_study_on_the_bn_cnn_sees_statistics_drift_with_current_statistics_only(tmp_path):
+    overrides = ["study=mnist_5k_bn_cnn", "data.root=unused", "data.synthetic={train_per_class: 20, test_per_class: 1}",
+                 "model.net.channels=[2,3]", "model.net.hidden=8", "train.epochs_a=1", "train.epochs_b=2",
+                 "train.batch_size=8", "checkpoints.count=3", "perturbations.count=1", "fsd.repeats=1",
+                 "fsd.num_samples=16", "methods.laftr.estimators=[relu]", "methods.laftr.rank=[3]",
+                 "methods.coreset.sizes=[1000]"]
+    rows = run_study(_config(overrides), tmp_path)
+    assert [r["setting"] for r in rows] == ["relu, lowrank k=3", "relu, lowrank k=3, current BN stats", "m=1000"]
+    assert all(r["points"] == 1 + 3 + 3 for r in rows)  # perturbation, checkpoints, statistics only
+    with open(tmp_path / "fsd_study_points.csv") as handle:
+        points = [p for p in csv.DictReader(handle) if p["kind"] == "statistics"]
+    by_setting = {}
+    for p in points:
+        by_setting.setdefault(p["setting"], []).append((float(p["truth"]), float(p["estimate"])))
+    assert all(truth > 0 for truth, _ in by_setting["m=1000"])  # the buffers alone moved the function
+    assert all(abs(estimate) < 1e-9 for _, estimate in by_setting["relu, lowrank k=3"])  # blind
+    assert all(estimate > 0 for _, estimate in by_setting["relu, lowrank k=3, current BN stats"])
+    assert "| statistics |" in (tmp_path / "fsd_study_by_kind.md").read_text()
