@@ -54,6 +54,8 @@ METHODS: dict[str, Callable[[int], Any]] = {
                                                           inputs="diag"),
     "laftr bernoulli, lowrank inputs": lambda s: LaftrPlugin(estimator="bernoulli", metric="l2_prob", num_samples=s,
                                                              inputs="lowrank", rank=20),
+    "laftr bernoulli, lowrank inputs, current BN stats": lambda s: LaftrPlugin(
+        estimator="bernoulli", metric="l2_prob", num_samples=s, inputs="lowrank", rank=20, bn_stats="current"),
     "laftr exact": lambda s: LaftrPlugin(estimator="exact", metric="l2_logit", num_samples=s),
 }
 
@@ -79,7 +81,7 @@ SETUPS = {
     "resnet18": Setup("reduced ResNet-18 (width 20), Split CIFAR-100 20 tasks, multi-head", "split_cifar100", 20,
                       (3, 32, 32), 100, lambda: ResNet18(3, 100), multi_head=True,
                       methods=("none", "ewc", "laftr bernoulli", "laftr bernoulli, diag inputs",
-                               "laftr bernoulli, lowrank inputs")),
+                               "laftr bernoulli, lowrank inputs", "laftr bernoulli, lowrank inputs, current BN stats")),
 }
 
 
