@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from laftr_cl.regularizers.memory import tensor_bytes
-from laftr_cl.regularizers.specs import Option, RegularizerSpec, Requirement, register
+from laftr_cl.regularizers.specs import REGULARIZERS, Option, RegularizerSpec, Requirement, register
 
 
 def _fsd_names(registry: str) -> Any:
@@ -107,7 +107,7 @@ def _ewc_bytes(plugin: Any) -> dict[str, int]:
 def _ewc_check(options: Mapping[str, Any], cfg: Any) -> tuple[str, Any, str, str] | None:
     if options.get("mode") == "online" and options.get("decay_factor") is None:
         return ("regularizer.plugin.decay_factor", None, "online EWC needs a decay factor in (0, 1]",
-                "regularizer.plugin.decay_factor=0.9")
+                f"regularizer.plugin.decay_factor={REGULARIZERS.get('ewc_online').default('decay_factor')}")
     return None
 
 
