@@ -10,7 +10,7 @@ from laftr_cl.regularizers.fsd_plugin import FsdRegularizerPlugin
 
 
 class LaftrPlugin(FsdRegularizerPlugin):
-    """Function-space regularization with LAFTR summaries (spec ``shared/design/laftr.md``).
+    """Function-space regularization with LAFTR summaries (the method: docs/method.md).
 
     While training experience k: ``loss = CE + fsd_lambda · mean_{t<k} FSD_t(θ)``, all earlier
     tasks in one batched pass. Options are those of :func:`laftr_cl.fsd.summarize` (``inputs``,
