@@ -97,3 +97,20 @@ def test_every_relative_link_reaches_a_file_and_heading(page):
 def test_the_link_check_sees_links():
     links = LINK.findall((REPO_ROOT / "README.md").read_text())
     assert "docs/method.md" in links and any(link.startswith("docs/method.md#") for link in links)
+
+
+SECTION_CITATION = re.compile(r"\b(\w+\.md)(?:\]\([^)]*\))?`?,? \(?\"([^\"]+)\"")
+"""``results.md, "Regularizer step time"`` or ``[method.md](method.md), "Choices made here"``: a page and a
+section of it, quoted whole or its beginning (a quote that wraps onto a comment line is read as one line)."""
+
+
+def test_every_cited_section_exists():
+    pages = {p.name: [h.strip() for h in re.findall(r"^#+\s+(.*)$", p.read_text(), flags=re.M)]
+             for p in markdown_pages()}
+    citations = [(path, page, section) for path in scanned_files() + sorted((REPO_ROOT / "tests").rglob("*.py"))
+                 if path.name != "test_docs.py"
+                 for page, quoted in SECTION_CITATION.findall(path.read_text(errors="replace"))
+                 for section in [re.sub(r"\s*\n\s*(#\s*)?", " ", quoted)]]
+    missing = [f"{path.relative_to(REPO_ROOT)}: {page}, \"{section}\"" for path, page, section in citations
+               if not any(h.startswith(section.rstrip(",. ")) for h in pages.get(page, []))]
+    assert len(citations) >= 10 and not missing, "sections cited but not found:\n" + "\n".join(missing)
