@@ -11,7 +11,7 @@ torch.fx graph), ``bank`` (summaries stacked once for
 a batched pass), ``estimators`` (bernoulli, relu, exact), ``metrics`` (l2_prob, kl, l2_logit),
 ``api`` (fsd, true_fsd), ``noise`` (all random draws).
 
-Design choices (spec §2–§6 leaves them open):
+Design choices where the paper leaves them open (docs/method.md, "Choices made here"):
 
 * Firing rates count ``s > 0`` (the reference code: ``s ≥ 0``), measured in eval mode at θ_t.
 * MaxPool is linearized: the current network is read at the reference network's argmax

@@ -54,7 +54,7 @@ def fsd(
         class_weights: how a classwise task averages its classes: ``uniform`` (as the reference
             code) or ``frequency`` (by the classes' numbers of examples).
         generator: random source on the model's device (None: the device's default generator).
-        reduction: ``mean`` over tasks (the regularizer of spec §6), ``sum``, or ``none`` (``[T]``).
+        reduction: ``mean`` over tasks (the regularizer's term), ``sum``, or ``none`` (``[T]``).
 
     Returns:
         A scalar, or ``[T]`` with ``reduction="none"``.

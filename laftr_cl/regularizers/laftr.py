@@ -14,7 +14,7 @@ DEFAULTS = LAFTR.defaults()
 
 
 class LaftrPlugin(FsdRegularizerPlugin):
-    """Function-space regularization with LAFTR summaries.
+    """Function-space regularization with LAFTR summaries (the method: docs/method.md).
 
     While training experience k: ``loss = CE + fsd_lambda · mean_{t<k} FSD_t(θ)``, all earlier
     tasks in one batched pass. Options are those of :func:`laftr_cl.fsd.summarize` (``inputs``,
