@@ -3,34 +3,16 @@ random data."""
 from __future__ import annotations
 
 import copy
-import importlib
 import re
 
 import pytest
 import torch
 from torch import nn
 
-import laftr_cl
 from helpers import REPO_ROOT
 
 PAGES = ("README.md", "docs/method.md", "docs/studies.md")
 """The pages whose ```python blocks users copy."""
-
-PUBLIC_NAMES = {
-    "LaftrPlugin": "laftr_cl.regularizers.laftr",
-    "CoresetFsdPlugin": "laftr_cl.regularizers.coreset_fsd",
-    "NtkFsdPlugin": "laftr_cl.regularizers.ntk_fsd",
-    "summarize": "laftr_cl.fsd",
-    "fsd": "laftr_cl.fsd",
-    "true_fsd": "laftr_cl.fsd",
-    "fsd_method": "laftr_cl.fsd.methods",
-    "FSD_METHODS": "laftr_cl.fsd.methods",
-    "RegularizerSpec": "laftr_cl.regularizers.specs",
-    "Option": "laftr_cl.regularizers.specs",
-    "register": "laftr_cl.regularizers.specs",
-}
-"""The names the snippets import from ``laftr_cl`` itself, and the module each one lives in."""
-
 
 def python_blocks(page: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", (REPO_ROOT / page).read_text(), flags=re.S)
@@ -47,25 +29,15 @@ def namespace() -> dict:
     }
 
 
-@pytest.fixture
-def public_names(monkeypatch):
-    """``from laftr_cl import X`` for every public name. The package's own ``__init__`` exports them once
-    the public-API change is merged; until then each one is taken from the module it lives in."""
-    for name, module in PUBLIC_NAMES.items():
-        public = getattr(importlib.import_module(module), name)
-        if getattr(laftr_cl, name, None) is not public:  # missing, or (``fsd``) the subpackage of that name
-            monkeypatch.setattr(laftr_cl, name, public, raising=False)
-
-
 def test_readme_has_the_plugin_and_fsd_snippets_and_the_docs_the_influence_one():
     readme = "\n".join(python_blocks("README.md"))
-    assert "from laftr_cl import LaftrPlugin" in readme and "from laftr_cl import summarize, fsd, true_fsd" in readme
+    assert "from laftr_cl import LaftrPlugin" in readme and "from laftr_cl.fsd import fsd, summarize, true_fsd" in readme
     assert any("from laftr_cl.influence import" in b for page in PAGES for b in python_blocks(page))
     assert any("fsd_method(" in b for b in python_blocks("docs/method.md"))
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_snippet_runs(page, public_names):
+def test_every_snippet_runs(page):
     blocks = python_blocks(page)
     assert blocks
     for block in blocks:
