@@ -6,7 +6,7 @@ checkpoint/resume, device and other plumbing), with ``data.root`` replaced by th
 (:func:`dataset_label`). Runs in one group differ only in their seed.
 
 Groups are named by the settings that differ between them (:func:`differing_settings`): a
-setting under ``benchmark``, ``model``, ``optimizer`` or ``regularizer`` counts only between groups
+setting under ``benchmark``, ``model``, ``optimizer``, ``regularizer`` or ``batchnorm`` counts only between groups
 with the same choice of that node (its ``name``, else its ``_target_``), so that EWC's
 ``ewc_lambda`` is no column beside LAFTR's ``fsd_lambda`` unless two EWC groups differ in it.
 """
@@ -28,7 +28,7 @@ DATASETS = {"split_mnist": "MNIST", "permuted_mnist": "MNIST", "split_fmnist": "
 FIXED = ("benchmark.name", "dataset", "regularizer.name")
 """Settings every table shows, differing or not."""
 
-CHOICE_NODES = ("benchmark", "model", "optimizer", "regularizer")
+CHOICE_NODES = ("benchmark", "model", "optimizer", "regularizer", "batchnorm")
 """Config nodes picked as a whole (a config group): their other settings belong to the choice."""
 
 
