@@ -38,7 +38,7 @@ from avalanche.training.plugins import EvaluationPlugin, EWCPlugin
 from torch import nn
 
 from laftr_cl.benchmarks import build_benchmark
-from laftr_cl.experiment import resolve_device
+from laftr_cl.run.experiment import resolve_device
 from laftr_cl.fsd import summarize
 from laftr_cl.models import MLP, ResNet18, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin

@@ -10,7 +10,7 @@ from avalanche.training.plugins import EvaluationPlugin
 from torch import nn
 
 from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
-from laftr_cl.config_check import ConfigError
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.training.compiled_step import TrainStep, check_step_settings, is_step_penalty, run_compiled_epoch
 from laftr_cl.training.precision import autocast, check_precision
 from laftr_cl.training.tensor_loader import TensorBatchLoader
@@ -129,7 +129,7 @@ def build_strategy(
 
     ``compile`` and ``precision`` are ``train.compile`` and ``train.precision``; a setting that
     cannot run (a compiled step with a plugin that acts inside the step, ``cudagraph`` on a CPU,
-    a compiled ``joint``) raises :class:`~laftr_cl.config_check.ConfigError`.
+    a compiled ``joint``) raises :class:`~laftr_cl.config.checks.ConfigError`.
     """
     if kind not in STRATEGIES:
         raise ValueError(

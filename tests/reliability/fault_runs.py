@@ -16,8 +16,8 @@ import torch
 
 from helpers import compose_run_config
 from helpers import run_cli as helpers_run_cli
-from laftr_cl.checkpointing import CHECKPOINT_NAME, KILL_ENV
-from laftr_cl.experiment import run_experiment
+from laftr_cl.run.checkpoint import CHECKPOINT_NAME, KILL_ENV
+from laftr_cl.run.experiment import run_experiment
 
 FOUR_TASKS = ["debug=fast", "benchmark=permuted_mnist", "benchmark.num_experiences=4",
               "model.net.hidden_sizes=[16]"]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from fault_runs import FOUR_TASKS, REGULARIZERS, run_here
+from reliability.fault_runs import FOUR_TASKS, REGULARIZERS, run_here
 
 from laftr_cl.benchmarks import BenchmarkDataNotFoundError, build_benchmark
-from laftr_cl.checkpointing import CHECKPOINT_NAME, CheckpointError
-from laftr_cl.config_check import ConfigError
+from laftr_cl.run.checkpoint import CHECKPOINT_NAME, CheckpointError
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
 

@@ -1,6 +1,6 @@
 """A run that fails says so once and keeps the record: divergence, Ctrl-C, a full disk, a refused resume.
 
-In-process through :func:`laftr_cl.run_outcome.run_job` (the body of the ``laftr-cl`` command);
+In-process through :func:`laftr_cl.run.outcome.run_job` (the body of the ``laftr-cl`` command);
 the read-only folder case is a real ``laftr-cl`` process.
 """
 from __future__ import annotations
@@ -14,13 +14,13 @@ import sys
 
 import pytest
 import yaml
-from fault_runs import FOUR_TASKS, ONE_THREAD_ENV, checkpoint, results, run_here
+from reliability.fault_runs import FOUR_TASKS, ONE_THREAD_ENV, checkpoint, results, run_here
 
 from helpers import REPO_ROOT, compose_run_config
-from laftr_cl import checkpointing
-from laftr_cl.checkpointing import KILL_ENV
-from laftr_cl.run_outcome import run_job
-from laftr_cl.run_record import RECORD_NAME
+from laftr_cl.run import checkpoint as checkpointing
+from laftr_cl.run.checkpoint import KILL_ENV
+from laftr_cl.run.outcome import run_job
+from laftr_cl.run.record import RECORD_NAME
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
 
@@ -85,7 +85,7 @@ def test_a_full_disk_under_a_logger_is_the_same_paragraph(tmp_path, capsys, monk
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(log_file))
 
-    monkeypatch.setattr("laftr_cl.results.accuracy_row", full)  # stands in for any logger's write
+    monkeypatch.setattr("laftr_cl.run.results.accuracy_row", full)  # stands in for any logger's write
     code, err = _exit_status(TWO_TASKS, tmp_path, capsys)
     assert code == 4 and err.startswith(f"laftr-cl: The disk holding the run folder {log_file.parent} is full")
     assert "Traceback" not in err

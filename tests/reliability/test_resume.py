@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from fault_runs import (
+from reliability.fault_runs import (
     FOUR_TASKS,
     REGULARIZERS,
     assert_same_model,

@@ -5,7 +5,7 @@ import logging
 import re
 
 import pytest
-from fault_runs import FOUR_TASKS, checkpoint, run_cli, run_here
+from reliability.fault_runs import FOUR_TASKS, checkpoint, run_cli, run_here
 
 from laftr_cl.training.guards import NonFiniteLossError
 

@@ -14,14 +14,13 @@ import torch
 import torch._inductor.config as inductor_config
 from avalanche.training.plugins import EWCPlugin
 
-from laftr_cl.config_check import ConfigError
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.fsd import summarize
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.training.compiled_step import TrainStep
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
-from fault_runs import FOUR_TASKS, assert_same_model, checkpoint, run_here, run_killed  # noqa: E402
+from reliability.fault_runs import FOUR_TASKS, assert_same_model, checkpoint, run_here, run_killed
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2", "regularizer=laftr", "regularizer.plugin.num_samples=8",
              "regularizer.plugin.inputs=diag", "train.compile=compile"]

@@ -19,8 +19,7 @@ from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.study.fsd.run import run_study
 from laftr_cl.training.compiled_step import TrainStep
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
-from fault_runs import FOUR_TASKS, REGULARIZERS, assert_same_model, results, run_cli, run_here  # noqa: E402
+from reliability.fault_runs import FOUR_TASKS, REGULARIZERS, assert_same_model, results, run_cli, run_here
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(),

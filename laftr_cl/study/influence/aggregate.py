@@ -18,7 +18,7 @@ import torch
 
 from laftr_cl.influence.detection import DetectionCurve
 from laftr_cl.study.influence.report import INFLUENCE_COLUMNS, MISLABELED_COLUMNS, plot_detection
-from laftr_cl.tables import Column, markdown_table
+from laftr_cl.reporting.tables import Column, markdown_table
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from laftr_cl.study.influence.report import MISLABELED_COLUMNS, plot_detection
 from laftr_cl.study.influence.setup import load_data, mlp_name, selected_methods, solver_settings, trained_mlp
 from laftr_cl.study.stats import spearman
 from laftr_cl.study.training import accuracy, example_losses
-from laftr_cl.tables import markdown_table, write_json
+from laftr_cl.reporting.tables import markdown_table, write_json
 
 
 def run_mislabeled(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from laftr_cl.study.influence.report import INFLUENCE_COLUMNS, plot_scatter
 from laftr_cl.study.influence.setup import load_data, mlp_name, selected_methods, solver_settings, trained_mlp
 from laftr_cl.study.stats import mean_over_rows, median_norm_ratio, pearson, sign_agreement, spearman
 from laftr_cl.study.training import accuracy
-from laftr_cl.tables import markdown_table, write_json
+from laftr_cl.reporting.tables import markdown_table, write_json
 
 
 def run_influence(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from laftr_cl.study.influence.aggregate import (
     mean_detection_curves,
     summary_markdown,
 )
-from laftr_cl.tables import write_json
+from laftr_cl.reporting.tables import write_json
 
 
 def config(seed: int, data: str = "mnist_5k", epsilon_scale: float = 1.0) -> dict:
