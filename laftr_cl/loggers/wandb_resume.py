@@ -15,8 +15,8 @@ import secrets
 import string
 from pathlib import Path
 
-ID_FILE = "wandb_run_id"
-CHECKPOINT_NAME = "checkpoint.pt"  # laftr_cl.run.checkpoint.CHECKPOINT_NAME (not imported: no torch here)
+from laftr_cl.run.folder import RunFolder
+
 
 
 def new_run_id() -> str:
@@ -29,8 +29,9 @@ def persistent_run_id(folder: str | Path | None) -> str:
     """The wandb run id of the laftr-cl run in ``folder`` (see the module docstring)."""
     if folder is None:
         return new_run_id()
-    path = Path(folder) / ID_FILE
-    if path.is_file() and (Path(folder) / CHECKPOINT_NAME).is_file():
+    run_folder = RunFolder(folder)
+    path = run_folder.wandb_id
+    if path.is_file() and run_folder.checkpoint.is_file():
         kept = path.read_text().strip()
         if kept:
             return kept
@@ -41,8 +42,3 @@ def persistent_run_id(folder: str | Path | None) -> str:
     except OSError:
         pass  # an unwritable folder stops the run with its own message
     return run_id
-
-
-def forget_run_id(folder: str | Path) -> None:
-    """Drops the kept id (a run that starts over in ``folder`` gets a new wandb run)."""
-    (Path(folder) / ID_FILE).unlink(missing_ok=True)

@@ -1,8 +1,8 @@
-"""The project's tables and result files (the studies' and `laftr-cl-compare`'s): Markdown tables by column spec, CSV and JSON."""
+"""The project's tables (the studies' and `laftr-cl-compare`'s): Markdown tables by column spec, and CSV.
+JSON files are written by :func:`laftr_cl.run.atomic.write_json_atomic` (one NaN policy)."""
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -26,21 +26,6 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column])
              "|" + "|".join(" --- " for _ in columns) + "|"]
     lines += ["| " + " | ".join(cell(row[key], spec) for key, _, spec in columns) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    """``payload`` as indented JSON (NaN written as null)."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, Mapping):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    path.write_text(json.dumps(clean(payload), indent=2) + "\n")
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -25,7 +25,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from laftr_cl.run.lock import RunFolderUnwritable, busy_message, check_writable, holder_if_locked
+from laftr_cl.run.atomic import RunFolderUnwritable, check_writable
+from laftr_cl.run.lock import busy_message, holder_if_locked
 
 FAILED_JOBS = "failed_jobs.jsonl"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"

@@ -16,7 +16,7 @@ Writing serializes the checkpoint in memory first (so its size is known), checks
 room for it, writes ``checkpoint.pt.tmp`` in the same folder, fsyncs it, then renames it over
 ``checkpoint.pt`` (``os.replace``): a run killed mid-write leaves the previous checkpoint intact, and
 a failed write (disk full, read-only folder, Ctrl-C) removes the temporary file and raises
-:class:`~laftr_cl.run.lock.RunFolderUnwritable` naming the folder and the bytes needed.
+:class:`~laftr_cl.run.atomic.RunFolderUnwritable` naming the folder and the bytes needed.
 
 Beside it, ``checkpoint.config.yaml`` (:mod:`laftr_cl.run.record`) keeps the record of the run the
 checkpoint belongs to; a refused resume points to it.
@@ -35,7 +35,6 @@ import logging
 import os
 import pickle
 import shutil
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -44,8 +43,9 @@ import torch
 
 import laftr_cl
 from laftr_cl.config.checks import ConfigError
-from laftr_cl.run.lock import fsynced_write, write_atomically
-from laftr_cl.run.record import RECORD_NAME, write_record
+from laftr_cl.run.atomic import fsynced_write, write_atomically
+from laftr_cl.run.folder import RunFolder
+from laftr_cl.run.record import write_record
 from laftr_cl.config.settings import RESUMABLE_SETTINGS, flatten, without
 from laftr_cl.training.run_state import (
     EpochCheckpoint,
@@ -55,17 +55,14 @@ from laftr_cl.training.run_state import (
     restore_state,
     restore_training_state,
 )
-from laftr_cl.loggers.wandb_resume import forget_run_id
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
-KILL_ENV = "LAFTR_CL_TEST_KILL_AT"
-"""Fault-test hook: ``<point>:<progress>[:<signal>]`` (e.g. ``checkpoint_written:2``) sends the
-process SIGKILL (or the named signal, e.g. ``SIGUSR2``, submitit's pre-emption signal) there.
-Points: ``checkpoint_written`` (after the rename and ``checkpoint.config.yaml``), ``checkpoint_renaming`` (temporary file written
-and fsynced, not yet renamed). Progress: ``k`` after task k, ``k.e`` after epoch e of task k+1."""
+CHECKPOINT_EVENTS: list[Callable[[str, "Progress"], None]] = []
+"""Observers of the checkpoint's life, called with ``(event, progress)``: ``checkpoint_renaming``
+(temporary file written and fsynced, not yet renamed) and ``checkpoint_written`` (after the rename
+and ``checkpoint.config.yaml``). Empty in a run; the fault tests put a hook here that kills the process."""
 
 
 class CheckpointError(RuntimeError):
@@ -123,12 +120,7 @@ def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         _write_file(tmp, data)
 
     write_atomically(path, buffer.getbuffer(), write=write,
-                     before_replace=lambda: _test_kill_point("checkpoint_renaming", progress))
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+                     before_replace=lambda: _announce("checkpoint_renaming", progress))
 
 
 def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
@@ -142,8 +134,13 @@ def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device)
     try:
         checkpoint = torch.load(path, map_location=None if torch.cuda.is_available() else "cpu",
                                 weights_only=False)  # our own file: it holds RNG and plugin objects
-    except (EOFError, OSError, RuntimeError, pickle.UnpicklingError, ValueError, AttributeError,
-            ImportError) as err:
+    except (ImportError, AttributeError) as err:  # a class it pickled has moved or gone
+        raise CheckpointError(
+            f"The checkpoint {path} refers to code this laftr-cl does not have ({type(err).__name__}: {err}): "
+            f"it was written by another laftr-cl version, whose classes have since moved or been renamed. This "
+            f"is laftr-cl {laftr_cl.__version__}, checkpoint format {CHECKPOINT_FORMAT}. Resume it with the "
+            f"version that wrote it, or start over with resume=false, {fix_new}.") from err
+    except (EOFError, OSError, RuntimeError, pickle.UnpicklingError, ValueError) as err:
         raise CheckpointError(
             f"The checkpoint {path} cannot be read ({type(err).__name__}: {err}): it is truncated, "
             f"damaged or not a laftr-cl checkpoint. Start over with resume=false, {fix_new}.") from err
@@ -172,7 +169,7 @@ def _check_same_config(path: Path, saved: dict[str, Any], current: dict[str, Any
         shown = "; ".join(f"{key}: checkpoint {saved.get(key, '<absent>')!r}, this run "
                           f"{current.get(key, '<absent>')!r}" for key in differ[:6])
         more = f" (and {len(differ) - 6} more)" if len(differ) > 6 else ""
-        record = path.with_name(RECORD_NAME)
+        record = RunFolder(path.parent).record
         where = (f"{record} keeps its command-line overrides and config" if record.is_file()
                  else "its first .hydra/overrides.yaml listed them")
         raise CheckpointError(
@@ -181,12 +178,9 @@ def _check_same_config(path: Path, saved: dict[str, Any], current: dict[str, Any
             f"{fix_new}.")
 
 
-def _test_kill_point(point: str, progress: Progress) -> None:
-    """Signals this process when :data:`KILL_ENV` names ``point`` at ``progress`` (tests only)."""
-    target, _, name = os.environ.get(KILL_ENV, "").partition(":")
-    at, _, signal_name = name.partition(":")
-    if (target, at) == (point, progress.label()):
-        os.kill(os.getpid(), getattr(signal, signal_name or "SIGKILL"))
+def _announce(event: str, progress: Progress) -> None:
+    for hook in CHECKPOINT_EVENTS:
+        hook(event, progress)
 
 
 class RunCheckpoints:
@@ -200,7 +194,8 @@ class RunCheckpoints:
 
     def __init__(self, run_dir: Path, config: Mapping[str, Any], device: torch.device, *,
                  resume: bool | str, enabled: bool, every_n_epochs: int) -> None:
-        self.path = Path(run_dir) / CHECKPOINT_NAME
+        self.folder = RunFolder(run_dir)
+        self.path = self.folder.checkpoint
         self.config, self.device = config, device
         self.enabled, self.every_n_epochs = enabled, every_n_epochs
         self.previous = self._read_previous(resume)
@@ -211,7 +206,7 @@ class RunCheckpoints:
         if resume is False:
             if self.path.is_file():
                 log.warning("resume=false: starting over; %s will be replaced", self.path)
-                forget_run_id(self.path.parent)
+                self.folder.forget_wandb_id()
             return None
         if not self.path.is_file():
             if resume is True:
@@ -274,4 +269,4 @@ class RunCheckpoints:
         state = capture_state(*self._run)
         write_checkpoint(self.path, make_checkpoint(self.config, self.device, progress, state))
         write_record(self.path.parent, self.config, vars(progress))
-        _test_kill_point("checkpoint_written", progress)
+        _announce("checkpoint_written", progress)

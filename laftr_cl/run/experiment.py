@@ -19,7 +19,9 @@ from laftr_cl.run.checkpoint import Progress, RunCheckpoints
 from laftr_cl.config.checks import ConfigError, coreset_notes, validate_config
 from laftr_cl.models import TaskMaskedClassifier
 from laftr_cl.regularizers.memory import memory_bytes
-from laftr_cl.run.results import ResultsRecorder, write_json_atomic
+from laftr_cl.run.atomic import write_json_atomic
+from laftr_cl.run.folder import RunFolder
+from laftr_cl.run.results import ResultsRecorder
 from laftr_cl.training.device_metrics import device_metrics
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.strategy import build_strategy
@@ -157,7 +159,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     joint = cfg.regularizer.strategy == "joint"
     num_exp = benchmark.num_experiences
     recorder = ResultsRecorder(
-        Path(output_dir) / "results.json",
+        RunFolder(output_dir).results,
         run_config_dict(cfg),
         num_experiences=num_exp,
         expected_rows=1 if joint else num_exp,

@@ -1,4 +1,4 @@
-"""One live process per run folder: ``<run dir>/laftr-cl.lock``, and a writability check.
+"""One live process per run folder: ``<run dir>/laftr-cl.lock`` (:attr:`RunFolder.lock`).
 
 The lock is an exclusive ``flock`` on ``laftr-cl.lock``, which names its holder (pid, host, start
 time, command line). The kernel drops the lock when its process ends in any way (``kill -9``
@@ -11,7 +11,6 @@ Light on purpose (no torch): Hydra imports it at start-up for :mod:`laftr_cl.run
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import logging
@@ -20,90 +19,14 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from laftr_cl.run.folder import RunFolder
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = "laftr-cl.lock"
-
-
 class RunFolderBusy(RuntimeError):
     """Another live laftr-cl process holds the run folder; the message names it and the way out."""
-
-
-class RunFolderUnwritable(RuntimeError):
-    """The run folder cannot be created or written; the message names it, the reason and the fix."""
-
-
-def fsynced_write(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` and fsyncs it."""
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def write_atomically(path: Path, data: bytes, *, write: Callable[[Path, bytes], None] = fsynced_write,
-                     before_replace: Callable[[], None] | None = None) -> None:
-    """Writes ``data`` to ``path`` through ``<path>.tmp`` (``write``) and a rename, so that readers
-    never see half a file; ``before_replace`` runs between the two.
-
-    Raises:
-        RunFolderUnwritable: the folder cannot be written (disk full, read-only): the temporary file
-            is removed and the previous ``path`` is untouched.
-    """
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        write(tmp, data)
-        if before_replace is not None:
-            before_replace()
-        os.replace(tmp, path)
-    except BaseException as err:
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise RunFolderUnwritable(unwritable_message(path.parent, err, needed=len(data))) from None
-        raise
-
-
-def unwritable_message(folder: Path, err: OSError, needed: int | None = None) -> str:
-    """One paragraph for a failed write into ``folder`` (disk full, read-only, no permission)."""
-    reason = os.strerror(err.errno) if err.errno else str(err)
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        free = _free_bytes(folder)
-        need = f"needs {needed:,} bytes" if needed is not None else "needs more room"
-        return (f"The disk holding the run folder {folder} is full ({reason}): this write {need}"
-                f"{f' and {free:,} bytes are free' if free is not None else ''}. Nothing half-written "
-                "was left behind and the previous checkpoint is intact: free some space (or point "
-                "paths.log_dir / hydra.run.dir at another disk) and run the same command again to resume.")
-    return (f"laftr-cl cannot write into the run folder {folder} ({reason}). Give a folder you can "
-            "write to with paths.log_dir=... (or hydra.run.dir=... / hydra.sweep.dir=...), or fix the "
-            "folder's permissions, and run the command again.")
-
-
-def _free_bytes(folder: Path) -> int | None:
-    for candidate in (folder, *folder.parents):
-        try:
-            return os.statvfs(candidate).f_bavail * os.statvfs(candidate).f_frsize
-        except OSError:
-            continue
-    return None
-
-
-def check_writable(folder: str | Path) -> None:
-    """Creates ``folder`` and writes and removes a probe file in it.
-
-    Raises:
-        RunFolderUnwritable: it cannot be created or written (read-only, no permission, disk full).
-    """
-    folder = Path(folder)
-    probe = folder / f".laftr-cl-write-check-{os.getpid()}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(probe, "wb") as handle:
-            handle.write(b"ok")
-        probe.unlink()
-    except OSError as err:
-        raise RunFolderUnwritable(unwritable_message(folder, err)) from None
 
 
 def _describe(holder: dict[str, Any]) -> str:
@@ -122,7 +45,7 @@ def _read_holder(path: Path) -> dict[str, Any]:
 
 def holder_if_locked(folder: str | Path) -> dict[str, Any] | None:
     """Who holds ``folder``'s lock (as written in the lock file), or None when it is free."""
-    path = Path(folder) / LOCK_NAME
+    path = RunFolder(folder).lock
     if not path.is_file():
         return None
     try:
@@ -147,7 +70,7 @@ class RunLock:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        self.path = self.folder / LOCK_NAME
+        self.path = RunFolder(folder).lock
         self._handle: Any = None
 
     def acquire(self) -> "RunLock":

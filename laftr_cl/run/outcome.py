@@ -40,11 +40,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from laftr_cl.run.checkpoint import CHECKPOINT_NAME, CheckpointError, Progress
+from laftr_cl.run.checkpoint import CheckpointError, Progress
 from laftr_cl.config.checks import ConfigError
 from laftr_cl.config.errors import paragraph, show_traceback
 from laftr_cl.run.results import record_failure
-from laftr_cl.run.lock import RunFolderBusy, RunFolderUnwritable, RunLock, unwritable_message
+from laftr_cl.run.atomic import RunFolderUnwritable, unwritable_message
+from laftr_cl.run.folder import RunFolder
+from laftr_cl.run.lock import RunFolderBusy, RunLock
 from laftr_cl.run.record import read_record
 from laftr_cl.run.callbacks import BASIC_SWEEPER, note_failed_job
 from laftr_cl.training.guards import NonFiniteLossError
@@ -98,7 +100,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path) -> float | None:
         code = exit_code(err)
         message = _message(err, output_dir)
         if not isinstance(err, RunFolderBusy):
-            record_failure(output_dir / "results.json", run_config_dict(cfg), err, message,
+            record_failure(RunFolder(output_dir).results, run_config_dict(cfg), err, message,
                            exit_code=code or 1, refused=isinstance(err, REFUSED))
         if not _in_sweep():
             if code is None or show_traceback():
@@ -127,7 +129,7 @@ def _fail_sweep_job(output_dir: Path, message: str, code: int) -> None:
 def interrupted_message(output_dir: Path) -> str:
     """One line: where the run stopped and the command that continues it."""
     record = read_record(output_dir)
-    checkpoint = output_dir / CHECKPOINT_NAME
+    checkpoint = RunFolder(output_dir).checkpoint
     if _in_sweep():
         again = f"run the same command with hydra.sweep.dir={HydraConfig.get().sweep.dir} to continue " \
                 "(finished jobs are not trained again)"

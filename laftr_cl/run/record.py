@@ -8,15 +8,13 @@ Ctrl-C message reads the progress from.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
-from laftr_cl.run.lock import RunFolderUnwritable, unwritable_message
-
-RECORD_NAME = "checkpoint.config.yaml"
+from laftr_cl.run.atomic import write_atomically
+from laftr_cl.run.folder import RunFolder
 
 
 def _task_overrides() -> list[str]:
@@ -28,25 +26,18 @@ def _task_overrides() -> list[str]:
 
 
 def write_record(folder: Path, config: Mapping[str, Any], progress: Mapping[str, int]) -> None:
-    """Writes the record atomically (temporary file, rename).
+    """Writes the record atomically (:func:`~laftr_cl.run.atomic.write_atomically`: fsynced, renamed).
 
     Raises:
         RunFolderUnwritable: the folder cannot be written; the temporary file is removed.
     """
-    target = Path(folder) / RECORD_NAME
-    tmp = target.with_name(target.name + ".tmp")
     record = {"overrides": _task_overrides(), "progress": dict(progress), "config": dict(config)}
-    try:
-        tmp.write_text(yaml.safe_dump(record, sort_keys=False))
-        os.replace(tmp, target)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise RunFolderUnwritable(unwritable_message(Path(folder), err)) from None
+    write_atomically(RunFolder(folder).record, yaml.safe_dump(record, sort_keys=False).encode())
 
 
 def read_record(folder: str | Path) -> dict[str, Any] | None:
     """The record in ``folder``, or None when there is none (or it is unreadable)."""
     try:
-        return yaml.safe_load((Path(folder) / RECORD_NAME).read_text())
+        return yaml.safe_load(RunFolder(folder).record.read_text())
     except (OSError, yaml.YAMLError):
         return None

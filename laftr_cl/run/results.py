@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from laftr_cl.run.lock import RunFolderUnwritable, write_atomically
+from laftr_cl.run.atomic import RunFolderUnwritable, write_json_atomic
 
 EXP_ACCURACY = re.compile(r"^Top1_Acc_Exp/eval_phase/test_stream/Task\d+/Exp(\d+)$")
 
@@ -51,16 +51,6 @@ def cl_metrics(matrix: Sequence[Sequence[float]]) -> dict[str, float | None]:
     out["forgetting"] = sum(
         max(matrix[k][j] for k in range(j, rows - 1)) - last[j] for j in old) / len(old)
     return out
-
-
-def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
-    """Writes JSON to ``path`` through a temporary file and a rename, so readers never see half.
-
-    Raises:
-        RunFolderUnwritable: the folder cannot be written (disk full, read-only); the temporary
-            file is removed and the previous ``path`` is untouched.
-    """
-    write_atomically(path, json.dumps(payload, indent=2).encode())
 
 
 def record_failure(path: Path, config: Mapping[str, Any], error: BaseException, message: str, *,

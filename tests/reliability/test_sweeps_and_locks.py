@@ -11,9 +11,9 @@ import pytest
 import yaml
 from reliability.fault_runs import FOUR_TASKS, results, run_cli
 
-from laftr_cl.run.lock import LOCK_NAME, RunLock
+from laftr_cl.run.folder import RunFolder
+from laftr_cl.run.lock import RunLock
 from laftr_cl.loggers.wandb_offline import read_offline_run
-from laftr_cl.loggers.wandb_resume import ID_FILE
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
 DIVERGES = "1e+30"  # optimizer.lr: the cross-entropy is NaN at the second step
@@ -66,7 +66,7 @@ def test_a_second_live_process_on_a_run_folder_is_refused_and_a_dead_ones_lock_t
         assert out.returncode == 2
         assert out.stderr.startswith(f"laftr-cl: The run folder {tmp_path} is in use by another laftr-cl process "
                                      f"(pid {holder.pid} on host {os.uname().nodename}, started ")
-        assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME]  # nothing of the refused run
+        assert sorted(p.name for p in tmp_path.iterdir()) == [RunFolder.LOCK]  # nothing of the refused run
     finally:
         holder.kill()
         holder.join()
@@ -82,7 +82,7 @@ def test_a_requeued_submitit_job_continues_its_wandb_run(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     (job,) = [p.parent for p in tmp_path.glob("*/results.json")]
     assert "resuming from" in (job / "cli.log").read_text()
-    run_id = (job / ID_FILE).read_text().strip()
+    run_id = RunFolder(job).wandb_id.read_text().strip()
     first, second = (read_offline_run(path) for path in sorted((job / "wandb").glob("offline-run-*")))
     assert first["id"] == second["id"] == run_id  # one wandb run, two attempts
     assert "final/average_accuracy" not in first["summary"]

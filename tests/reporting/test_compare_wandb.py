@@ -5,12 +5,12 @@ import pytest
 import wandb
 
 from helpers import compose_run_config
-from laftr_cl.run.checkpoint import KILL_ENV
+from reliability.faults import armed
 from laftr_cl.reporting.compare import load_results, summarize_runs, to_markdown
 from laftr_cl.run.experiment import run_experiment
 from laftr_cl.reporting.wandb_compare import main, runs_from_api, runs_from_offline
 from laftr_cl.loggers.wandb_offline import read_offline_run
-from laftr_cl.loggers.wandb_resume import ID_FILE
+from laftr_cl.run.folder import RunFolder
 
 
 class StubApi:
@@ -80,16 +80,14 @@ def test_offline_run_folders_give_the_same_table_as_results_json(tmp_path, monke
 def test_a_resumed_run_is_one_wandb_run_and_counted_once(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     overrides = ["debug=fast", "benchmark.num_experiences=2", "model.net.hidden_sizes=[16]", "logger=wandb"]
-    monkeypatch.setenv(KILL_ENV, "checkpoint_written:1:SIGINT")  # stopped after task 1, as by Ctrl-C
-    with pytest.raises(KeyboardInterrupt):
+    with armed("checkpoint_written:1:SIGINT"), pytest.raises(KeyboardInterrupt):  # stopped after task 1, as by Ctrl-C
         run_experiment(compose_run_config(overrides, tmp_path), tmp_path)
     wandb.finish()
-    monkeypatch.delenv(KILL_ENV)
     for _ in range(2):  # resumes from the checkpoint; then finds the run finished and reports it again
         run_experiment(compose_run_config(overrides, tmp_path), tmp_path)
     wandb.teardown()
     attempts = sorted((tmp_path / "wandb").glob("offline-run-*"))
-    run_id = (tmp_path / ID_FILE).read_text().strip()
+    run_id = RunFolder(tmp_path).wandb_id.read_text().strip()
     assert [read_offline_run(path)["id"] for path in attempts] == [run_id] * 3
     (record,) = runs_from_offline(tmp_path)
     assert record["final"]["average_accuracy"] == pytest.approx(load_results(tmp_path)[0]["final"]["average_accuracy"])

@@ -12,7 +12,7 @@ from laftr_cl.study.influence.aggregate import (
     mean_detection_curves,
     summary_markdown,
 )
-from laftr_cl.reporting.tables import write_json
+from laftr_cl.run.atomic import write_json_atomic
 
 
 def config(seed: int, data: str = "mnist_5k", epsilon_scale: float = 1.0) -> dict:
@@ -22,12 +22,12 @@ def config(seed: int, data: str = "mnist_5k", epsilon_scale: float = 1.0) -> dic
 def influence_run(folder, seed, pearson, build_s=None, **kw):
     table = [{"method": "true_fsd", "pearson": 1.0, "build_s": 0.0},
              {"method": "laftr_diag", "pearson": pearson, "build_s": build_s}]
-    write_json(folder / "results.json", {"config": config(seed, **kw), "summary": f"run {seed}", "table": table,
+    write_json_atomic(folder / "results.json", {"config": config(seed, **kw), "summary": f"run {seed}", "table": table,
                                          "loss_changes": {}, "self_loss_changes": {}})
 
 
 def mislabeled_run(folder, seed, found):
-    write_json(folder / "results.json", {
+    write_json_atomic(folder / "results.json", {
         "config": config(seed), "summary": f"run {seed}", "flipped": [1],
         "table": [{"method": "loss", "area": 0.5}], "curves": {"loss": found},
     })
@@ -44,7 +44,7 @@ def sweep(tmp_path):
         (tmp_path / f"m{seed}").mkdir()
         mislabeled_run(tmp_path / f"m{seed}", seed, found)
     (tmp_path / "other").mkdir()
-    write_json(tmp_path / "other" / "results.json", {"final": {}})  # a CL run's results: not a study run
+    write_json_atomic(tmp_path / "other" / "results.json", {"final": {}})  # a CL run's results: not a study run
     return tmp_path
 
 
