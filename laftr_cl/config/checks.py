@@ -10,17 +10,17 @@ import difflib
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NoReturn
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from laftr_cl.config.options import COMPILE_MODES, PRECISIONS, PREPROCESSING, STRATEGIES
 from laftr_cl.regularizers.specs import RegularizerSpec, registered, spec_for
 
 MAX_SEED = 2**32 - 1
 """NumPy's seeds are 32-bit; Avalanche seeds NumPy with ``seed``."""
 CHECKED_BLOCKS = ("train", "data", "checkpoint", "guard")
 """Blocks of ``configs/config.yaml`` whose keys are all known: ``+train.epoch=5`` is a typo, not a setting."""
-PREPROCESSING = ("standardize", "raw")
 DEVICES = "auto, cpu, cuda or cuda:N"
 
 
@@ -42,7 +42,7 @@ def closest(name: str, names: Iterable[str]) -> str:
     return f" Did you mean {match[0]!r}?" if match else ""
 
 
-def fail(setting: str, value: Any, allowed: str, fix: str, hint: str = "") -> None:
+def fail(setting: str, value: Any, allowed: str, fix: str, hint: str = "") -> NoReturn:
     """Raises the :class:`ConfigError` for ``setting=value`` (``allowed``: what is, in words)."""
     shown = OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value
     raise ConfigError(
@@ -105,8 +105,41 @@ def validate_config(cfg: DictConfig) -> None:
     _check_data(cfg)
     _check_benchmark(cfg)
     _check_model(cfg)
+    _check_training(cfg)
     check_regularizer(cfg)
     _check_reliability(cfg)
+
+
+def _check_choice(setting: str, value: Any, options: dict[str, str], example: str) -> None:
+    if not isinstance(value, str) or value not in options:
+        meanings = "; ".join(f"{name} ({meaning})" for name, meaning in options.items())
+        fail(setting, value, f"it must be one of: {meanings}", f"{setting}={example}", closest(value, options))
+
+
+def _check_training(cfg: DictConfig) -> None:
+    """``train.precision``, ``train.compile`` and ``regularizer.strategy``, alone and together."""
+    precision, compile_mode, strategy = cfg.train.precision, cfg.train.compile, cfg.regularizer.get("strategy")
+    _check_choice("train.precision", precision, PRECISIONS, "fp32")
+    _check_choice("train.compile", compile_mode, COMPILE_MODES, "none")
+    _check_choice("regularizer.strategy", strategy, STRATEGIES, "naive")
+    if compile_mode == "cudagraph" and not _runs_on_cuda(cfg.device):
+        fail("train.compile", compile_mode, f"it captures the step in a CUDA graph but this run is on "
+             f"device={cfg.device} without CUDA", "train.compile=compile", " Or use device=cuda.")
+    if strategy != "naive" and (compile_mode != "none" or precision != "fp32"):
+        setting, value, fix = (("train.compile", compile_mode, "train.compile=none") if compile_mode != "none"
+                               else ("train.precision", precision, "train.precision=fp32"))
+        fail(setting, value, f"regularizer.strategy={strategy} trains with Avalanche's own loop, which takes "
+             "train.compile=none and train.precision=fp32", fix)
+
+
+def _runs_on_cuda(device: str) -> bool:
+    if device.startswith("cuda"):
+        return True
+    if device != "auto":
+        return False
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _check_device(device: Any) -> None:
@@ -140,9 +173,7 @@ def _check_data(cfg: DictConfig) -> None:
     if not _is_number(fraction) or not 0 <= fraction < 1:
         fail("data.validation_fraction", fraction, "it must be a number in [0, 1)", "data.validation_fraction=0.1")
     preprocessing = data.get("preprocessing", "standardize")
-    if preprocessing not in PREPROCESSING:
-        fail("data.preprocessing", preprocessing, f"it must be one of {', '.join(PREPROCESSING)}",
-             "data.preprocessing=standardize", closest(preprocessing, PREPROCESSING))
+    _check_choice("data.preprocessing", preprocessing, PREPROCESSING, "standardize")
 
 
 def _check_benchmark(cfg: DictConfig) -> None:
@@ -219,7 +250,8 @@ def check_regularizer(cfg: DictConfig, net: Any = None) -> None:
                     + (f", or another {next(iter(need.when))}" if need.when else "") + ".", "model", "model=mlp")
 
 
-def unknown_option(spec: RegularizerSpec, key: str, value: Any) -> None:
+def unknown_option(spec: RegularizerSpec, key: str, value: Any) -> NoReturn:
+    """Raises the :class:`ConfigError` for an option ``key`` that regularizer ``spec`` does not have."""
     setting = f"regularizer.plugin.{key}"
     others = sorted(name for name, s in registered().items() if key in s.options)
     where = f" {key} is an option of regularizer={', '.join(others)}." if others else ""

@@ -108,6 +108,7 @@ class TensorNaive(TensorLoaderMixin, Naive):
 
 
 STRATEGIES = {"naive": TensorNaive, "joint": JointTraining}
+"""The classes of :data:`laftr_cl.config.options.STRATEGIES`."""
 
 
 def build_strategy(

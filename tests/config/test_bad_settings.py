@@ -63,6 +63,12 @@ BAD_SETTINGS = [
     ("-m regularizer=none,ewc regularizer.plugin.ewc_lambda=5", "ewc_lambda is an option of regularizer=ewc"),
     ("-m seed=0,-1", "seed=-1"),
     ("benchmark=permuted_mnist benchmark.scenario=task", "benchmark.scenario=domain"),
+    ("train.precision=fp16", "train.precision='fp16'"),
+    ("train.compile=fast", "train.compile='fast'"),
+    ("device=cpu train.compile=cudagraph", "train.compile=compile"),
+    ("regularizer.strategy=naiv", "Did you mean 'naive'"),
+    ("regularizer=joint train.precision=bf16", "train.precision=fp32"),
+    ("-m train.precision=fp32,fp16", "train.precision='fp16'"),  # caught before the sweep starts
 ]
 if not torch.cuda.is_available():
     BAD_SETTINGS.append(("device=cuda", "CUDA is not available"))
@@ -131,6 +137,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     ("data.synthetic=foo", "data.synthetic='foo'"),
     ("benchmark=permuted_mnist benchmark.scenario=task", "one shared head"),
 ])
+@pytest.mark.slow
 def test_bad_setting_through_the_command(overrides, expected, tmp_path):
     out = _cli("debug=fast", f"paths.log_dir={tmp_path}", *overrides.split())
     assert out.returncode == 2, out.stderr[-2000:]
@@ -141,6 +148,7 @@ def test_bad_setting_through_the_command(overrides, expected, tmp_path):
     assert not list(tmp_path.rglob("results.json"))
 
 
+@pytest.mark.slow
 def test_traceback_on_request(tmp_path):
     out = subprocess.run([sys.executable, "-m", "laftr_cl.cli", "seed=-1", f"paths.log_dir={tmp_path}"],
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,

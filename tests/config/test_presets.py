@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 
 from helpers import REPO_ROOT, compose_run_config
 from laftr_cl.config.checks import validate_config
@@ -32,7 +32,8 @@ def test_every_preset_composes_with_every_regularizer(preset, tmp_path):
         assert cfg.regularizer.name == regularizer
         validate_config(cfg)
         if cfg.regularizer.plugin is not None:  # the plugin takes every option the preset leaves
-            assert type(instantiate(cfg.regularizer.plugin)).__name__
+            plugin = instantiate(cfg.regularizer.plugin)
+            assert isinstance(plugin, get_class(cfg.regularizer.plugin._target_))
 
 
 @pytest.mark.parametrize("preset, expected", [

@@ -5,11 +5,14 @@ import io
 import subprocess
 import sys
 
+import pytest
+
 from helpers import REPO_ROOT, compose_run_config
 from laftr_cl.loggers.console import _known
 from laftr_cl.run.experiment import run_experiment
 
 
+@pytest.mark.slow
 def test_a_plain_run_prints_only_laftr_cl_lines(tmp_path):
     args = ["debug=fast", "logger=default", "benchmark.num_experiences=2", "regularizer=replay",
             "model.net.hidden_sizes=[16]", f"paths.log_dir={tmp_path}"]

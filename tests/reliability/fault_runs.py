@@ -68,7 +68,7 @@ def results(run_dir: Path) -> dict[str, Any]:
 
 
 def checkpoint(run_dir: Path) -> dict[str, Any]:
-    return torch.load(run_dir / weights_only=False)
+    return torch.load(run_dir / RunFolder.CHECKPOINT, weights_only=False)
 
 
 def assert_same_model(run_a: Path, run_b: Path) -> None:

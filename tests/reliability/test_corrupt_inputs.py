@@ -130,7 +130,7 @@ def test_checkpoint_of_another_version_or_device_is_refused(run_copy, field, val
 
 
 def test_summaries_that_do_not_fit_the_model_are_refused(finished_laftr_run):
-    state = torch.load(finished_laftr_run / weights_only=False)["state"]["regularizer"]
+    state = torch.load(finished_laftr_run / RunFolder.CHECKPOINT, weights_only=False)["state"]["regularizer"]
     wider = TaskMaskedClassifier(MLP(784, [32], 10))
     with pytest.raises(ValueError, match=r"summaries of tasks \[0, 1\] do not fit the model "
                                          r"TaskMaskedClassifier: .*another architecture"):

@@ -114,6 +114,7 @@ def _root_without_permission_override():
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
+@pytest.mark.slow
 def test_a_read_only_run_folder_gets_one_paragraph_not_hydras_handler_error(tmp_path):
     # root writes through chmod: its child runs without the capability that allows it
     folder = tmp_path / "run"

@@ -25,6 +25,7 @@ def _jobs(sweep_dir):
 
 
 @pytest.mark.parametrize("launcher", ["basic", "local_parallel", "submitit_local_jobs"])
+@pytest.mark.slow
 def test_a_diverging_job_fails_alone_and_the_sweep_runs_the_others(launcher, tmp_path):
     args = ["-m", *TWO_TASKS, "optimizer.lr=1e30,0.001", f"hydra.sweep.dir={tmp_path}"]
     out = run_cli(args + ([] if launcher == "basic" else [f"hydra/launcher={launcher}"]))
@@ -38,6 +39,7 @@ def test_a_diverging_job_fails_alone_and_the_sweep_runs_the_others(launcher, tmp
     assert "UncompletedJobError" not in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_an_optuna_trial_that_diverges_is_failed_and_the_search_writes_its_results(tmp_path):
     out = run_cli(["-m", "hparams_search=optuna", *TWO_TASKS, "optimizer.lr=choice(1e30,0.001)",
                    "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path}"])
@@ -56,6 +58,7 @@ def _hold_the_lock(folder, ready):
     lock.release()
 
 
+@pytest.mark.slow
 def test_a_second_live_process_on_a_run_folder_is_refused_and_a_dead_ones_lock_taken_over(tmp_path):
     ready = multiprocessing.get_context("fork").Event()
     holder = multiprocessing.get_context("fork").Process(target=_hold_the_lock, args=(tmp_path, ready))
@@ -76,6 +79,7 @@ def test_a_second_live_process_on_a_run_folder_is_refused_and_a_dead_ones_lock_t
     assert results(tmp_path)["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_a_requeued_submitit_job_continues_its_wandb_run(tmp_path):
     out = run_cli(["-m", "hydra/launcher=submitit_local_jobs", f"hydra.sweep.dir={tmp_path}", *TWO_TASKS,
                    "logger=[csv,wandb]"], kill_at="checkpoint_written:1:SIGUSR2")

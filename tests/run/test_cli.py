@@ -143,6 +143,7 @@ def test_wandb_offline_and_tensorboard_loggers_write_real_files(tmp_path, monkey
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
 
+@pytest.mark.slow
 def test_cli_missing_dataset_says_which_files(tmp_path):
     out = run_cli([f"data.root={tmp_path / 'nowhere'}", "logger=csv", f"paths.log_dir={tmp_path}"])
     assert out.returncode == 2
@@ -150,6 +151,7 @@ def test_cli_missing_dataset_says_which_files(tmp_path):
 
 
 @pytest.mark.parametrize("launcher", ["basic", "local_parallel", "submitit_local_jobs"])
+@pytest.mark.slow
 def test_multirun_gives_one_result_per_job(launcher, tmp_path):
     args = ["-m", "debug=fast", "benchmark.num_experiences=2", "regularizer=none,ewc", "seed=0,1",
             f"paths.log_dir={tmp_path}", "model.net.hidden_sizes=[16]"]

@@ -63,6 +63,7 @@ def test_compiled_laftr_step_gives_the_eager_losses_at_two_earlier_tasks(eager_r
         torch.testing.assert_close(a, b, rtol=0, atol=1e-3)  # near-zero gradients into ~1e-4 (lr 1e-2)
 
 
+@pytest.mark.slow
 def test_a_compiled_run_killed_after_task_1_resumes_to_the_uninterrupted_result(tmp_path, eager_random_draws):
     reference = run_here(TWO_TASKS, tmp_path / "uninterrupted")
     assert run_killed(TWO_TASKS, tmp_path / "killed", "checkpoint_written:1") == -9

@@ -56,6 +56,7 @@ def test_split_mnist_multi_head_with_laftr_on_cuda(tmp_path):
 
 
 @pytest.mark.parametrize("regularizer", ["none", "laftr"])
+@pytest.mark.slow
 def test_a_cuda_run_killed_after_task_1_resumes_on_cuda_to_the_same_result(regularizer, tmp_path):
     overrides = [*TWO_TASKS, *REGULARIZERS[regularizer]]
     reference = run_here(overrides, tmp_path / "uninterrupted")
@@ -133,6 +134,7 @@ def test_a_compiled_laftr_run_matches_the_eager_one_on_cuda(mode, tmp_path):
         assert all(abs(a - b) < 0.15 for a, b in zip(row_e, row_c))
 
 
+@pytest.mark.slow
 def test_a_compiled_cuda_run_resumes(tmp_path):
     overrides = [*TWO_TASKS, *REGULARIZERS["laftr"], "train.compile=cudagraph"]
     reference = run_here(overrides, tmp_path / "uninterrupted")
@@ -171,6 +173,7 @@ def test_the_fsd_study_runs_on_cuda(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["influence.py", "mislabeled.py"])
+@pytest.mark.slow
 def test_the_influence_scripts_run_on_cuda(script, tmp_path):
     import json
     import os
