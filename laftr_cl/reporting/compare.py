@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable
 
-from laftr_cl.reporting.groups import DuplicateSeedsError, differing_settings, dropped_duplicates, group_runs, row_label
+from laftr_cl.reporting.groups import (
+    DuplicateSeedsError,
+    Stat,
+    differing_settings,
+    dropped_duplicates,
+    group_runs,
+    row_label,
+    seed_stat,
+)
 from laftr_cl.reporting.tables import markdown_table, write_csv
 
 COLUMNS = [
@@ -35,15 +42,6 @@ COLUMNS = [
 ]
 PERCENT = {"average_accuracy", "backward_transfer", "forgetting"}
 TITLES = {"benchmark.name": "benchmark", "dataset": "data", "regularizer.name": "regularizer"}
-
-
-class Stat(NamedTuple):
-    """One metric over a group's seeds: mean, sample standard deviation (0 for one seed), min, n."""
-
-    mean: float
-    std: float
-    min: float
-    n: int
 
 
 def scan_results(folder: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -68,11 +66,6 @@ def _run_values(run: dict[str, Any]) -> dict[str, float | None]:
     return {**run["final"], "memory_bytes": memory.get("total", 0), "wall_time_s": run.get("wall_time_s")}
 
 
-def _stat(values: list[float]) -> Stat:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return Stat(statistics.fmean(values), std, min(values), len(values))
-
-
 def summarize_runs(runs: Iterable[dict[str, Any]], *, duplicates: str = "refuse") -> list[dict[str, Any]]:
     """One row per group (see the module docstring).
 
@@ -93,8 +86,7 @@ def summarize_runs(runs: Iterable[dict[str, Any]], *, duplicates: str = "refuse"
             "n": len(members), "seeds": [run["config"].get("seed") for run in members], "runs": members,
             "dropped_duplicates": dropped_duplicates(members)}
         for key, _ in COLUMNS:
-            present = [v[key] for v in values if v.get(key) is not None]
-            row[key] = _stat(present) if present else None
+            row[key] = seed_stat(v.get(key) for v in values)
         rows.append(row)
     rows.sort(key=lambda r: [json.dumps(r["settings"][k], default=str) for k in columns])
     return rows

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from laftr_cl.regularizers.specs import spec_for
-from laftr_cl.reporting.groups import DuplicateSeedsError
+from laftr_cl.reporting.groups import Stat, refuse_repeated_seeds, seed_groups, seed_stat
+from laftr_cl.reporting.tables import markdown_table
 
 THETA_PARTS = ("snapshot", "importances")
 """Memory parts that are parameter-sized copies of θ; every other part is counted per task."""
@@ -45,16 +46,21 @@ class FrontierPoint:
     total_bytes: float
 
     @property
+    def stat(self) -> Stat:
+        """Mean ± std, min and n of :attr:`accuracies` (:func:`~laftr_cl.reporting.groups.seed_stat`)."""
+        return seed_stat(self.accuracies)
+
+    @property
     def mean(self) -> float:
-        return statistics.fmean(self.accuracies)
+        return self.stat.mean
 
     @property
     def std(self) -> float:
-        return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
+        return self.stat.std
 
     @property
     def min(self) -> float:
-        return min(self.accuracies)
+        return self.stat.min
 
 
 def method_and_budget(config: dict[str, Any]) -> tuple[str, str]:
@@ -94,27 +100,23 @@ def split_bytes(memory: dict[str, int] | None, num_tasks: int, theta: int) -> tu
     return rest / num_tasks, theta_part / theta, float(rest + theta_part)
 
 
+def _point(run: dict[str, Any]) -> tuple[str, str, str]:
+    return (run["benchmark"]["name"], *method_and_budget(run["config"]))
+
+
 def frontier_points(runs: Iterable[dict[str, Any]]) -> list[FrontierPoint]:
     """Runs grouped by (benchmark, method, budget); validation-split runs are left out.
 
     Raises:
         DuplicateSeedsError: a point holds one seed twice (two sweeps of the same point).
     """
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     theta_cache: dict[str, int] = {}
-    for run in runs:
-        config = run["config"]
-        if ((config.get("data") or {}).get("validation_fraction") or 0) > 0:
-            continue
-        groups[(run["benchmark"]["name"], *method_and_budget(config))].append(run)
+    tested = [run for run in runs if ((run["config"].get("data") or {}).get("validation_fraction") or 0) == 0]
     points = []
-    for (benchmark, method, budget), members in sorted(groups.items()):
-        seeds = [r["config"]["seed"] for r in members]
-        if len(set(seeds)) < len(seeds):
-            where = ", ".join(r.get("path", "?") for r in members if seeds.count(r["config"]["seed"]) > 1)
-            raise DuplicateSeedsError(
-                f"the frontier point {benchmark} / {method} / {budget} has a seed twice ({where}); averaging "
-                "would count it twice. Point laftr-cl-compare at one sweep folder per point, or delete the extra runs.")
+    for (benchmark, method, budget), members in sorted(seed_groups(tested, _point), key=lambda group: group[0]):
+        refuse_repeated_seeds(members, lambda r: r["config"]["seed"], lambda r: r.get("path", "?"),
+                              f"the frontier point {benchmark} / {method} / {budget}",
+                              "Point laftr-cl-compare at one sweep folder per point, or delete the extra runs.")
         key = json.dumps(members[0]["config"]["model"]["net"], sort_keys=True)
         theta = theta_cache.setdefault(key, theta_bytes(members[0]["config"]))
         splits = [split_bytes(r.get("summary_memory_bytes"), len(r["accuracy_matrix"]), theta) for r in members]
@@ -136,14 +138,18 @@ def _size(nbytes: float) -> str:
     return f"{nbytes:.0f} B"
 
 
+FRONTIER_COLUMNS = [("benchmark", "benchmark", ""), ("method", "method", ""), ("budget", "budget", ""), ("n", "n", ""),
+                    ("accuracy", "final accuracy", ""), ("min", "min", ".2f"), ("per_task", "bytes per task", ""),
+                    ("copies", "copies of θ", ".2f"), ("total", "total kept", "")]
+
+
 def to_markdown(points: list[FrontierPoint]) -> str:
     """One table row per point, sorted by benchmark, method, then total bytes."""
-    lines = ["| benchmark | method | budget | n | final accuracy | min | bytes per task | copies of θ | total kept |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for p in sorted(points, key=lambda p: (p.benchmark, p.method, p.total_bytes)):
-        lines.append(f"| {p.benchmark} | {p.method} | {p.budget} | {len(p.accuracies)} | {p.mean:.2f} ± {p.std:.2f} "
-                     f"| {p.min:.2f} | {_size(p.bytes_per_task)} | {p.theta_copies:.2f} | {_size(p.total_bytes)} |")
-    return "\n".join(lines)
+    rows = [{"benchmark": p.benchmark, "method": p.method, "budget": p.budget, "n": len(p.accuracies),
+             "accuracy": f"{p.mean:.2f} ± {p.std:.2f}", "min": p.min, "per_task": _size(p.bytes_per_task),
+             "copies": p.theta_copies, "total": _size(p.total_bytes)}
+            for p in sorted(points, key=lambda p: (p.benchmark, p.method, p.total_bytes))]
+    return markdown_table(rows, FRONTIER_COLUMNS)
 
 
 def plot_frontier(points: list[FrontierPoint], benchmark: str, path: Path) -> Path:
@@ -209,5 +215,5 @@ def write_frontier(runs: Iterable[dict[str, Any]], out: Path, *, plots: bool = T
     return points
 
 
-__all__ = ["FrontierPoint", "THETA_PARTS", "frontier_points", "method_and_budget", "pareto", "plot_frontier",
+__all__ = ["FRONTIER_COLUMNS", "FrontierPoint", "THETA_PARTS", "frontier_points", "method_and_budget", "pareto", "plot_frontier",
            "split_bytes", "theta_bytes", "to_markdown", "write_frontier"]

@@ -5,6 +5,10 @@ flattened config without :data:`laftr_cl.config.settings.NOT_GROUPED` (seed, pat
 checkpoint/resume, device and other plumbing), with ``data.root`` replaced by the dataset's name
 (:func:`dataset_label`). Runs in one group differ only in their seed.
 
+:func:`seed_groups` and :func:`seed_stat` are the one grouping over seeds and the one mean ± std:
+``laftr-cl-compare``, the frontier (:mod:`laftr_cl.reporting.frontier`) and the influence studies'
+aggregate use them.
+
 Groups are named by the settings that differ between them (:func:`differing_settings`): a
 setting under ``benchmark``, ``model``, ``optimizer`` or ``regularizer`` counts only between groups
 with the same choice of that node (its ``name``, else its ``_target_``), so that EWC's
@@ -13,9 +17,11 @@ with the same choice of that node (its ``name``, else its ``_target_``), so that
 from __future__ import annotations
 
 import json
+import math
+import statistics
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, NamedTuple, TypeVar
 
 from laftr_cl.config.settings import NOT_GROUPED, flatten, without
 
@@ -30,6 +36,12 @@ FIXED = ("benchmark.name", "dataset", "regularizer.name")
 
 CHOICE_NODES = ("benchmark", "model", "optimizer", "regularizer")
 """Config nodes picked as a whole (a config group): their other settings belong to the choice."""
+
+
+DUPLICATES_FIX = ("Compare one sweep folder at a time, delete the extra runs, or pass --duplicates latest "
+                  "to keep the newest run of each seed (the table then marks the group).")
+
+R = TypeVar("R")
 
 
 class DuplicateSeedsError(ValueError):
@@ -70,40 +82,79 @@ def group_key(run: Run) -> dict[str, Any]:
     return flat
 
 
-def _hashable(settings: dict[str, Any]) -> str:
-    return json.dumps(settings, sort_keys=True, default=str)
+class Stat(NamedTuple):
+    """One metric over a group's seeds: mean, sample standard deviation (0 for one seed), min, n."""
+
+    mean: float
+    std: float
+    min: float
+    n: int
+
+
+def seed_stat(values: Iterable[float | None]) -> Stat | None:
+    """Mean ± std (and min, n) of the seeds' values; a missing or non-finite value is left out
+    (None when none is left). Every mean ± std of laftr-cl's tables comes from here."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    return Stat(statistics.fmean(finite), statistics.stdev(finite) if len(finite) > 1 else 0.0, min(finite), len(finite))
+
+
+def seed_groups(runs: Iterable[R], key: Callable[[R], Any]) -> list[tuple[Any, list[R]]]:
+    """``[(key, runs)]``: the runs with equal ``key(run)`` (their settings but the seed, compared as
+    JSON), groups and runs in first-seen order. Every grouping of runs over seeds comes from here."""
+    groups: dict[str, tuple[Any, list[R]]] = {}
+    for run in runs:
+        settings = key(run)
+        groups.setdefault(json.dumps(settings, sort_keys=True, default=str), (settings, []))[1].append(run)
+    return list(groups.values())
+
+
+def by_seed(members: Iterable[R], seed: Callable[[R], Any]) -> dict[Any, list[R]]:
+    """The runs of one group by their seed (a list longer than one: a repeated seed)."""
+    seeds: dict[Any, list[R]] = defaultdict(list)
+    for run in members:
+        seeds[seed(run)].append(run)
+    return dict(seeds)
+
+
+def refuse_repeated_seeds(members: Iterable[R], seed: Callable[[R], Any], where: Callable[[R], str], what: str,
+                          fix: str) -> None:
+    """Raises :class:`DuplicateSeedsError` when a seed appears twice among ``members`` (``what``: the
+    group, in words; ``fix``: the way out)."""
+    repeated = {s: rs for s, rs in by_seed(members, seed).items() if len(rs) > 1}
+    if repeated:
+        first, rs = next(iter(repeated.items()))
+        raise DuplicateSeedsError(
+            f"{len(rs)} runs of {what} have seed {first} ({', '.join(where(r) for r in rs)}); averaging them would "
+            f"count one seed {len(rs)} times ({len(repeated)} seed(s) are repeated in this group). {fix}")
+
+
+def _where(run: Run) -> str:
+    return str(run.get("path", run.get("name", "a wandb run")))
 
 
 def group_runs(runs: Iterable[Run], *, duplicates: str = "refuse") -> list[tuple[dict[str, Any], list[Run]]]:
-    """``[(settings, runs)]``, one entry per group, runs sorted by seed.
+    """``[(settings, runs)]``, one entry per group (:func:`group_key`), runs sorted by seed.
 
     ``duplicates``: ``refuse`` raises :class:`DuplicateSeedsError` when a group holds a seed twice;
     ``latest`` keeps the last of them (runs come in load order, oldest first) and notes on the kept
     run how many it replaced (see :func:`dropped_duplicates`).
     """
-    groups: dict[str, tuple[dict[str, Any], list[Run]]] = {}
-    for run in runs:
-        settings = group_key(run)
-        groups.setdefault(_hashable(settings), (settings, []))[1].append(run)
     out = []
-    for settings, members in groups.values():
-        by_seed: dict[Any, list[Run]] = defaultdict(list)
-        for run in members:
-            by_seed[run["config"].get("seed")].append(run)
-        repeated = {seed: rs for seed, rs in by_seed.items() if len(rs) > 1}
-        if repeated and duplicates == "refuse":
-            seed, rs = next(iter(repeated.items()))
-            where = ", ".join(str(r.get("path", r.get("name", "a wandb run"))) for r in rs)
-            raise DuplicateSeedsError(
-                f"{len(rs)} runs of the same settings have seed {seed} ({where}); averaging them would "
-                f"count one seed {len(rs)} times ({len(repeated)} seed(s) are repeated in this group). "
-                "Compare one sweep folder at a time, delete the extra runs, or pass --duplicates latest "
-                "to keep the newest run of each seed (the table then marks the group).")
-        kept = [rs[-1] for rs in by_seed.values()]
+    for settings, members in seed_groups(runs, group_key):
+        if duplicates == "refuse":
+            refuse_repeated_seeds(members, _seed, _where, "the same settings", DUPLICATES_FIX)
+        seeds = by_seed(members, _seed)
+        kept = [rs[-1] for rs in seeds.values()]
         for run in kept:
-            run["_dropped_duplicates"] = len(by_seed[run["config"].get("seed")]) - 1
-        out.append((settings, sorted(kept, key=lambda r: str(r["config"].get("seed")))))
+            run["_dropped_duplicates"] = len(seeds[_seed(run)]) - 1
+        out.append((settings, sorted(kept, key=lambda r: str(_seed(r)))))
     return out
+
+
+def _seed(run: Run) -> Any:
+    return run["config"].get("seed")
 
 
 def dropped_duplicates(members: list[Run]) -> int:

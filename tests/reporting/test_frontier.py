@@ -108,4 +108,6 @@ def test_compare_frontier_refuses_a_seed_counted_twice(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         compare_main([str(tmp_path), "--frontier", "--no-plots"])
     assert exit_info.value.code == 2
-    assert "replay / buffer 50 has a seed twice" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "2 runs of the frontier point split_mnist / replay / buffer 50 have seed 0" in err
+    assert str(tmp_path / "a") in err and str(tmp_path / "b") in err

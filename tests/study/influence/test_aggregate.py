@@ -12,6 +12,7 @@ from laftr_cl.study.influence.aggregate import (
     mean_detection_curves,
     summary_markdown,
 )
+from laftr_cl.reporting.groups import DuplicateSeedsError
 from laftr_cl.run.atomic import write_json_atomic
 
 
@@ -93,3 +94,10 @@ def test_script_writes_tables_and_plots_and_rejects_empty_folders(sweep, tmp_pat
     assert empty.returncode == 2 and "run them first" in empty.stderr
     missing = run_python([script, str(out / "nope")])
     assert missing.returncode == 2 and "No such folder" in missing.stderr
+
+
+def test_a_seed_twice_in_one_setting_is_refused_not_averaged(sweep):
+    (sweep / "again").mkdir()
+    influence_run(sweep / "again", 1, 0.2)  # seed 1 of the three-seed setting, a second time
+    with pytest.raises(DuplicateSeedsError, match=r"2 runs of the influence study with the same settings have seed 1"):
+        group_runs(find_runs([sweep]))
