@@ -38,8 +38,8 @@ def main() -> None:
     """``laftr-cl [hydra flags] [overrides]``: checks the command, then hands it to Hydra."""
     from hydra._internal.utils import get_args_parser
 
-    from laftr_cl.loggers.console import quiet
     from laftr_cl.config.preflight import expand_home
+    from laftr_cl.loggers.console import quiet
 
     args, _ = get_args_parser().parse_known_args(sys.argv[1:])
     expanded = expand_home(args.overrides)

@@ -13,7 +13,6 @@ import torch
 from laftr_cl.benchmarks.base import ScenarioKind
 from laftr_cl.config.options import PREPROCESSING
 
-
 _SCENARIO_MEANING = {
     "task": "task label = experience index, one head per task",
     "class": "task label 0, one head over all classes",

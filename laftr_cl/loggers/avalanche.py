@@ -1,15 +1,18 @@
 """Logger factories the Hydra ``logger/`` configs point at (Avalanche's loggers do the work)."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Mapping, TextIO
 
 from avalanche.evaluation.metric_results import AlternativeValues
 from avalanche.logging import BaseLogger, TextLogger
 from avalanche.logging import WandBLogger as AvalancheWandBLogger
 
 from laftr_cl.loggers.wandb_resume import persistent_run_id
+
+log = logging.getLogger(__name__)
 
 
 def text_file_logger(path: str) -> TextLogger:
@@ -76,3 +79,16 @@ class WandBLogger(AvalancheWandBLogger):
             self.wandb.log({name: value}, step=self.step)
         elif value is not None:
             super().log_single_metric(name, value, x_plot)
+
+
+def keep_interrupted_logs(logger_config: Mapping[str, Any]) -> None:
+    """On resume, renames log folders that loggers rewrite from scratch (Avalanche's CSV logger,
+    ``log_folder``) to ``<folder>.part<n>``, so the interrupted run's rows stay."""
+    for entry in logger_config.values():
+        folder = Path(entry["log_folder"]) if "log_folder" in entry else None
+        if folder is not None and folder.is_dir():
+            parts = (folder.with_name(f"{folder.name}.part{n}") for n in range(1, 10_000))
+            part = next(part for part in parts if not part.exists())
+            folder.rename(part)
+            log.info("resuming: the interrupted run's logs in %s/ moved to %s/; %s/ holds the rows from "
+                     "here on (read the parts in order for the whole run)", folder.name, part.name, folder.name)

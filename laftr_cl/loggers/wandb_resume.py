@@ -18,7 +18,6 @@ from pathlib import Path
 from laftr_cl.run.folder import RunFolder
 
 
-
 def new_run_id() -> str:
     """``WANDB_RUN_ID`` when set, else 8 random lowercase letters and digits (wandb's id alphabet)."""
     alphabet = string.ascii_lowercase + string.digits

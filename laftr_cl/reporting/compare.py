@@ -28,7 +28,6 @@ from laftr_cl.reporting.groups import (
     differing_settings,
     dropped_duplicates,
     group_runs,
-    row_label,
     seed_stat,
 )
 from laftr_cl.reporting.tables import markdown_table, write_csv

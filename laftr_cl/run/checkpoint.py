@@ -43,10 +43,10 @@ import torch
 
 import laftr_cl
 from laftr_cl.config.checks import ConfigError
+from laftr_cl.config.settings import RESUMABLE_SETTINGS, flatten, without
 from laftr_cl.run.atomic import fsynced_write, write_atomically
 from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.record import write_record
-from laftr_cl.config.settings import RESUMABLE_SETTINGS, flatten, without
 from laftr_cl.training.run_state import (
     EpochCheckpoint,
     RestoreAtTaskStart,
@@ -217,20 +217,6 @@ class RunCheckpoints:
                     "or leave resume at auto to start a new run.")
             return None
         return read_checkpoint(self.path, self.config, self.device)
-
-    def keep_logs(self, logger_config: Mapping[str, Any]) -> None:
-        """On resume, renames log folders that loggers rewrite from scratch (Avalanche's CSV
-        logger, ``log_folder``) to ``<folder>.part<n>``, so the interrupted run's rows stay."""
-        if self.previous is None:
-            return
-        for entry in logger_config.values():
-            folder = Path(entry["log_folder"]) if "log_folder" in entry else None
-            if folder is not None and folder.is_dir():
-                parts = (folder.with_name(f"{folder.name}.part{n}") for n in range(1, 10_000))
-                part = next(part for part in parts if not part.exists())
-                folder.rename(part)
-                log.info("resuming: the interrupted run's logs in %s/ moved to %s/; %s/ holds the rows from "
-                         "here on (read the parts in order for the whole run)", folder.name, part.name, folder.name)
 
     def attach(self, strategy: Any, plugin: Any, recorder: Any,
                epochs_of_task: Callable[[int], int]) -> Progress:

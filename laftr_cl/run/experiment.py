@@ -1,121 +1,36 @@
-"""One continual-learning run from a composed config: build, train task by task, record."""
+"""One continual-learning run from a composed config: build (:mod:`laftr_cl.run.build`), train task
+by task, record (:mod:`laftr_cl.run.results`), checkpoint (:mod:`laftr_cl.run.checkpoint`)."""
 from __future__ import annotations
 
 import logging
-import platform
 from pathlib import Path
 from typing import Any
 
-import torch
-from avalanche.evaluation.metrics import bwt_metrics, forgetting_metrics
 from avalanche.training.determinism.rng_manager import RNGManager
-from avalanche.training.plugins import EvaluationPlugin
-from hydra.utils import instantiate, to_absolute_path
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 
-from laftr_cl.benchmarks import build_benchmark
-from laftr_cl.benchmarks.base import TensorBenchmark
-from laftr_cl.run.checkpoint import Progress, RunCheckpoints
-from laftr_cl.config.checks import ConfigError, coreset_notes, validate_config
-from laftr_cl.models import TaskMaskedClassifier
+from laftr_cl.config.checks import coreset_notes, validate_config
+from laftr_cl.loggers.avalanche import keep_interrupted_logs
+from laftr_cl.loggers.wandb_summary import finish_wandb
 from laftr_cl.regularizers.memory import memory_bytes
 from laftr_cl.run.atomic import write_json_atomic
+from laftr_cl.run.build import (
+    build_evaluator,
+    build_loggers,
+    build_model,
+    device_name,
+    load_benchmark,
+    resolve_device,
+    run_config_dict,
+)
+from laftr_cl.run.checkpoint import Progress, RunCheckpoints
 from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.results import ResultsRecorder
-from laftr_cl.training.device_metrics import device_metrics
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.strategy import build_strategy
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(setting: str) -> torch.device:
-    """``auto`` → CUDA when present, else CPU; otherwise the named device."""
-    if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(setting)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
-def load_benchmark(cfg: DictConfig, device: torch.device) -> TensorBenchmark:
-    """Builds the configured benchmark; data stays on ``device`` when ``data.on_device``."""
-    bm = cfg.benchmark
-    synthetic = cfg.data.synthetic
-    try:
-        return build_benchmark(
-            bm.name,
-            root=to_absolute_path(str(Path(cfg.data.root).expanduser())),
-            scenario=bm.scenario,
-            num_experiences=bm.num_experiences,
-            class_order=list(bm.class_order) if bm.class_order is not None else None,
-            seed=cfg.seed,
-            synthetic=OmegaConf.to_container(synthetic) if synthetic is not None else None,
-            device=device if cfg.data.on_device else "cpu",
-            download=cfg.data.download,
-            validation_fraction=cfg.data.get("validation_fraction", 0.0),
-            preprocessing=cfg.data.get("preprocessing", "standardize"),
-        )
-    except ValueError as err:  # the builders' setting errors name the setting and the fix
-        raise ConfigError(str(err)) from err
-
-
-def build_model(cfg: DictConfig, benchmark: TensorBenchmark, device: torch.device) -> TaskMaskedClassifier:
-    """The configured network, multi-head (masked to each task's classes) for task scenarios.
-
-    Runs one input of the benchmark's shape through it so that a model that does not fit the
-    benchmark fails here, with the settings to change, not deep inside training.
-    """
-    net = instantiate(cfg.model.net)
-    task_classes = benchmark.task_classes if benchmark.scenario_kind == "task" else None
-    model = TaskMaskedClassifier(net, task_classes).to(device)
-    probe = torch.zeros(1, *benchmark.input_shape, device=device)
-    try:
-        with torch.no_grad():
-            logits = model.net.eval()(probe)
-    except RuntimeError as err:
-        raise ConfigError(
-            f"model={cfg.model.name} cannot take the inputs of benchmark={cfg.benchmark.name} "
-            f"(one input has shape {tuple(benchmark.input_shape)}): {err}. Pick a model made "
-            "for this benchmark (e.g. model=mlp for MNIST-like data, model=cifar_net for CIFAR).") from err
-    if logits.shape[-1] < benchmark.num_classes:
-        raise ConfigError(
-            f"model={cfg.model.name} has {logits.shape[-1]} outputs but "
-            f"benchmark={cfg.benchmark.name} has {benchmark.num_classes} classes: leave "
-            "model.net.num_outputs at ${benchmark.num_classes}.")
-    model.net.train()
-    return model
-
-
-def run_config_dict(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved run config as plain data, without Hydra's own ``hydra`` node."""
-    full = OmegaConf.to_container(cfg, resolve=True)
-    full.pop("hydra", None)
-    return full
-
-
-def build_loggers(cfg: DictConfig) -> list[Any]:
-    """Instantiates every logger under ``logger``; ``config: null`` gets the full run config."""
-    full = run_config_dict(cfg)
-    return [
-        instantiate(entry, _partial_=True)(config=full) if "config" in entry else instantiate(entry)
-        for entry in cfg.logger.values()
-    ]
-
-
-def build_evaluator(loggers: list[Any]) -> EvaluationPlugin:
-    """Per-epoch and per-experience metrics only, accuracy and loss added up on the device (no
-    host read per iteration, see :mod:`~laftr_cl.training.device_metrics`)."""
-    return EvaluationPlugin(
-        device_metrics(),
-        forgetting_metrics(experience=True, stream=True),
-        bwt_metrics(experience=True, stream=True),
-        loggers=loggers,
-    )
 
 
 def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
@@ -126,6 +41,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     :class:`~laftr_cl.run.checkpoint.RunCheckpoints`). Returns the content of ``results.json``.
     """
     validate_config(cfg)
+    config = run_config_dict(cfg)  # the resolved config as plain data, once
     device = resolve_device(cfg.device)
     RNGManager.set_random_seeds(cfg.seed)
     benchmark = load_benchmark(cfg, device)
@@ -135,13 +51,14 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     model = build_model(cfg, benchmark, device)
     optimizer = instantiate(cfg.optimizer, params=model.parameters())
     plugin = instantiate(cfg.regularizer.plugin) if cfg.regularizer.plugin is not None else None
-    checkpoints = RunCheckpoints(Path(output_dir), run_config_dict(cfg), device, resume=cfg.resume,
+    checkpoints = RunCheckpoints(Path(output_dir), config, device, resume=cfg.resume,
                                  enabled=cfg.checkpoint.enabled,
                                  every_n_epochs=cfg.checkpoint.every_n_epochs)
-    checkpoints.keep_logs(cfg.logger)
+    if checkpoints.previous is not None:
+        keep_interrupted_logs(cfg.logger)
     guard = TrainingGuard.from_config(cfg.guard, cfg.regularizer, device,
                                       checkpoints.path if cfg.checkpoint.enabled else None)
-    loggers = build_loggers(cfg)
+    loggers = build_loggers(cfg, config)
     strategy = build_strategy(
         cfg.regularizer.strategy,
         model=model,
@@ -160,7 +77,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     num_exp = benchmark.num_experiences
     recorder = ResultsRecorder(
         RunFolder(output_dir).results,
-        run_config_dict(cfg),
+        config,
         num_experiences=num_exp,
         expected_rows=1 if joint else num_exp,
         device=device_name(device),
@@ -188,21 +105,5 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
                  recorder.seen_average[-1])
     payload = recorder.payload()
     write_json_atomic(recorder.path, payload)
-    _finish_wandb(payload)
+    finish_wandb(payload)
     return payload
-
-
-def _finish_wandb(payload: dict[str, Any]) -> None:
-    """Puts the final metrics in the wandb run's summary (when a wandb logger is active)."""
-    try:
-        import wandb
-    except ImportError:
-        return
-    if wandb.run is None:
-        return
-    wandb.run.summary.update({f"final/{k}": v for k, v in payload["final"].items() if v is not None})
-    wandb.run.summary["accuracy_matrix"] = payload["accuracy_matrix"]
-    wandb.run.summary["average_accuracy_per_task"] = payload["average_accuracy_per_task"]
-    wandb.run.summary["summary_memory_bytes"] = payload["summary_memory_bytes"]
-    wandb.run.summary["wall_time_s"] = payload["wall_time_s"]
-    wandb.finish()

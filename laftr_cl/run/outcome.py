@@ -40,15 +40,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from laftr_cl.run.checkpoint import CheckpointError, Progress
 from laftr_cl.config.checks import ConfigError
 from laftr_cl.config.errors import paragraph, show_traceback
-from laftr_cl.run.results import record_failure
 from laftr_cl.run.atomic import RunFolderUnwritable, unwritable_message
+from laftr_cl.run.callbacks import BASIC_SWEEPER, note_failed_job
+from laftr_cl.run.checkpoint import CheckpointError, Progress
 from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.lock import RunFolderBusy, RunLock
 from laftr_cl.run.record import read_record
-from laftr_cl.run.callbacks import BASIC_SWEEPER, note_failed_job
+from laftr_cl.run.results import record_failure
 from laftr_cl.training.guards import NonFiniteLossError
 
 REFUSED = (ConfigError, FileNotFoundError, CheckpointError, RunFolderBusy)
@@ -87,7 +87,8 @@ def _message(err: Exception, output_dir: Path) -> str:
 def run_job(cfg: DictConfig, output_dir: str | Path) -> float | None:
     """Runs the experiment of ``cfg`` in ``output_dir``; its final average accuracy, or None for a
     sweep job that failed (see the module docstring)."""
-    from laftr_cl.run.experiment import run_config_dict, run_experiment
+    from laftr_cl.run.build import run_config_dict
+    from laftr_cl.run.experiment import run_experiment
 
     output_dir = Path(output_dir)
     try:

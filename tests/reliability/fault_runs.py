@@ -16,8 +16,8 @@ import torch
 
 from helpers import REPO_ROOT, compose_run_config
 from helpers import run_cli as helpers_run_cli
-from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.experiment import run_experiment
+from laftr_cl.run.folder import RunFolder
 from reliability.faults import armed, sitecustomize_dir
 
 FOUR_TASKS = ["debug=fast", "benchmark=permuted_mnist", "benchmark.num_experiences=4",

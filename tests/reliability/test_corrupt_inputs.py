@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability.fault_runs import FOUR_TASKS, REGULARIZERS, run_here
 
 from laftr_cl.benchmarks import BenchmarkDataNotFoundError, build_benchmark
-from laftr_cl.run.folder import RunFolder
-from laftr_cl.run.checkpoint import CheckpointError
 from laftr_cl.config.checks import ConfigError
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
+from laftr_cl.run.checkpoint import CheckpointError
+from laftr_cl.run.folder import RunFolder
+from reliability.fault_runs import FOUR_TASKS, REGULARIZERS, run_here
 
 TWO_TASKS_LAFTR = [*FOUR_TASKS, "benchmark.num_experiences=2", *REGULARIZERS["laftr"]]
 
@@ -80,7 +80,7 @@ def finished_laftr_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def run_copy(finished_laftr_run: Path, tmp_path: Path) -> Path:
-    shutil.copy(finished_laftr_run / tmp_path / RunFolder.CHECKPOINT)
+    shutil.copy(finished_laftr_run / RunFolder.CHECKPOINT, tmp_path / RunFolder.CHECKPOINT)
     return tmp_path
 
 

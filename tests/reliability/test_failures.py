@@ -16,11 +16,11 @@ import pytest
 import yaml
 
 from helpers import REPO_ROOT, compose_run_config
+from laftr_cl.run import checkpoint as checkpointing
+from laftr_cl.run.folder import RunFolder
+from laftr_cl.run.outcome import run_job
 from reliability.fault_runs import FOUR_TASKS, ONE_THREAD_ENV, checkpoint, results, run_here
 from reliability.faults import armed
-from laftr_cl.run import checkpoint as checkpointing
-from laftr_cl.run.outcome import run_job
-from laftr_cl.run.folder import RunFolder
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
 

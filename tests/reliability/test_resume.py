@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+
 from reliability.fault_runs import (
     FOUR_TASKS,
     REGULARIZERS,

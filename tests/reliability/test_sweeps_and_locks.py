@@ -9,11 +9,11 @@ import time
 
 import pytest
 import yaml
-from reliability.fault_runs import FOUR_TASKS, results, run_cli
 
+from laftr_cl.loggers.wandb_offline import read_offline_run
 from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.lock import RunLock
-from laftr_cl.loggers.wandb_offline import read_offline_run
+from reliability.fault_runs import FOUR_TASKS, results, run_cli
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
 DIVERGES = "1e+30"  # optimizer.lr: the cross-entropy is NaN at the second step

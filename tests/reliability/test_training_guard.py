@@ -5,9 +5,9 @@ import logging
 import re
 
 import pytest
-from reliability.fault_runs import FOUR_TASKS, checkpoint, run_cli, run_here
 
 from laftr_cl.training.guards import NonFiniteLossError
+from reliability.fault_runs import FOUR_TASKS, checkpoint, run_cli, run_here
 
 DIVERGING_SGD = ["optimizer=sgd", "optimizer.lr=1e10"]
 """Plain SGD with a huge step: the cross-entropy is NaN at the third step of the first task."""

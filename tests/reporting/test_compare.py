@@ -6,8 +6,8 @@ import pytest
 
 from helpers import compose_run_config
 from laftr_cl.reporting.compare import load_results, main, scan_results, summarize_runs, to_markdown
-from laftr_cl.run.experiment import run_experiment
 from laftr_cl.reporting.groups import DuplicateSeedsError, dataset_label
+from laftr_cl.run.experiment import run_experiment
 
 
 def _write_run(folder, benchmark, regularizer, seed, acc, memory=None, complete=True, **config):

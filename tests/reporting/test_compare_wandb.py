@@ -5,12 +5,12 @@ import pytest
 import wandb
 
 from helpers import compose_run_config
-from reliability.faults import armed
-from laftr_cl.reporting.compare import load_results, summarize_runs, to_markdown
-from laftr_cl.run.experiment import run_experiment
-from laftr_cl.reporting.wandb_compare import main, runs_from_api, runs_from_offline
 from laftr_cl.loggers.wandb_offline import read_offline_run
+from laftr_cl.reporting.compare import load_results, summarize_runs, to_markdown
+from laftr_cl.reporting.wandb_compare import main, runs_from_api, runs_from_offline
+from laftr_cl.run.experiment import run_experiment
 from laftr_cl.run.folder import RunFolder
+from reliability.faults import armed
 
 
 class StubApi:

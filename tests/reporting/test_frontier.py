@@ -7,7 +7,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import REPO_ROOT, compose_run_config
-from laftr_cl.reporting.compare import load_results, main as compare_main
+from laftr_cl.reporting.compare import load_results
+from laftr_cl.reporting.compare import main as compare_main
 from laftr_cl.reporting.frontier import (
     frontier_points,
     method_and_budget,

@@ -6,8 +6,8 @@ import pytest
 
 from helpers import compose_run_config, run_cli, shared_dataset
 from laftr_cl.config.checks import ConfigError
-from laftr_cl.run.experiment import run_experiment
 from laftr_cl.loggers.wandb_offline import read_offline_run
+from laftr_cl.run.experiment import run_experiment
 
 TWO_TASKS = {
     "split_mnist": ["benchmark.num_experiences=2"],

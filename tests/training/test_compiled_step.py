@@ -6,9 +6,6 @@ Inductor's on-disk cache held the graphs (expect about a minute and a half on a 
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 import torch._inductor.config as inductor_config
@@ -19,7 +16,6 @@ from laftr_cl.fsd import summarize
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.training.compiled_step import TrainStep
-
 from reliability.fault_runs import FOUR_TASKS, assert_same_model, checkpoint, run_here, run_killed
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2", "regularizer=laftr", "regularizer.plugin.num_samples=8",

@@ -4,7 +4,6 @@ inside an iteration, bf16, and the FSD study. ``scripts/gpu_check.sh`` runs them
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +17,6 @@ from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.study.fsd.run import run_study
 from laftr_cl.training.compiled_step import TrainStep
-
 from reliability.fault_runs import FOUR_TASKS, REGULARIZERS, assert_same_model, results, run_cli, run_here
 
 pytestmark = [pytest.mark.cuda,

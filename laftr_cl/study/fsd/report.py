@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from laftr_cl.reporting.plots import plt, save_figure  # pyplot on the Agg backend
-from laftr_cl.study.stats import median_relative_error, pearson, spearman
 from laftr_cl.reporting.tables import Column
+from laftr_cl.study.stats import median_relative_error, pearson, spearman
 
 COLUMNS: list[Column] = [
     ("method", "method", ""), ("setting", "setting", ""), ("target", "target ρ", ""),

@@ -15,9 +15,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from laftr_cl.influence.detection import DetectionCurve
-from laftr_cl.study.influence.report import INFLUENCE_COLUMNS, MISLABELED_COLUMNS, plot_detection
 from laftr_cl.reporting.groups import refuse_repeated_seeds, seed_groups, seed_stat
 from laftr_cl.reporting.tables import Column, markdown_table
+from laftr_cl.study.influence.report import INFLUENCE_COLUMNS, MISLABELED_COLUMNS, plot_detection
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from laftr_cl.influence.detection import detection_curve, random_curve
 from laftr_cl.influence.response import self_loss_changes
+from laftr_cl.reporting.tables import markdown_table
+from laftr_cl.run.atomic import write_json_atomic
 from laftr_cl.study.influence.data import flip_labels
 from laftr_cl.study.influence.methods import run_method
 from laftr_cl.study.influence.report import MISLABELED_COLUMNS, plot_detection
 from laftr_cl.study.influence.setup import load_data, mlp_name, selected_methods, solver_settings, trained_mlp
 from laftr_cl.study.stats import spearman
 from laftr_cl.study.training import accuracy, example_losses
-from laftr_cl.reporting.tables import markdown_table
-from laftr_cl.run.atomic import write_json_atomic
 
 
 def run_mislabeled(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:

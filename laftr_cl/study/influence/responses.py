@@ -23,13 +23,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from laftr_cl.influence.response import loss_changes, self_loss_changes
+from laftr_cl.reporting.tables import markdown_table
+from laftr_cl.run.atomic import write_json_atomic
 from laftr_cl.study.influence.methods import run_method
 from laftr_cl.study.influence.report import INFLUENCE_COLUMNS, plot_scatter
 from laftr_cl.study.influence.setup import load_data, mlp_name, selected_methods, solver_settings, trained_mlp
 from laftr_cl.study.stats import mean_over_rows, median_norm_ratio, pearson, sign_agreement, spearman
 from laftr_cl.study.training import accuracy
-from laftr_cl.reporting.tables import markdown_table
-from laftr_cl.run.atomic import write_json_atomic
 
 
 def run_influence(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:

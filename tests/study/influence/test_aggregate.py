@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from helpers import REPO_ROOT, run_python
+from laftr_cl.reporting.groups import DuplicateSeedsError
+from laftr_cl.run.atomic import write_json_atomic
 from laftr_cl.study.influence.aggregate import (
     INFLUENCE_COLUMNS,
     aggregate_rows,
@@ -12,8 +14,6 @@ from laftr_cl.study.influence.aggregate import (
     mean_detection_curves,
     summary_markdown,
 )
-from laftr_cl.reporting.groups import DuplicateSeedsError
-from laftr_cl.run.atomic import write_json_atomic
 
 
 def config(seed: int, data: str = "mnist_5k", epsilon_scale: float = 1.0) -> dict:
