@@ -8,7 +8,7 @@ A run config (plain data, without Hydra's ``hydra`` node) is flattened to dotted
   and never split a comparison group.
 * :data:`NOT_GROUPED` — those plus ``seed`` (seeds are what a group averages over),
   ``train.eval_batch_size`` (evaluation batches change no number) and ``data.root`` (the folder is
-  replaced by the dataset's name, see :func:`laftr_cl.reporting.compare.dataset_label`, so the same data
+  replaced by the dataset's name, see :func:`laftr_cl.reporting.groups.dataset_label`, so the same data
   under two paths is one dataset).
 
 This module imports nothing heavy: ``laftr-cl-compare`` uses it without torch.

@@ -1,4 +1,5 @@
-"""Step 3, after runs: reading results back. :mod:`.compare` (the ``laftr-cl-compare`` CLI) scans run
-folders, :mod:`.groups` groups runs that differ only by seed and gives mean ± std, :mod:`.tables`
-writes Markdown/CSV/JSON, :mod:`.plots` and :mod:`.frontier` draw, :mod:`.wandb_compare` reads wandb
-offline runs (``laftr-cl-compare-wandb``)."""
+"""Step 3, after runs: reading results back. :mod:`.scan` finds the runs' ``results.json`` below a folder,
+:mod:`.groups` groups runs that differ only by seed and gives mean ± std, :mod:`.comparison`
+makes the comparison table (Markdown via :mod:`.tables`, CSV, :mod:`.plots`), :mod:`.frontier` the
+accuracy–memory frontier; the CLIs are :mod:`.compare` (``laftr-cl-compare``) and
+:mod:`.wandb_compare` (``laftr-cl-compare-wandb``, wandb runs offline or online)."""

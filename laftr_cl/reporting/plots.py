@@ -7,7 +7,7 @@
 * ``accuracy_vs_memory.png``: final average accuracy (mean ± std over seeds) against the bytes the
   regularizer stores, one panel per benchmark and dataset.
 
-Rows are those of :func:`laftr_cl.reporting.compare.summarize_runs` (a group of runs each, ``row["runs"]``
+Rows are those of :func:`laftr_cl.reporting.comparison.summarize_runs` (a group of runs each, ``row["runs"]``
 the dicts of ``results.json``); a group is labelled by its regularizer and its differing settings.
 """
 from __future__ import annotations

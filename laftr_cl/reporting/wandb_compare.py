@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from laftr_cl.loggers.wandb_offline import read_offline_run
-from laftr_cl.reporting.compare import write_comparison
+from laftr_cl.reporting.comparison import write_comparison
 
 FINAL_PREFIX = "final/"
 

@@ -5,8 +5,10 @@ import json
 import pytest
 
 from helpers import compose_run_config
-from laftr_cl.reporting.compare import load_results, main, scan_results, summarize_runs, to_markdown
+from laftr_cl.reporting.compare import main
+from laftr_cl.reporting.comparison import summarize_runs, to_markdown
 from laftr_cl.reporting.groups import DuplicateSeedsError, dataset_label
+from laftr_cl.reporting.scan import load_results, scan_results
 from laftr_cl.run.experiment import run_experiment
 
 

@@ -6,7 +6,8 @@ import wandb
 
 from helpers import compose_run_config
 from laftr_cl.loggers.wandb_offline import read_offline_run
-from laftr_cl.reporting.compare import load_results, summarize_runs, to_markdown
+from laftr_cl.reporting.comparison import summarize_runs, to_markdown
+from laftr_cl.reporting.scan import load_results
 from laftr_cl.reporting.wandb_compare import main, runs_from_api, runs_from_offline
 from laftr_cl.run.experiment import run_experiment
 from laftr_cl.run.folder import RunFolder

@@ -7,7 +7,6 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import REPO_ROOT, compose_run_config
-from laftr_cl.reporting.compare import load_results
 from laftr_cl.reporting.compare import main as compare_main
 from laftr_cl.reporting.frontier import (
     frontier_points,
@@ -18,6 +17,7 @@ from laftr_cl.reporting.frontier import (
     theta_bytes,
     to_markdown,
 )
+from laftr_cl.reporting.scan import load_results
 
 MLP = {"_target_": "laftr_cl.models.mlp.MLP", "input_size": 784, "hidden_sizes": [512, 512], "num_outputs": 10}
 THETA = 4 * (785 * 512 + 513 * 512 + 513 * 10)
