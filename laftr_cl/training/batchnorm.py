@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from laftr_cl.config_check import ConfigError
+from laftr_cl.config.checks import ConfigError
 
 STATISTICS = ("running_mean", "running_var")
 

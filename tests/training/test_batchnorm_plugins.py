@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from helpers import compose_run_config
-from laftr_cl.config_check import ConfigError
-from laftr_cl.experiment import run_experiment
+from laftr_cl.config.checks import ConfigError
+from laftr_cl.run.experiment import run_experiment
 from laftr_cl.models import BnCnn
 from laftr_cl.training.batchnorm import (
     FreezeBatchNormStats,
