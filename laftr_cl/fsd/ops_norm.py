@@ -17,7 +17,31 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from laftr_cl.fsd.ops import ModuleOp
+from laftr_cl.fsd.ops import ModuleOp, Op
+
+
+class Normalizer:
+    """The normalization over the last ``num_dims`` dims (``centered``: LayerNorm, else RMSNorm) with
+    ``eps`` (None: the dtype's machine epsilon, as ``nn.RMSNorm``)."""
+
+    def __init__(self, num_dims: int, eps: float | None, centered: bool) -> None:
+        self.dims, self.eps, self.centered = tuple(range(-num_dims, 0)), eps, centered
+
+    def reference(self, r: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
+        """``x̂`` of ``r [N, R, ...]`` and the tape ``(r, x̂, 1/ρ)`` flattened to ``[N·R, ...]``."""
+        centered = r - r.mean(self.dims, keepdim=True) if self.centered else r
+        eps = torch.finfo(r.dtype).eps if self.eps is None else self.eps
+        inverse = torch.rsqrt(centered.pow(2).mean(self.dims, keepdim=True) + eps)
+        normalized = centered * inverse
+        return normalized, (r.flatten(0, 1), normalized.flatten(0, 1), inverse.flatten(0, 1))
+
+    def current(self, c: Tensor, tape: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        """``x̂ + J_r (c − r)`` for ``c [N·R, ...]``."""
+        r, normalized, inverse = tape
+        delta = c - r
+        if self.centered:
+            delta = delta - delta.mean(self.dims, keepdim=True)
+        return normalized + (delta - normalized * (normalized * delta).mean(self.dims, keepdim=True)) * inverse
 
 
 class NormOp(ModuleOp):
@@ -25,24 +49,13 @@ class NormOp(ModuleOp):
 
     def __init__(self, index: int, name: str, inputs: list[int], module: nn.Module, centered: bool) -> None:
         super().__init__(index, name, inputs, module)
-        self.centered = centered
-        self.dims = tuple(range(-len(module.normalized_shape), 0))
+        self.normalizer = Normalizer(len(module.normalized_shape), module.eps, centered)
 
     def snapshot_names(self):
         return self._names("weight", "bias")
 
-    def _eps(self, x: Tensor) -> float:
-        eps = self.module.eps
-        return torch.finfo(x.dtype).eps if eps is None else eps
-
-    def _normalize(self, r: Tensor) -> tuple[Tensor, Tensor]:
-        """``(x̂, 1/ρ)`` of ``r`` over the normalized dims."""
-        centered = r - r.mean(self.dims, keepdim=True) if self.centered else r
-        second = centered.pow(2).mean(self.dims, keepdim=True)
-        inverse = torch.rsqrt(second + self._eps(r))
-        return centered * inverse, inverse
-
-    def _affine(self, x: Tensor, weight: Tensor | None, bias: Tensor | None, stacked: bool) -> Tensor:
+    @staticmethod
+    def _affine(x: Tensor, weight: Tensor | None, bias: Tensor | None, stacked: bool) -> Tensor:
         """``x [N, R, ..., *ns]`` (stacked snapshots ``[N, *ns]``) or ``x [B, ..., *ns]`` (live ``[*ns]``)."""
         def shaped(p: Tensor) -> Tensor:
             if not stacked:
@@ -53,21 +66,34 @@ class NormOp(ModuleOp):
         return out if bias is None else out + shaped(bias)
 
     def reference(self, xs, ctx):
-        r = xs[0]
-        normalized, inverse = self._normalize(r)
-        ctx.tape[self.index] = (r, normalized, inverse)
+        normalized, ctx.tape[self.index] = self.normalizer.reference(xs[0])
         p = ctx.reference_params
         return self._affine(normalized, p.get(f"{self.name}.weight"), p.get(f"{self.name}.bias"), stacked=True)
 
     def current(self, xs, ctx):
-        r, normalized, inverse = (t.reshape(-1, *t.shape[2:]) for t in ctx.tape[self.index])
-        delta = xs[0] - r
-        if self.centered:
-            delta = delta - delta.mean(self.dims, keepdim=True)
-        linear = normalized + (delta - normalized * (normalized * delta).mean(self.dims, keepdim=True)) * inverse
+        linear = self.normalizer.current(xs[0], ctx.tape[self.index])
         return self._affine(linear, self.module.weight, getattr(self.module, "bias", None), stacked=False)
 
 
-def is_norm(module: nn.Module) -> bool:
-    """Whether ``module`` is a LayerNorm or RMSNorm the gated view linearizes."""
-    return isinstance(module, (nn.LayerNorm, nn.RMSNorm))
+class FunctionalNormOp(Op):
+    """``F.layer_norm`` / ``F.rms_norm``: inputs ``[x, weight?, bias?]`` (``affine``: which are present),
+    the weight and bias being values of the view (parameters read directly)."""
+
+    def __init__(self, index: int, name: str, inputs: list[int], normalizer: Normalizer,
+                 affine: tuple[bool, bool]) -> None:
+        super().__init__(index, name, inputs)
+        self.normalizer, self.affine = normalizer, affine
+
+    def _affine(self, x: Tensor, xs: list[Tensor]) -> Tensor:
+        rest = iter(xs[1:])
+        weight = next(rest) if self.affine[0] else None
+        bias = next(rest) if self.affine[1] else None
+        out = x if weight is None else x * weight
+        return out if bias is None else out + bias
+
+    def reference(self, xs, ctx):
+        normalized, ctx.tape[self.index] = self.normalizer.reference(xs[0])
+        return self._affine(normalized, xs)
+
+    def current(self, xs, ctx):
+        return self._affine(self.normalizer.current(xs[0], ctx.tape[self.index]), xs)

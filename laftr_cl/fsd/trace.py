@@ -27,6 +27,10 @@ EXAMPLE_BATCH = 2
 
 
 
+_UNKNOWN = object()
+"""A shadow that could not be computed (an op failed on the example batch, or read such a value)."""
+
+
 class TraceFailure(ValueError):
     """The network cannot be traced (data-dependent control flow, an untraceable call)."""
 
@@ -79,6 +83,7 @@ class ShapeTracer(fx.Tracer):
         self.shadows: dict[fx.Node, Any] = {}
         self.paths: dict[fx.Node, str] = {}
         self.shadow_errors: dict[fx.Node, str] = {}
+        self.unknown: set[fx.Node] = set()
         self._stack: list[str] = []
         self._computing_shadow = False
 
@@ -122,11 +127,11 @@ class ShapeTracer(fx.Tracer):
                 continue
             seen.add(n)
             inputs = list(n.all_input_nodes)
-            if n in self.shadow_errors and all(self.shadows.get(i) is not None for i in inputs):
+            if n in self.shadow_errors and not any(i in self.unknown for i in inputs):
                 where = self.paths.get(n, "<model>")
                 return (f"{n.format_node()} in '{where}' failed on an example batch of shape "
                         f"{list(self.example.shape)} ({self.shadow_errors[n]})")
-            stack.extend(i for i in inputs if self.shadows.get(i) is None)
+            stack.extend(i for i in inputs if i in self.unknown)
         return None
 
     def iter(self, obj: fx.Proxy) -> Any:
@@ -138,22 +143,26 @@ class ShapeTracer(fx.Tracer):
         node = proxy.node
         self.paths[node] = target if kind == "call_module" else self.current_path()
         try:
-            proxy.shadow = self._shadow(kind, target, args, kwargs)
+            shadow = self._shadow(kind, target, args, kwargs)
         except Exception as error:  # a shadow is a convenience: without it the op still traces symbolically
-            proxy.shadow = None
+            shadow = _UNKNOWN
             self.shadow_errors[node] = f"{type(error).__name__}: {error}"
+        if shadow is _UNKNOWN:
+            self.unknown.add(node)
+            shadow = None
+        proxy.shadow = shadow
         self.shadows[node] = proxy.shadow
         return proxy
 
     def _shadow(self, kind: str, target: Any, args: tuple, kwargs: dict) -> Any:
-        if kind == "placeholder":
-            return self.example if target == self._input_name else None
+        if kind == "placeholder":  # the input, or another argument at its default value (None if it has none)
+            return self.example if target == self._input_name else (args[0] if args else _UNKNOWN)
         missing = False
 
         def to_shadow(v: Any) -> Any:
             nonlocal missing
             if isinstance(v, fx.Proxy):
-                if v.shadow is None:
+                if v.node in self.unknown:
                     missing = True
                 return v.shadow
             return v
@@ -161,7 +170,7 @@ class ShapeTracer(fx.Tracer):
         shadow_args = fx.node.map_aggregate(args, to_shadow)
         shadow_kwargs = fx.node.map_aggregate(kwargs, to_shadow)
         if missing:
-            return None
+            return _UNKNOWN
         self._computing_shadow = True
         try:
             with torch.no_grad():

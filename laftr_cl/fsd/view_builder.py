@@ -118,7 +118,11 @@ class _Builder(TransformerRules):
         first_input = True
         for node in self.trace.graph.nodes:
             if node.op == "placeholder":
-                self.env[node] = Act(INPUT, True) if first_input else self.trace.task_label
+                if first_input:
+                    self.env[node] = Act(INPUT, True)
+                else:  # task_labels (traced as a constant), or another argument at its default value
+                    self.env[node] = self.trace.task_label if node.target == "task_labels" else (
+                        node.args[0] if node.args else None)
                 first_input = False
             elif node.op == "get_attr":
                 value = self.trace.constants[node]

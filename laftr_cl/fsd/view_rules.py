@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from laftr_cl.fsd.activations import function_activation, in_place_activation, module_activation
 from laftr_cl.fsd.graph_ops import PerExampleOp
 from laftr_cl.fsd.ops_attention import AttentionCore, AttentionOp, MatmulOp, MultiheadAttentionOp, SoftmaxOp
-from laftr_cl.fsd.ops_norm import NormOp
+from laftr_cl.fsd.ops_norm import FunctionalNormOp, NormOp, Normalizer
 from laftr_cl.fsd.ops_pointwise import ELEMENTWISE_FUNCTIONS, ELEMENTWISE_METHODS, ElementwiseOp, ProductOp
 from laftr_cl.fsd.ops_tokens import ParamOp
 from laftr_cl.fsd.trace import EXAMPLE_BATCH
@@ -158,6 +158,8 @@ class TransformerRules:
             self._matmul(node, args)
         elif not method and target is F.scaled_dot_product_attention:
             self._attention(node, args, kwargs)
+        elif not method and target in (F.layer_norm, F.rms_norm):
+            self._functional_norm(node, args, kwargs, centered=target is F.layer_norm)
         elif target is operator.getitem or (method and target == "__getitem__"):
             self._getitem(node, first, args[1])
         elif method and target in _PERMUTES or (not method and target in (torch.transpose, torch.permute, torch.swapaxes,
@@ -219,6 +221,22 @@ class TransformerRules:
             self.fail(node, "enable_gqa=True is not supported")
         core = AttentionCore(mask, bool(options.get("is_causal", False)), options.get("scale"))
         self.add(node, AttentionOp, inputs, core)
+
+    def _functional_norm(self, node: fx.Node, args: tuple, kwargs: dict, centered: bool) -> None:
+        names = ("input", "normalized_shape", "weight", "bias", "eps") if centered else (
+            "input", "normalized_shape", "weight", "eps")
+        options = dict(zip(names, args)) | kwargs
+        x, weight, bias = options["input"], options.get("weight"), options.get("bias")
+        if not isinstance(x, Act) or any(isinstance(v, Tensor) for v in (weight, bias)):
+            self.fail(node, "the normalized value must be an activation and weight/bias parameters")
+        shape = options["normalized_shape"]
+        num_dims = 1 if isinstance(shape, int) else len(shape)
+        if x.batch_dim >= self._ndim(x) - num_dims:
+            self.fail(node, "it normalizes over the batch dimension")
+        normalizer = Normalizer(num_dims, options.get("eps", 1e-5 if centered else None), centered)
+        inputs = [x] + [v for v in (weight, bias) if isinstance(v, Act)]
+        self.add(node, FunctionalNormOp, inputs, normalizer, (isinstance(weight, Act), isinstance(bias, Act)),
+                 batch_dim=x.batch_dim)
 
     def _getitem(self, node: fx.Node, source: Any, index: Any) -> None:
         if isinstance(source, Pending):
