@@ -79,6 +79,9 @@ class AttentionCore:
     def __init__(self, mask: Tensor | None, causal: bool, scale: float | None) -> None:
         self.mask, self.causal, self.scale = mask, causal, scale
 
+    def __repr__(self) -> str:  # what two heads' traces compare
+        return f"AttentionCore(mask={self.mask!r}, causal={self.causal}, scale={self.scale})"
+
     def scores(self, q: Tensor, k: Tensor) -> Tensor:
         scale = self.scale if self.scale is not None else 1.0 / math.sqrt(q.shape[-1])
         s = torch.matmul(q, k.mT) * scale
@@ -153,6 +156,13 @@ class MultiheadAttentionOp(ModuleOp):
         out_bias = get("out_proj.bias") if m.out_proj.bias is not None else None
         return weights, biases, get("out_proj.weight"), out_bias
 
+    def _live(self, name: str) -> Tensor:
+        """The module's parameter ``name`` (``out_proj.weight``) as it holds it now (also under functional_call)."""
+        value = self.module
+        for atom in name.split("."):
+            value = getattr(value, atom)
+        return value
+
     def _heads(self, x: Tensor) -> Tensor:
         """``[*, L, D]`` → ``[*, H, L, D/H]``."""
         return x.unflatten(-1, (self.module.num_heads, -1)).transpose(-3, -2)
@@ -177,7 +187,6 @@ class MultiheadAttentionOp(ModuleOp):
         return self._stacked_linear(self._merge(out), w_out, b_out)
 
     def current(self, xs, ctx):
-        params = dict(self.module.named_parameters())
-        weights, biases, w_out, b_out = self._weights(params.__getitem__)
+        weights, biases, w_out, b_out = self._weights(self._live)
         q, k, v = (self._heads(F.linear(x, w, b)) for x, w, b in zip(xs, weights, biases))
         return F.linear(self._merge(self.core.current(q, k, v, ctx.tape[self.index])), w_out, b_out)

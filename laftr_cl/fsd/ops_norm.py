@@ -27,6 +27,9 @@ class Normalizer:
     def __init__(self, num_dims: int, eps: float | None, centered: bool) -> None:
         self.dims, self.eps, self.centered = tuple(range(-num_dims, 0)), eps, centered
 
+    def __repr__(self) -> str:  # what two heads' traces compare
+        return f"Normalizer(dims={self.dims}, eps={self.eps}, centered={self.centered})"
+
     def reference(self, r: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
         """``x̂`` of ``r [N, R, ...]`` and the tape ``(r, x̂, 1/ρ)`` flattened to ``[N·R, ...]``."""
         centered = r - r.mean(self.dims, keepdim=True) if self.centered else r

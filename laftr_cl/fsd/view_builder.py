@@ -120,9 +120,8 @@ class _Builder(TransformerRules):
             if node.op == "placeholder":
                 if first_input:
                     self.env[node] = Act(INPUT, True)
-                else:  # task_labels (traced as a constant), or another argument at its default value
-                    self.env[node] = self.trace.task_label if node.target == "task_labels" else (
-                        node.args[0] if node.args else None)
+                else:  # another argument at its default value, or task_labels (traced as a constant, no default)
+                    self.env[node] = node.args[0] if node.args else self.trace.task_label
                 first_input = False
             elif node.op == "get_attr":
                 value = self.trace.constants[node]
