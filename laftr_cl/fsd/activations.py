@@ -64,7 +64,7 @@ RELU = Pointwise("ReLU", relu_gate, 0.0, 0.0)
 
 
 def leaky_relu(slope: float) -> Pointwise:
-    return Pointwise(f"LeakyReLU({slope})", lambda s: torch.where(s > 0, 1.0, slope).to(s.dtype), 0.0, float(slope))
+    return Pointwise(f"LeakyReLU({slope})", lambda s: torch.where(s > 0, torch.ones_like(s), torch.full_like(s, slope)), 0.0, float(slope))
 
 
 def gelu(approximate: str = "none") -> Pointwise:

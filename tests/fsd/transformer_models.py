@@ -124,5 +124,7 @@ VARIANTS = {
     "mha_seq_first-rms-silu": dict(attention="mha_seq_first", norm="rms", act=nn.SiLU),
     "hand-hand_rms-tanh-mean": dict(attention="hand", norm="hand_rms", act=nn.Tanh, pool="mean"),
     "sdpa-layer-relu-embedding": dict(attention="sdpa", norm="layer", act=nn.ReLU, embedding=True),
+    "mha_seq_first-rms-relu": dict(attention="mha_seq_first", norm="rms", act=nn.ReLU),
+    "hand-hand_rms-relu-mean": dict(attention="hand", norm="hand_rms", act=nn.ReLU, pool="mean"),
 }
 """Ways of writing a transformer the tests run through the gated view."""

@@ -5,9 +5,10 @@ Propagates the first and second moments of the joint pair ``(a^t_l, δ_l)``, ``�
 slots. Working with δ instead of ``a_l`` avoids cancellation: δ is exactly 0 at θ = θ_t.
 
 * Linear: ``s^t = W^t a^t + b^t``, ``δs = ΔW a^t + W δ + Δb`` with ``ΔW = W − W^t``.
-* Gate: ``a^t' = z ⊙ s^t``, ``δ' = z ⊙ δs`` with z independent of the layer input and
-  ``E[z zᵀ] = p pᵀ + diag(p ⊙ (1 − p))``, so for X, Y ∈ {s^t, δs}:
-  ``E[X'] = p ⊙ E[X]``, ``Cov(X', Y') = (p pᵀ) ⊙ Cov(X, Y) + diag(p(1−p) ⊙ (Cov(X, Y)_ii + E[X_i] E[Y_i]))``.
+* Gate: ``a^t' = z ⊙ s^t + φ(0)``, ``δ' = z ⊙ δs`` with z independent of the layer input, of mean m and
+  variance v per unit (ReLU: ``m = p``, ``v = p(1 − p)``; any gated activation: the moments of its
+  :class:`~laftr_cl.fsd.gate_statistics.GateLaw`), ``E[z zᵀ] = m mᵀ + diag(v)``, so for X, Y ∈ {s^t, δs}:
+  ``E[X'] = m ⊙ E[X]`` (+ φ(0) for ``a^t``), ``Cov(X', Y') = (m mᵀ) ⊙ Cov(X, Y) + diag(v ⊙ (Cov(X, Y)_ii + E[X_i] E[Y_i]))``.
   A shared dropout mask (``same_dropout``) is the same with ``p = 1 − rate`` and a ``1/(1 − rate)`` scale.
 * Output: ``E[ρ] = ½ Σ_{k ∈ O_t} (E[δ_k]² + Var δ_k)``.
 
