@@ -21,7 +21,8 @@ Design choices (spec §2–§6 leaves them open):
 * ``anchor="latest"`` regularizes every task against the newest summary's snapshot; older
   summaries can drop theirs (``TaskSummary.without_snapshot``).
 * Dropout inside the regularizer is off unless ``same_dropout``; masks follow ``gate_draws``.
-* The network is read from its torch.fx graph (any ReLU network; see ``gated_view``). BatchNorm is
+* The network is read from its torch.fx graph (ReLU networks, smooth activations and transformers; see
+  ``gated_view`` and docs/transformers.md). BatchNorm is
   linearized in eval mode: both networks normalize with the reference's running statistics.
   An op the view cannot linearize is allowed only before the first layer with parameters.
 * A model whose forward takes ``task_labels`` gets one head per summary's task label; slots run

@@ -1,4 +1,4 @@
-"""The gated view of a ReLU network (spec §2, §5), built from the model's traced graph.
+"""The gated view of a network (spec §2, §5; beyond ReLU: docs/transformers.md), built from the model's traced graph.
 
 The user's module is traced with torch.fx (:mod:`laftr_cl.fsd.trace`) and each node of the graph
 becomes an *op* (:mod:`laftr_cl.fsd.ops`, :mod:`laftr_cl.fsd.graph_ops`) that runs twice per step:
@@ -15,6 +15,11 @@ constant, multiplication by a number, ``torch.cat`` along features; ``nn.AvgPool
 ``nn.MaxPool2d``/``F.max_pool2d`` (routed through the reference's argmax); ``nn.Flatten``,
 ``flatten``, ``view``, ``reshape``, ``squeeze``, ``unsqueeze``, ``contiguous``; ``nn.Dropout``,
 ``F.dropout``; ``nn.Identity``; a constant output mask (``masked_fill``, ``x[..., mask] = v``).
+Beyond ReLU (docs/transformers.md; :mod:`~laftr_cl.fsd.view_rules`): gated activations (GELU, SiLU,
+tanh, sigmoid, LeakyReLU, ELU, Softplus: :mod:`~laftr_cl.fsd.activations`), elementwise functions and
+products (:mod:`~laftr_cl.fsd.ops_pointwise`), LayerNorm/RMSNorm (:mod:`~laftr_cl.fsd.ops_norm`),
+softmax, matmul and attention (:mod:`~laftr_cl.fsd.ops_attention`), parameters read directly
+(:mod:`~laftr_cl.fsd.ops_tokens`), and token ops (indexing, transpose, permute, unbind, expand).
 
 Any other op is accepted only before the first layer with parameters (a fixed preprocessing of
 the input, the same function for both networks, run as it is); elsewhere it is an error naming the

@@ -134,7 +134,7 @@ def summarize(
     """Summarize a finished task in one pass over its data, in eval mode at the current θ_t.
 
     Args:
-        model: any ReLU network the gated view can trace (see :class:`GatedView`); a model whose
+        model: any network the gated view can trace (see :class:`GatedView`); a model whose
             forward takes ``task_labels`` runs through the head of ``task_label``.
         data: ``(x [N, ...], y [N])`` tensors or an iterable of ``(x, y, ...)`` batches.
         inputs: input model, one of ``full``, ``diag``, ``lowrank``, ``coreset``.

@@ -105,6 +105,8 @@ class TransformerRules:
             self.add(node, NormOp, acts, module, centered, batch_dim=acts[0].batch_dim)
         elif isinstance(module, nn.MultiheadAttention):
             self._multihead(node, module, acts)
+        elif isinstance(module, nn.Softmax):
+            self._softmax(node, acts[0], module.dim)
         elif isinstance(module, nn.Embedding):
             self.fail(node, "it reads token ids from an activation; LAFTR's input models draw real-valued inputs "
                             "(nn.Embedding of constant positions is supported)")

@@ -78,7 +78,7 @@ LAFTR = register(RegularizerSpec(
         "storage_dtype": Option(str, "float32", "the dtype the kept firing rates and input statistics are stored in",
                                 choices=("float32", "float16"), nullable=True),
     },
-    requires=(Requirement("relu_network"), Requirement("mlp", when={"estimator": "exact"})),
+    requires=(Requirement("linearizable"), Requirement("mlp", when={"estimator": "exact"})),
     check=_laftr_check,
 ))
 register(LAFTR.variant("laftr_lowrank", inputs="lowrank"))

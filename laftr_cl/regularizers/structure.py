@@ -10,8 +10,13 @@ from typing import Callable
 from torch import nn
 
 _MLP_LAYERS = (nn.Linear, nn.ReLU, nn.Flatten, nn.Dropout, nn.Identity)
-_OTHER_NONLINEARITIES = (nn.GELU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.SELU, nn.SiLU, nn.LeakyReLU, nn.PReLU,
-                         nn.Softplus, nn.Mish, nn.Hardtanh, nn.MultiheadAttention, nn.Softmax)
+_GATED_VIEW_LAYERS = (
+    nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.RMSNorm, nn.MultiheadAttention,
+    nn.Embedding, nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus, nn.Softmax,
+    nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
+)
+"""The torch.nn layers LAFTR's gated view reads (torch.fx keeps torch.nn's own layers whole; any other
+module's forward is traced through, and its ops are checked when the first task is summarized)."""
 
 
 def _leaves(net: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -23,14 +28,17 @@ def _is_mlp(net: nn.Module) -> str | None:
     return None if not other else f"its module {other[0][0]} is a {other[0][1]}"
 
 
-def _is_relu_network(net: nn.Module) -> str | None:
-    other = [(n, type(m).__name__) for n, m in _leaves(net) if isinstance(m, _OTHER_NONLINEARITIES)]
-    return None if not other else f"its module {other[0][0]} is a {other[0][1]}, not a ReLU"
+def _is_linearizable(net: nn.Module) -> str | None:
+    other = [(n, type(m).__name__) for n, m in net.named_modules()
+             if type(m).__module__.startswith("torch.nn.modules") and not list(m.children())
+             and not isinstance(m, _GATED_VIEW_LAYERS)]
+    return None if not other else f"its module {other[0][0]} is a {other[0][1]}, which LAFTR cannot linearize"
 
 
 STRUCTURES: dict[str, tuple[str, Callable[[nn.Module], str | None]]] = {
     "mlp": ("an MLP (Linear, ReLU, Flatten and Dropout layers only)", _is_mlp),
-    "relu_network": ("a ReLU network (no other nonlinearity among its modules)", _is_relu_network),
+    "linearizable": ("a network LAFTR's gated view can read (docs/transformers.md lists its layers)",
+                     _is_linearizable),
 }
 """Structure name → (what it means, a test returning why ``net`` lacks it, or None)."""
 
