@@ -167,6 +167,12 @@ def summarize(
         task_label = view.task_labels[0]
     else:
         task_label = None
+    tokens = [tuple(u) for u in view.unit_shapes if len(u) not in (1, 3)]
+    if rates == "per_channel" and tokens:
+        raise ValueError(
+            f"rates='per_channel' keeps one rate per channel of a convolution's [channels, rows, cols] units, but "
+            f"this network has gates on units of shape {list(tokens[0])} (tokens × features): use rates='per_unit'."
+        )
     units = _output_units_tensor(output_units, view.output_widths[0])
     _check_units_not_masked(view, units)
 
