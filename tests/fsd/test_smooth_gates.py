@@ -94,3 +94,9 @@ def test_closed_form_equals_the_mean_of_the_sampled_gates(name):
     sampled = sum(draws) / len(draws)
     spread = torch.tensor(draws).std().item() / len(draws) ** 0.5
     assert abs(sampled - exact) < max(4 * spread, 1e-3 * exact), (exact, sampled, spread)
+
+
+def test_summary_of_a_relu_network_does_not_fit_the_same_shapes_with_gelu():
+    relu_summary = summarize(_mlp("relu"), _data(), inputs="diag")
+    with pytest.raises(ValueError, match=r"second moments for gates \[False, False\] .* \[.GELU., .GELU.\] .* another architecture"):
+        SummaryBank(_mlp("gelu"), [relu_summary])

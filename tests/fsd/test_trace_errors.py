@@ -83,3 +83,20 @@ def test_transformer_layer_module_is_named():
 def test_data_dependent_branch_names_the_module():
     with pytest.raises(ValueError, match=r"could not trace Net: The forward of 'body.middle' branches on a traced value"):
         _summarize(Net(Branching()))
+
+
+def test_shape_question_after_a_failed_op_names_that_op_not_the_head():
+    from avalanche.models import MultiHeadClassifier, MultiTaskModule
+
+    class Trunk(MultiTaskModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(10, 8), nn.GELU())  # made for 10 inputs, not 16
+            self.classifier = MultiHeadClassifier(8, 2)
+
+        def forward_single_task(self, x, task_label):
+            return self.classifier(self.body(x), task_label)
+
+    with pytest.raises(ValueError, match=r"needs a shape that is unknown because .* in 'body.1' failed on an example "
+                                         r"batch of shape \[2, 1, 4, 4\] \(RuntimeError: mat1 and mat2"):
+        _summarize(Trunk())
