@@ -100,3 +100,13 @@ def test_summary_of_a_relu_network_does_not_fit_the_same_shapes_with_gelu():
     relu_summary = summarize(_mlp("relu"), _data(), inputs="diag")
     with pytest.raises(ValueError, match=r"second moments for gates \[False, False\] .* \[.GELU., .GELU.\] .* another architecture"):
         SummaryBank(_mlp("gelu"), [relu_summary])
+
+
+def test_float16_storage_halves_every_gate_statistic():
+    from laftr_cl.fsd.methods import fsd_method
+
+    method = fsd_method("laftr", inputs="diag", storage_dtype="float16")
+    model = _mlp("gelu")
+    summary = method.summarize(model, _data())
+    assert all(t.dtype == torch.float16 for t in summary.firing_rates + summary.gate_second_moments)
+    assert method.stored_numbers(summary) == 2 * 11 + 2 * 4

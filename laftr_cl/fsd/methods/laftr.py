@@ -17,7 +17,7 @@ STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
 def stored(summary: TaskSummary, storage_dtype: str | None) -> TaskSummary:
-    """``summary`` with its firing rates and input model cast to ``storage_dtype`` (θ_t stays as it is;
+    """``summary`` with its gate statistics and input model cast to ``storage_dtype`` (θ_t stays as it is;
     None: ``summary`` as it was made, in the model's dtype).
 
     The bank casts them back to the model's dtype when it stacks them, so a ``float16`` summary halves
@@ -26,7 +26,10 @@ def stored(summary: TaskSummary, storage_dtype: str | None) -> TaskSummary:
     dtype = STORAGE_DTYPES[storage_dtype] if storage_dtype is not None else summary.firing_rates[0].dtype
     if dtype == summary.firing_rates[0].dtype:
         return summary
+    second = summary.gate_second_moments
     return dataclasses.replace(summary, firing_rates=tuple(r.to(dtype) for r in summary.firing_rates),
+                               gate_second_moments=None if second is None else tuple(
+                                   None if q is None else q.to(dtype) for q in second),
                                inputs=summary.inputs.to(dtype=dtype))
 
 
@@ -83,7 +86,8 @@ class LaftrMethod(FsdMethod):
         return earlier
 
     def stored_numbers(self, summary: TaskSummary) -> int:
-        return sum(r.numel() for r in summary.firing_rates) + sum(t.numel() for t in summary.inputs.tensors().values())
+        gates = list(summary.firing_rates) + [q for q in summary.gate_second_moments or () if q is not None]
+        return sum(r.numel() for r in gates) + sum(t.numel() for t in summary.inputs.tensors().values())
 
     def options(self) -> dict[str, Any]:
         return {**self.summary_options, **self.fsd_options, "storage_dtype": self.storage_dtype}
