@@ -42,6 +42,7 @@ _EXPORTS = {
     "FullGaussian": "input_models", "InputModel": "input_models", "LowRankGaussian": "input_models",
     "METRICS": "metrics",
     "Noise": "noise",
+    "SMOOTH_OPS": "ops",
     "RATES": "summary", "TaskSummary": "summary", "summarize": "summary",
 }
 """Each public name's module: loaded on first use (PEP 562), so importing ``laftr_cl.fsd.registry``
@@ -81,5 +82,6 @@ __all__ = [
     "CLASS_WEIGHTS",
     "GATE_DRAWS",
     "RATES",
+    "SMOOTH_OPS",
     "SUPPORTED_LAYERS",
 ]

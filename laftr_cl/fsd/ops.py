@@ -20,6 +20,8 @@ from torch import Tensor, nn
 from laftr_cl.fsd.activations import RELU, Pointwise
 from laftr_cl.fsd.noise import Noise
 
+SMOOTH_OPS = ("exact", "linearized")
+"""How the current network runs the smooth nonlinear ops (norms, softmax, elementwise functions)."""
 INPUT = -1
 """The index that stands for the network's input in an op's ``inputs``."""
 
@@ -36,6 +38,9 @@ class PassContext:
         same_dropout: apply dropout masks (else dropout is the identity).
         per_step: one dropout mask per slot shared by its S draws (else one per draw).
         slot_heads: ``[N, P]`` int64, each slot's index into the view's ``task_labels`` (None: one head).
+        smooth_ops: how the current network runs LayerNorm/RMSNorm, softmax and elementwise functions:
+            ``exact`` (the op itself on its own values) or ``linearized`` (its first-order expansion at
+            the reference's value); see docs/transformers.md.
         tape: op index → what the reference pass left for the current pass.
     """
 
@@ -48,6 +53,7 @@ class PassContext:
     same_dropout: bool = False
     per_step: bool = False
     slot_heads: Tensor | None = None
+    smooth_ops: str = "exact"
     tape: dict[int, Tensor] = field(default_factory=dict)
 
     def reference_by_slot(self, r: Tensor) -> Tensor:

@@ -43,6 +43,8 @@ class SoftmaxOp(Op):
         return pattern
 
     def current(self, xs, ctx):
+        if ctx.smooth_ops == "exact":
+            return torch.softmax(xs[0], self.dim)
         scores, pattern = ctx.tape[self.index]
         return linearized_softmax(pattern, scores, xs[0], self.dim)
 
@@ -101,7 +103,10 @@ class AttentionCore:
         pattern = torch.softmax(s, -1)
         return torch.matmul(pattern, v), (s, pattern)
 
-    def current(self, q: Tensor, k: Tensor, v: Tensor, tape: tuple[Tensor, Tensor]) -> Tensor:
+    def current(self, q: Tensor, k: Tensor, v: Tensor, tape: tuple[Tensor, Tensor], smooth_ops: str) -> Tensor:
+        """The current network's attention: its own pattern (``exact``) or the reference's linearized one."""
+        if smooth_ops == "exact":
+            return torch.matmul(torch.softmax(self.scores(q, k), -1), v)
         s, pattern = tape
         return torch.matmul(linearized_softmax(pattern, s, self.scores(q, k), -1), v)
 
@@ -119,7 +124,7 @@ class AttentionOp(Op):
         return out
 
     def current(self, xs, ctx):
-        return self.core.current(*xs, ctx.tape[self.index])
+        return self.core.current(*xs, ctx.tape[self.index], ctx.smooth_ops)
 
 
 class MultiheadAttentionOp(ModuleOp):
@@ -189,4 +194,4 @@ class MultiheadAttentionOp(ModuleOp):
     def current(self, xs, ctx):
         weights, biases, w_out, b_out = self._weights(self._live)
         q, k, v = (self._heads(F.linear(x, w, b)) for x, w, b in zip(xs, weights, biases))
-        return F.linear(self._merge(self.core.current(q, k, v, ctx.tape[self.index])), w_out, b_out)
+        return F.linear(self._merge(self.core.current(q, k, v, ctx.tape[self.index], ctx.smooth_ops)), w_out, b_out)

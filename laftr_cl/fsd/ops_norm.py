@@ -38,8 +38,10 @@ class Normalizer:
         normalized = centered * inverse
         return normalized, (r.flatten(0, 1), normalized.flatten(0, 1), inverse.flatten(0, 1))
 
-    def current(self, c: Tensor, tape: tuple[Tensor, Tensor, Tensor]) -> Tensor:
-        """``x̂ + J_r (c − r)`` for ``c [N·R, ...]``."""
+    def current(self, c: Tensor, tape: tuple[Tensor, Tensor, Tensor], smooth_ops: str) -> Tensor:
+        """``x̂ + J_r (c − r)`` for ``c [N·R, ...]`` (``linearized``), or ``c`` normalized (``exact``)."""
+        if smooth_ops == "exact":
+            return self.reference(c.unsqueeze(0))[0][0]
         r, normalized, inverse = tape
         delta = c - r
         if self.centered:
@@ -74,7 +76,7 @@ class NormOp(ModuleOp):
         return self._affine(normalized, p.get(f"{self.name}.weight"), p.get(f"{self.name}.bias"), stacked=True)
 
     def current(self, xs, ctx):
-        linear = self.normalizer.current(xs[0], ctx.tape[self.index])
+        linear = self.normalizer.current(xs[0], ctx.tape[self.index], ctx.smooth_ops)
         return self._affine(linear, self.module.weight, getattr(self.module, "bias", None), stacked=False)
 
 
@@ -99,4 +101,4 @@ class FunctionalNormOp(Op):
         return self._affine(normalized, xs)
 
     def current(self, xs, ctx):
-        return self._affine(self.normalizer.current(xs[0], ctx.tape[self.index]), xs)
+        return self._affine(self.normalizer.current(xs[0], ctx.tape[self.index], ctx.smooth_ops), xs)

@@ -36,12 +36,14 @@ def _moved(model: nn.Module, scale: float, seed: int = 1) -> nn.Module:
     return other
 
 
-def _passes(model: nn.Module, summary, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _passes(model: nn.Module, summary, x: torch.Tensor,
+            smooth_ops: str = "linearized") -> tuple[torch.Tensor, torch.Tensor]:
     """Reference and current logits on ``x`` with the reference's own gates ``g(s^t)``."""
     bank = SummaryBank(model, [summary])
     view = bank.view
     ctx = PassContext(num_snapshots=1, slots=1, samples=x.shape[0], reference_params=bank.reference_params,
-                      gate=lambda j, s: view.activations[j].gate(s), noise=None, slot_heads=bank.slot_heads)
+                      gate=lambda j, s: view.activations[j].gate(s), noise=None, slot_heads=bank.slot_heads,
+                      smooth_ops=smooth_ops)
     with torch.no_grad():
         reference = view.reference_pass(x.unsqueeze(0), ctx)[0]
         current = view.current_pass(x, ctx)
@@ -65,6 +67,8 @@ def test_reference_pass_is_the_network_and_the_current_pass_its_linearization(va
             moves.append((moved(x) - model(x)).abs().max().item())
         assert moves[0] / moves[1] == pytest.approx(10, rel=0.05)
         assert errors[0] / errors[1] > 60, errors
+        _, exact = _passes(moved, summary, x, smooth_ops="exact")  # the ReLU network run with its own gates
+        torch.testing.assert_close(exact, moved(x), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -110,9 +114,10 @@ def _fsd_at(model: nn.Module, bank: SummaryBank, params: dict[str, torch.Tensor]
                    generator=torch.Generator().manual_seed(7))
 
 
+@pytest.mark.parametrize("smooth_ops", ["exact", "linearized"])
 @pytest.mark.parametrize("estimator", ["bernoulli", "relu"])
 @pytest.mark.parametrize("variant", ["mha-layer-gelu", "hand-hand_rms-tanh-mean", "sdpa-layer-relu-embedding"])
-def test_changing_only_the_query_weights_changes_the_estimate(variant, estimator):
+def test_changing_only_the_query_weights_changes_the_estimate(variant, estimator, smooth_ops):
     model = _model(variant)
     x, y = _data()
     summary = summarize(model, (x, y), inputs="diag")
@@ -123,7 +128,7 @@ def test_changing_only_the_query_weights_changes_the_estimate(variant, estimator
     with torch.no_grad():
         weight[:width].add_(0.5 * torch.randn(width, width, generator=torch.Generator().manual_seed(4),
                                               dtype=weight.dtype))
-    value = fsd(moved, [summary], estimator=estimator, metric="l2_logit", num_samples=8,
+    value = fsd(moved, [summary], estimator=estimator, metric="l2_logit", num_samples=8, smooth_ops=smooth_ops,
                 generator=torch.Generator().manual_seed(0))
     assert value.item() > 1e-6, value
 

@@ -137,7 +137,7 @@ class ExactEstimator(Estimator):
     """Closed form; ``num_samples``, ``noise`` and ``gate_draws`` are unused (no sampling).
     Every moment is computed in float32, also under bf16 autocast."""
 
-    def __call__(self, bank, *, metric, num_samples, noise, gate_draws, same_dropout):
+    def __call__(self, bank, *, metric, num_samples, noise, gate_draws, same_dropout, smooth_ops="exact"):
         with float32_region(bank.device):
             return self._estimate(bank, metric, same_dropout)
 

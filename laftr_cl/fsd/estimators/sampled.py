@@ -26,7 +26,7 @@ class SampledEstimator(Estimator):
         """Gates for reference pre-activations ``s [N, P, S, *units]``, broadcastable to ``s``."""
         raise NotImplementedError
 
-    def __call__(self, bank, *, metric, num_samples, noise, gate_draws, same_dropout):
+    def __call__(self, bank, *, metric, num_samples, noise, gate_draws, same_dropout, smooth_ops="exact"):
         rho = get_metric(metric)
         n, p, samples = bank.num_snapshots, bank.slots, bank.samples_per_slot(num_samples)
         per_step = gate_draws == "per_step"
@@ -42,6 +42,7 @@ class SampledEstimator(Estimator):
             same_dropout=same_dropout,
             per_step=per_step,
             slot_heads=bank.slot_heads,
+            smooth_ops=smooth_ops,
         )
         with torch.no_grad():
             reference = bank.view.reference_pass(x.reshape(n, p * samples, *bank.input_shape), ctx)

@@ -40,7 +40,7 @@ class LaftrMethod(FsdMethod):
     Summary options are those of :func:`~laftr_cl.fsd.summarize` (``inputs``, ``rank``,
     ``coreset_size``, ``classwise``, ``rates``, ``batch_size``); estimate options those of
     :func:`~laftr_cl.fsd.fsd` (``estimator``, ``metric``, ``num_samples``, ``gate_draws``,
-    ``same_dropout``, ``anchor``, ``class_weights``).
+    ``same_dropout``, ``smooth_ops``, ``anchor``, ``class_weights``).
     """
 
     name = "laftr"
@@ -49,6 +49,7 @@ class LaftrMethod(FsdMethod):
     def __init__(self, *, estimator: str = "bernoulli", metric: str = "l2_prob", num_samples: int = 40,
                  inputs: str = "full", rank: int | None = None, coreset_size: int | None = None,
                  classwise: bool = False, rates: str = "per_unit", gate_draws: str = "per_input", same_dropout: bool = False,
+                 smooth_ops: str = "exact",
                  anchor: str = "per_task", class_weights: str = "uniform", batch_size: int = 256,
                  storage_dtype: str | None = None) -> None:
         if storage_dtype is not None and storage_dtype not in STORAGE_DTYPES:
@@ -59,7 +60,8 @@ class LaftrMethod(FsdMethod):
         self.summary_options = dict(inputs=inputs, rank=rank, coreset_size=coreset_size, classwise=classwise,
                                     rates=rates, batch_size=batch_size)
         self.fsd_options = dict(estimator=estimator, metric=metric, num_samples=num_samples, gate_draws=gate_draws,
-                                same_dropout=same_dropout, anchor=anchor, class_weights=class_weights)
+                                same_dropout=same_dropout, smooth_ops=smooth_ops, anchor=anchor,
+                                class_weights=class_weights)
 
     def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
                   generator: torch.Generator | None = None, task_label: int | None = None) -> TaskSummary:
