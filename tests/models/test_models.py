@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from helpers import compose_run_config
-from laftr_cl.experiment import run_experiment
+from laftr_cl.run.experiment import run_experiment
 from laftr_cl.models import MASKED_LOGIT, MLP, CifarNet, TaskMaskedClassifier, ViT
 
 
