@@ -110,3 +110,14 @@ def test_float16_storage_halves_every_gate_statistic():
     summary = method.summarize(model, _data())
     assert all(t.dtype == torch.float16 for t in summary.firing_rates + summary.gate_second_moments)
     assert method.stored_numbers(summary) == 2 * 11 + 2 * 4
+
+
+def test_version_2_summaries_of_relu_networks_still_load():
+    summary = summarize(_mlp("relu"), _data(), inputs="diag")
+    state = summary.state_dict()
+    assert state["format_version"] == 3
+    state["format_version"] = 2
+    del state["gate_second_moments"]  # what a version-2 summary holds
+    restored = TaskSummary.from_state_dict(state)
+    assert restored.gate_second_moments is None
+    assert all(torch.equal(a, b) for a, b in zip(restored.firing_rates, summary.firing_rates))
