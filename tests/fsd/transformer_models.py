@@ -24,11 +24,12 @@ class HandRMSNorm(nn.Module):
 class HandAttention(nn.Module):
     """``softmax(q @ kᵀ / √d) @ v`` with head reshapes (``sdpa``: through F.scaled_dot_product_attention)."""
 
-    def __init__(self, width: int, heads: int, sdpa: bool = False) -> None:
+    def __init__(self, width: int, heads: int, sdpa: bool = False, causal: bool = False, tokens: int = 5) -> None:
         super().__init__()
-        self.heads, self.sdpa = heads, sdpa
+        self.heads, self.sdpa, self.causal = heads, sdpa, causal
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)
+        self.register_buffer("future", torch.ones(tokens, tokens, dtype=torch.bool).triu(1))
 
     def forward(self, x: Tensor) -> Tensor:
         B, N, C = x.shape
@@ -38,6 +39,8 @@ class HandAttention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v)
         else:
             attn = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+            if self.causal:
+                attn = attn.masked_fill(self.future, float("-inf"))
             out = attn.softmax(dim=-1) @ v
         return self.proj(out.transpose(1, 2).reshape(B, N, C))
 
@@ -69,7 +72,7 @@ class Block(nn.Module):
         if attention.startswith("mha"):
             self.attn = MhaAttention(width, heads, batch_first=attention == "mha")
         else:
-            self.attn = HandAttention(width, heads, sdpa=attention == "sdpa")
+            self.attn = HandAttention(width, heads, sdpa=attention == "sdpa", causal=attention == "hand_causal")
         self.mlp = nn.Sequential(nn.Linear(width, 2 * width), act(), nn.Dropout(0.1), nn.Linear(2 * width, width))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -126,5 +129,6 @@ VARIANTS = {
     "sdpa-layer-relu-embedding": dict(attention="sdpa", norm="layer", act=nn.ReLU, embedding=True),
     "mha_seq_first-rms-relu": dict(attention="mha_seq_first", norm="rms", act=nn.ReLU),
     "hand-hand_rms-relu-mean": dict(attention="hand", norm="hand_rms", act=nn.ReLU, pool="mean"),
+    "hand_causal-layer-relu": dict(attention="hand_causal", norm="layer", act=nn.ReLU),
 }
 """Ways of writing a transformer the tests run through the gated view."""
