@@ -6,8 +6,10 @@ Typical use::
     loss = ce + lam * fsd(model, summaries, estimator="bernoulli", num_samples=40)  # task k > t
 
 Modules: ``summary`` (summarize, TaskSummary), ``input_models`` (full, diag, lowrank, coreset),
-``trace`` + ``view_builder`` + ``gated_view`` + ``ops``/``graph_ops`` (the network read from its
-torch.fx graph), ``bank`` (summaries stacked once for
+``trace`` + ``view_builder`` (``view_rules``, ``view_arithmetic``, ``view_values``) + ``gated_view`` +
+``ops``/``graph_ops``/``ops_pointwise``/``ops_norm``/``ops_attention``/``ops_tokens`` (the network read
+from its torch.fx graph), ``activations`` + ``gate_statistics`` (gated activations beyond ReLU: their
+gates, summary statistics and sampled law), ``bank`` (summaries stacked once for
 a batched pass), ``estimators`` (bernoulli, relu, exact), ``metrics`` (l2_prob, kl, l2_logit),
 ``api`` (fsd, true_fsd), ``noise`` (all random draws).
 
