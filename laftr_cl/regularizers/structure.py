@@ -9,7 +9,8 @@ from typing import Callable
 
 from torch import nn
 
-_MLP_LAYERS = (nn.Linear, nn.ReLU, nn.Flatten, nn.Dropout, nn.Identity)
+_MLP_LAYERS = (nn.Linear, nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus,
+               nn.Flatten, nn.Dropout, nn.Identity)
 _GATED_VIEW_LAYERS = (
     nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.RMSNorm, nn.MultiheadAttention,
     nn.Embedding, nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus, nn.Softmax,
@@ -36,7 +37,7 @@ def _is_linearizable(net: nn.Module) -> str | None:
 
 
 STRUCTURES: dict[str, tuple[str, Callable[[nn.Module], str | None]]] = {
-    "mlp": ("an MLP (Linear, ReLU, Flatten and Dropout layers only)", _is_mlp),
+    "mlp": ("an MLP (Linear, gated activations such as ReLU or GELU, Flatten and Dropout layers only)", _is_mlp),
     "linearizable": ("a network LAFTR's gated view can read (docs/transformers.md lists its layers)",
                      _is_linearizable),
 }

@@ -150,8 +150,9 @@ class ExactEstimator(Estimator):
         reason = bank.view.mlp_error()
         if reason is not None:
             raise ValueError(
-                f"estimator=exact supports MLPs only (a chain of Linear, ReLU and Dropout layers ending in one "
-                f"Linear output layer); this network is not one: {reason}. Use estimator=bernoulli or relu."
+                f"estimator=exact supports MLPs only (a chain of Linear, gated activations such as ReLU or GELU, and "
+                f"Dropout layers ending in one Linear output layer); this network is not one: {reason}. Use "
+                "estimator=bernoulli or relu."
             )
         key = ("exact", same_dropout)
         if key not in bank.estimator_cache:
