@@ -64,7 +64,10 @@ RELU = Pointwise("ReLU", relu_gate, 0.0, 0.0)
 
 
 def leaky_relu(slope: float) -> Pointwise:
-    return Pointwise(f"LeakyReLU({slope})", lambda s: torch.where(s > 0, torch.ones_like(s), torch.full_like(s, slope)), 0.0, float(slope))
+    def gate(s: Tensor) -> Tensor:
+        return torch.where(s > 0, torch.ones_like(s), torch.full_like(s, slope))
+
+    return Pointwise(f"LeakyReLU({slope})", gate, 0.0, float(slope))
 
 
 def gelu(approximate: str = "none") -> Pointwise:

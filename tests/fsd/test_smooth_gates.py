@@ -98,7 +98,8 @@ def test_closed_form_equals_the_mean_of_the_sampled_gates(name):
 
 def test_summary_of_a_relu_network_does_not_fit_the_same_shapes_with_gelu():
     relu_summary = summarize(_mlp("relu"), _data(), inputs="diag")
-    with pytest.raises(ValueError, match=r"second moments for gates \[False, False\] .* \[.GELU., .GELU.\] .* another architecture"):
+    expected = r"second moments for gates \[False, False\] .* \[.GELU., .GELU.\] .* another architecture"
+    with pytest.raises(ValueError, match=expected):
         SummaryBank(_mlp("gelu"), [relu_summary])
 
 
