@@ -40,10 +40,13 @@ from laftr_cl.fsd.trace import TraceFailure, takes_task_labels, trace_model
 from laftr_cl.fsd.view_builder import build_ops
 
 SUPPORTED_LAYERS = (
-    nn.Linear, nn.Conv2d, nn.ReLU, nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d,
-    nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
+    nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.RMSNorm, nn.MultiheadAttention,
+    nn.Embedding, nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus, nn.Softmax,
+    nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
 )
-"""The torch.nn layers the gated view linearizes (functions and tensor methods: see the module docstring)."""
+"""The torch.nn layers the gated view reads (torch.fx keeps torch.nn's own layers whole; any other module's
+forward is traced through). Functions and tensor methods: see the module docstring. ``nn.Embedding`` only
+of constant positions."""
 
 
 class GatedView:

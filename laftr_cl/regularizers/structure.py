@@ -9,17 +9,10 @@ from typing import Callable
 
 from torch import nn
 
+from laftr_cl.fsd.gated_view import SUPPORTED_LAYERS
+
 _MLP_LAYERS = (nn.Linear, nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus,
                nn.Flatten, nn.Dropout, nn.Identity)
-_GATED_VIEW_LAYERS = (
-    nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.RMSNorm, nn.MultiheadAttention,
-    nn.Embedding, nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus, nn.Softmax,
-    nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
-)
-"""The torch.nn layers LAFTR's gated view reads (torch.fx keeps torch.nn's own layers whole; any other
-module's forward is traced through, and its ops are checked when the first task is summarized)."""
-
-
 def _leaves(net: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in net.named_modules() if not list(m.children())]
 
@@ -32,7 +25,7 @@ def _is_mlp(net: nn.Module) -> str | None:
 def _is_linearizable(net: nn.Module) -> str | None:
     other = [(n, type(m).__name__) for n, m in net.named_modules()
              if type(m).__module__.startswith("torch.nn.modules") and not list(m.children())
-             and not isinstance(m, _GATED_VIEW_LAYERS)]
+             and not isinstance(m, SUPPORTED_LAYERS)]
     return None if not other else f"its module {other[0][0]} is a {other[0][1]}, which LAFTR cannot linearize"
 
 
