@@ -11,6 +11,7 @@ from another job on the machine hits one round of every method alike, not one me
     python scripts/bench_regularizer.py                      # CPU
     python scripts/bench_regularizer.py --device cuda --steps 500 --compile none compile cudagraph
     python scripts/bench_regularizer.py --model resnet18 --tasks 1 5 --steps 2   # reduced ResNet-18, Split CIFAR-100
+    python scripts/bench_regularizer.py --model vit --tasks 1 5 --steps 10       # the small ViT, Split MNIST
 
 ``--model resnet18``: the CL papers' reduced ResNet-18 (width 20, 1.1 M parameters, BatchNorm) on
 32×32×3 inputs, multi-head over Split CIFAR-100's 20 tasks; the earlier tasks are its first T
@@ -39,7 +40,7 @@ from torch import nn
 
 from laftr_cl.benchmarks import build_benchmark
 from laftr_cl.fsd import summarize
-from laftr_cl.models import MLP, ResNet18, TaskMaskedClassifier
+from laftr_cl.models import MLP, ResNet18, TaskMaskedClassifier, ViT
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.regularizers.memory import memory_bytes
 from laftr_cl.run.build import resolve_device
@@ -80,6 +81,9 @@ SETUPS = {
                       (3, 32, 32), 100, lambda: ResNet18(3, 100), multi_head=True,
                       methods=("none", "ewc", "laftr bernoulli", "laftr bernoulli, diag inputs",
                                "laftr bernoulli, lowrank inputs")),
+    "vit": Setup("ViT (patch 4, width 64, depth 2, 4 heads; model=vit), Split MNIST 5 tasks, multi-head",
+                 "split_mnist", 5, (1, 28, 28), 10, lambda: ViT(1, 784, 10), multi_head=True,
+                 methods=("none", "ewc", "laftr bernoulli", "laftr bernoulli, diag inputs")),
 }
 
 
@@ -205,7 +209,7 @@ def main() -> None:
             memory = memory_bytes(plugin) if plugin is not None else None
             per_task = f"{memory['total'] // tasks:,}" if memory else "0"
             print(f"| {tasks} | {row} | {ms:.2f} | {ms / base:.2f}x | {per_task} |", flush=True)
-    if args.model == "resnet18":
+    if args.model in ("resnet18", "vit"):
         print_summary_parts(prepared_methods)
 
 
@@ -218,6 +222,10 @@ def print_summary_parts(prepared_methods: dict[str, tuple[nn.Module, Any]]) -> N
             continue
         summary = plugin.summaries[0]
         rows = {method: summary.nbytes()}
+        if any(len(r.shape) != 4 for r in summary.firing_rates):  # per-channel rates are for convolutions only
+            print(f"| {method} | {rows[method]['rates']:,} | {rows[method]['inputs']:,} | "
+                  f"{rows[method]['snapshot']:,} | {rows[method]['total']:,} |")
+            continue
         per_channel = summarize(model, (torch.randn(8, *summary.input_shape), torch.zeros(8, dtype=torch.long)),
                                 output_units=summary.output_units.tolist(), task_label=0,
                                 **{**plugin.method.summary_options, "rates": "per_channel"})

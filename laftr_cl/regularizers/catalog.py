@@ -74,13 +74,15 @@ LAFTR = register(RegularizerSpec(
         "gate_draws": Option(str, "per_input", "one gate vector per input or per step",
                              choices=_fsd_names("GATE_DRAWS")),
         "same_dropout": Option(bool, False, "one shared dropout mask for both networks inside the FSD"),
+        "smooth_ops": Option(str, "exact", "norms, softmax and elementwise functions of the current network: "
+                             "exact, or linearized at the reference", choices=_fsd_names("SMOOTH_OPS")),
         "anchor": Option(str, "per_task", "which snapshots θ_t are kept", choices=_fsd_names("ANCHORS")),
         "seed": Option(int, 0, "draws the stored inputs of inputs=coreset", low=0),
         "summary_batch_size": SUMMARY_BATCH,
         "storage_dtype": Option(str, "float32", "the dtype the kept firing rates and input statistics are stored in",
                                 choices=("float32", "float16"), nullable=True),
     },
-    requires=(Requirement("relu_network"), Requirement("mlp", when={"estimator": "exact"})),
+    requires=(Requirement("linearizable"), Requirement("mlp", when={"estimator": "exact"})),
     check=_laftr_check,
 ))
 register(LAFTR.variant("laftr_lowrank", inputs="lowrank"))

@@ -9,11 +9,10 @@ from typing import Callable
 
 from torch import nn
 
-_MLP_LAYERS = (nn.Linear, nn.ReLU, nn.Flatten, nn.Dropout, nn.Identity)
-_OTHER_NONLINEARITIES = (nn.GELU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.SELU, nn.SiLU, nn.LeakyReLU, nn.PReLU,
-                         nn.Softplus, nn.Mish, nn.Hardtanh, nn.MultiheadAttention, nn.Softmax)
+from laftr_cl.fsd.gated_view import SUPPORTED_LAYERS
 
-
+_MLP_LAYERS = (nn.Linear, nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus,
+               nn.Flatten, nn.Dropout, nn.Identity)
 def _leaves(net: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in net.named_modules() if not list(m.children())]
 
@@ -23,14 +22,17 @@ def _is_mlp(net: nn.Module) -> str | None:
     return None if not other else f"its module {other[0][0]} is a {other[0][1]}"
 
 
-def _is_relu_network(net: nn.Module) -> str | None:
-    other = [(n, type(m).__name__) for n, m in _leaves(net) if isinstance(m, _OTHER_NONLINEARITIES)]
-    return None if not other else f"its module {other[0][0]} is a {other[0][1]}, not a ReLU"
+def _is_linearizable(net: nn.Module) -> str | None:
+    other = [(n, type(m).__name__) for n, m in net.named_modules()
+             if type(m).__module__.startswith("torch.nn.modules") and not list(m.children())
+             and not isinstance(m, SUPPORTED_LAYERS)]
+    return None if not other else f"its module {other[0][0]} is a {other[0][1]}, which LAFTR cannot linearize"
 
 
 STRUCTURES: dict[str, tuple[str, Callable[[nn.Module], str | None]]] = {
-    "mlp": ("an MLP (Linear, ReLU, Flatten and Dropout layers only)", _is_mlp),
-    "relu_network": ("a ReLU network (no other nonlinearity among its modules)", _is_relu_network),
+    "mlp": ("an MLP (Linear, gated activations such as ReLU or GELU, Flatten and Dropout layers only)", _is_mlp),
+    "linearizable": ("a network LAFTR's gated view can read (docs/transformers.md lists its layers)",
+                     _is_linearizable),
 }
 """Structure name → (what it means, a test returning why ``net`` lacks it, or None)."""
 
