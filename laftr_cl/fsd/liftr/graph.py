@@ -1,0 +1,272 @@
+"""LIFTR's reading of a network: its torch.fx graph (:func:`laftr_cl.fsd.trace.trace_model`) as a
+list of :class:`Step` s, the layers through which the change of the output is propagated.
+
+Step kinds (``Step.kind``):
+
+* ``linear``: ``nn.Linear`` on the last feature dim (features ``[*, i]``, e.g. tokens ``[L, i]``).
+* ``activation``: a pointwise nonlinearity (``nn.ReLU``/``F.relu``, GELU, tanh, sigmoid, SiLU, ELU,
+  softplus, leaky ReLU, Mish, as modules, functions or tensor methods); ``relu`` marks ReLU.
+* ``layernorm``: ``nn.LayerNorm`` over the last feature dim.
+* ``reshape``: flatten / view / reshape / squeeze / unsqueeze / contiguous.
+* ``identity``: dropout (off in the FSD), ``nn.Identity``, adding a constant.
+* ``add``: ``a + b``, ``a − b`` of two activations (residual connections).
+* ``scale``: multiplication or division by a number.
+* ``static``: any parameter-free op of the input alone (before the first layer with parameters):
+  the same in both networks, so its change is 0.
+
+Every other op is refused with one paragraph naming it (:func:`unsupported`).
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.fx as fx
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from laftr_cl.fsd.trace import EXAMPLE_BATCH, Trace, TraceFailure, takes_task_labels, trace_model
+from laftr_cl.fsd.view_builder import op_name
+
+INPUT = -1
+"""The index that stands for the network's input in a step's ``inputs``."""
+
+ACTIVATION_MODULES = (nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU, nn.Softplus, nn.LeakyReLU, nn.Mish)
+ACTIVATION_FUNCTIONS = {F.relu, torch.relu, F.gelu, torch.tanh, F.tanh, torch.sigmoid, F.sigmoid, F.silu, F.elu,
+                        F.softplus, F.leaky_relu, F.mish}
+ACTIVATION_METHODS = {"relu", "tanh", "sigmoid"}
+_RELU = {nn.ReLU, F.relu, torch.relu, "relu"}
+_ADD = {operator.add: 1.0, operator.iadd: 1.0, torch.add: 1.0, operator.sub: -1.0, operator.isub: -1.0,
+        torch.sub: -1.0, "add": 1.0, "__add__": 1.0, "__radd__": 1.0, "sub": -1.0}
+_SCALE = {operator.mul: False, operator.imul: False, torch.mul: False, "mul": False,
+          operator.truediv: True, operator.itruediv: True, torch.div: True, "div": True}
+_RESHAPE = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, "view", "reshape", "flatten", "squeeze",
+            "unsqueeze", "contiguous", "view_as", "reshape_as"}
+_IDENTITY_MODULES = (nn.Dropout, nn.Identity)
+SUPPORTED = ("nn.Linear, pointwise activations (ReLU, GELU, tanh, sigmoid, SiLU, ELU, softplus, leaky ReLU, Mish), "
+             "nn.LayerNorm over the last dim, residual +/−, multiplication by a number, flatten/view/reshape, "
+             "dropout and identity")
+
+
+@dataclass
+class Step:
+    """One layer of the propagation.
+
+    Attributes:
+        index: position in the step list. kind: see the module docstring. name: the module path
+            (the key of the step's statistics and snapshot entries) or the node's name.
+        inputs: indices of the steps read (``INPUT``: the network input).
+        node: the fx node whose inputs the statistics are taken of.
+        shape: per-example shape of the step's output.
+        module: ``nn.Linear``/``nn.LayerNorm`` of a ``linear``/``layernorm`` step.
+        fn: an ``activation``'s function ``[...] → [...]``, or a ``static`` op's function.
+        relu: whether an ``activation`` is ReLU (its Jacobian is a gate with a firing rate).
+        signs: an ``add``'s sign per input. factor: a ``scale``'s number.
+    """
+
+    index: int
+    kind: str
+    name: str
+    inputs: list[int]
+    node: fx.Node
+    shape: tuple[int, ...]
+    module: nn.Module | None = None
+    fn: Callable[[Tensor], Tensor] | None = None
+    relu: bool = False
+    signs: tuple[float, ...] = ()
+    factor: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def static(self) -> bool:
+        """Whether the step's value is a fixed function of the input (its change is 0)."""
+        return self.kind == "static"
+
+
+def unsupported(op: str, path: str, reason: str = "") -> str:
+    """The one-paragraph error for an op LIFTR cannot propagate a change through."""
+    where = f"'{path}'" if path and path != "<model>" else "the model's own forward"
+    return (f"LIFTR cannot propagate through {op} in {where}{': ' + reason if reason else ''}. It reads "
+            f"{SUPPORTED}; any other op works only before the first layer with parameters. Replace the op, "
+            "or regularize this network with a method that runs it as it is (regularizer=coreset_fsd, ewc, si or lwf).")
+
+
+class Network:
+    """The steps of ``model`` for inputs ``[B, *input_shape]`` (raises ValueError for what LIFTR cannot read).
+
+    Attributes:
+        trace: the traced graph. steps: in graph order. output: index of the step giving the logits.
+        num_outputs: logits per example.
+    """
+
+    def __init__(self, model: nn.Module, input_shape: tuple[int, ...]) -> None:
+        if takes_task_labels(model):
+            raise ValueError(
+                f"LIFTR propagates through one network x → logits, but {type(model).__name__}.forward takes "
+                "task_labels (one head per task): use regularizer=laftr, which runs each task through its own head, "
+                "or one output layer masked per task (laftr_cl.models.TaskMaskedClassifier).")
+        self.model, self.input_shape = model, tuple(input_shape)
+        try:
+            self.trace = trace_model(model, self.input_shape)
+        except TraceFailure as error:
+            raise ValueError(f"LIFTR could not trace {type(model).__name__}: {error}") from None
+        self.steps: list[Step] = []
+        self._env: dict[fx.Node, Any] = {}
+        param = next(model.parameters())
+        example = torch.zeros(EXAMPLE_BATCH, *self.input_shape, device=param.device, dtype=param.dtype)
+        self._values: dict[fx.Node, Any] = {}
+        with torch.no_grad():
+            run_graph(model, self.trace, example, values=self._values)
+        self.output = self._walk()
+        self.num_outputs = self.steps[self.output].shape[-1]
+
+    # ------------------------------------------------------------------ reading the graph
+    def _walk(self) -> int:
+        placeholders = 0
+        for node in self.trace.graph.nodes:
+            if node.op == "placeholder":
+                self._env[node] = _StepIndex(INPUT) if placeholders == 0 else None
+                placeholders += 1
+            elif node.op == "get_attr":
+                value = self.trace.constants[node]
+                if isinstance(value, nn.Parameter):
+                    self._env[node] = _Parameter(node.target)
+                else:
+                    self._env[node] = value
+            elif node.op == "output":
+                out = self._env.get(node.args[0]) if isinstance(node.args[0], fx.Node) else None
+                if not isinstance(out, _StepIndex) or out == INPUT or len(self.steps[out].shape) != 1:
+                    raise ValueError("LIFTR needs the model's forward to return logits [B, outputs] computed "
+                                     "from its input.")
+                return out
+            else:
+                self._node(node)
+        raise ValueError("The traced graph has no output.")
+
+    def _shape(self, node: fx.Node) -> tuple[int, ...]:
+        shadow = self._values.get(node)
+        if not isinstance(shadow, Tensor) or shadow.dim() == 0 or shadow.shape[0] != EXAMPLE_BATCH:
+            self._fail(node, "its result does not keep one row per example")
+        return tuple(shadow.shape[1:])
+
+    def _fail(self, node: fx.Node, reason: str = "") -> None:
+        raise ValueError(unsupported(op_name(node, self.model), self.trace.paths.get(node, ""), reason))
+
+    def _add(self, node: fx.Node, kind: str, inputs: list[int], **settings: Any) -> None:
+        step = Step(len(self.steps), kind, self.trace.paths.get(node) or node.name, inputs, node, self._shape(node),
+                    **settings)
+        self.steps.append(step)
+        self._env[node] = _StepIndex(step.index)
+
+    def _node(self, node: fx.Node) -> None:
+        args = fx.node.map_arg(node.args, lambda n: self._env[n])
+        kwargs = fx.node.map_arg(node.kwargs, lambda n: self._env[n])
+        flat: list[Any] = []
+        fx.node.map_aggregate((args, kwargs), flat.append)
+        if any(isinstance(v, _Parameter) for v in flat):
+            self._fail(node, "it reads a parameter directly; LIFTR reads parameters inside nn.Linear and nn.LayerNorm")
+        acts = [int(v) for v in flat if isinstance(v, _StepIndex)]
+        if not acts:
+            self._env[node] = _evaluate(self.model, node, args, kwargs)
+            return
+        static = all(a == INPUT or self.steps[a].static for a in acts)
+        module = self.model.get_submodule(node.target) if node.op == "call_module" else None
+        target = type(module) if module is not None else node.target
+        has_params = module is not None and any(True for _ in module.parameters())
+        if isinstance(module, nn.Linear):
+            self._add(node, "linear", acts[:1], module=module)
+        elif isinstance(module, nn.LayerNorm):
+            if len(module.normalized_shape) != 1 or not module.elementwise_affine:
+                self._fail(node, "LIFTR reads LayerNorm over the last dim with an affine γ, β")
+            self._add(node, "layernorm", acts[:1], module=module)
+        elif isinstance(module, ACTIVATION_MODULES) or (module is None and (
+                target in ACTIVATION_FUNCTIONS or (node.op == "call_method" and target in ACTIVATION_METHODS))):
+            if static:
+                self._add(node, "static", acts[:1], fn=_bind(node, args, kwargs, module))
+            else:
+                self._add(node, "activation", acts[:1], fn=_bind(node, args, kwargs, module), relu=target in _RELU)
+        elif isinstance(module, _IDENTITY_MODULES) or target is F.dropout:
+            self._add(node, "static" if static else "identity", acts[:1], fn=lambda x: x)
+        elif module is None and target in _RESHAPE:
+            self._add(node, "reshape", acts[:1], fn=_bind(node, args, kwargs, None))
+            if static:
+                self.steps[-1].kind = "static"
+        elif module is None and target in _ADD and not static:
+            self._add_or_sub(node, args, kwargs, _ADD[target])
+        elif module is None and target in _SCALE and not static:
+            a, b = args[0], args[1]
+            act, number = (a, b) if isinstance(a, _StepIndex) else (b, a)
+            if not isinstance(number, (int, float)) or (_SCALE[target] and act is not a):
+                self._fail(node, "only multiplication or division by a number is linear")
+            self._add(node, "scale", [int(act)], factor=1.0 / number if _SCALE[target] else float(number))
+        elif static and not has_params:
+            self._add(node, "static", acts)
+        else:
+            self._fail(node)
+
+    def _add_or_sub(self, node: fx.Node, args: tuple, kwargs: dict, sign: float) -> None:
+        a, b = args[0], args[1] if len(args) > 1 else kwargs.get("other")
+        if kwargs.get("alpha", 1) != 1:
+            self._fail(node, "add/sub with alpha is not supported")
+        if isinstance(a, _StepIndex) and isinstance(b, _StepIndex):
+            self._add(node, "add", [int(a), int(b)], signs=(1.0, sign))
+        elif isinstance(a, _StepIndex):
+            self._add(node, "identity", [int(a)])
+        elif sign < 0:
+            self._add(node, "scale", [int(b)], factor=-1.0)  # constant − activation
+        else:
+            self._add(node, "identity", [int(b)])
+
+
+@dataclass
+class _Parameter:
+    name: str
+
+
+class _StepIndex(int):
+    """A step index in the walk's environment (an int subclass, so that numbers in a call stay numbers)."""
+
+
+def run_graph(model: nn.Module, trace: Trace, x: Tensor, visit: Callable[[fx.Node, tuple], None] | None = None,
+              values: dict[fx.Node, Any] | None = None) -> Tensor:
+    """The traced forward on ``x [B, *input_shape]``, node by node: returns the logits ``[B, K]``;
+    ``visit(node, args)`` sees each node's argument values before it runs, ``values`` (if given)
+    receives every node's value."""
+    env: dict[fx.Node, Any] = {} if values is None else values
+    first = True
+    for node in trace.graph.nodes:
+        if node.op == "placeholder":
+            env[node], first = (x if first else None), False
+            continue
+        if node.op == "get_attr":
+            env[node] = trace.constants[node]
+            continue
+        args = fx.node.map_arg(node.args, lambda n: env[n])
+        if node.op == "output":
+            return args[0]
+        kwargs = fx.node.map_arg(node.kwargs, lambda n: env[n])
+        if visit is not None:
+            visit(node, args)
+        env[node] = _evaluate(model, node, args, kwargs, grad=True)
+    raise ValueError("The traced graph has no output.")
+
+
+def _evaluate(model: nn.Module, node: fx.Node, args: tuple, kwargs: dict, grad: bool = False) -> Any:
+    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+        if node.op == "call_function":
+            return node.target(*args, **kwargs)
+        if node.op == "call_method":
+            return getattr(args[0], node.target)(*args[1:], **kwargs)
+        return model.get_submodule(node.target)(*args, **kwargs)
+
+
+def _bind(node: fx.Node, args: tuple, kwargs: dict, module: nn.Module | None) -> Callable[[Tensor], Tensor]:
+    """The node's call as a function of its one activation (its first argument)."""
+    if module is not None:
+        return module
+    target = node.target
+    if node.op == "call_method":
+        return lambda x: getattr(x, target)(*args[1:], **kwargs)
+    return lambda x: target(x, *args[1:], **kwargs)
