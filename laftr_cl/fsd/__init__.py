@@ -9,7 +9,7 @@ Modules: ``summary`` (summarize, TaskSummary), ``input_models`` (full, diag, low
 ``trace`` + ``view_builder`` + ``gated_view`` + ``ops``/``graph_ops`` (the network read from its
 torch.fx graph), ``bank`` (summaries stacked once for
 a batched pass), ``estimators`` (bernoulli, relu, exact), ``metrics`` (l2_prob, kl, l2_logit),
-``api`` (fsd, true_fsd), ``noise`` (all random draws).
+``api`` (fsd, true_fsd), ``noise`` (all random draws); ``liftr`` (the per-layer moment method, LIFTR).
 
 Design choices (spec §2–§6 leaves them open):
 
@@ -39,6 +39,8 @@ from laftr_cl.fsd.input_models import (
     InputModel,
     LowRankGaussian,
 )
+from laftr_cl.fsd.liftr import COVARIANCES as LIFTR_COVARIANCES
+from laftr_cl.fsd.liftr import MODES as LIFTR_MODES
 from laftr_cl.fsd.metrics import METRICS
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.summary import RATES, TaskSummary, summarize
@@ -65,4 +67,6 @@ __all__ = [
     "GATE_DRAWS",
     "RATES",
     "SUPPORTED_LAYERS",
+    "LIFTR_MODES",
+    "LIFTR_COVARIANCES",
 ]

@@ -1,7 +1,7 @@
 """The declarations (:class:`~laftr_cl.regularizers.specs.RegularizerSpec`) of the built-in regularizers.
 
 One spec per ``configs/regularizer/<name>.yaml``: the project's plugins (``laftr``, ``laftr_lowrank``,
-``coreset_fsd``, ``ntk_fsd``, ``si``) and Avalanche's (``ewc``, ``ewc_online``, ``lwf``, ``mas``,
+``liftr``, ``coreset_fsd``, ``ntk_fsd``, ``si``) and Avalanche's (``ewc``, ``ewc_online``, ``lwf``, ``mas``,
 ``replay``), and the two without a plugin (``none``, ``joint``). Option defaults are the plugins'
 defaults as the yaml files set them (a test checks that the two agree).
 """
@@ -82,6 +82,21 @@ LAFTR = register(RegularizerSpec(
     check=_laftr_check,
 ))
 register(LAFTR.variant("laftr_lowrank", inputs="lowrank"))
+
+LIFTR = register(RegularizerSpec(
+    name="liftr",
+    plugin="laftr_cl.regularizers.liftr.LiftrPlugin",
+    strength="fsd_lambda",
+    options={
+        "fsd_lambda": _strength(1.0),
+        "mode": Option(str, "deterministic", "moments in closed form, or draws", choices=_fsd_names("LIFTR_MODES")),
+        "covariance": Option(str, "full", "each layer's input covariance kept full or diagonal",
+                             choices=_fsd_names("LIFTR_COVARIANCES")),
+        "num_samples": _positive_int(32, "S, draws per task per step (mode=stochastic)"),
+        "summary_batch_size": SUMMARY_BATCH,
+    },
+    requires=(Requirement("liftr_network"),),
+))
 
 _MEMORY_FSD = {
     "fsd_lambda": _strength(1.0),

@@ -14,6 +14,10 @@ _OTHER_NONLINEARITIES = (nn.GELU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.SELU, nn.SiLU,
                          nn.Softplus, nn.Mish, nn.Hardtanh, nn.MultiheadAttention, nn.Softmax)
 
 
+_LIFTR_LAYERS = (nn.Linear, nn.LayerNorm, nn.Flatten, nn.Dropout, nn.Identity, nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid,
+                 nn.SiLU, nn.ELU, nn.Softplus, nn.LeakyReLU, nn.Mish)
+
+
 def _leaves(net: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in net.named_modules() if not list(m.children())]
 
@@ -28,9 +32,16 @@ def _is_relu_network(net: nn.Module) -> str | None:
     return None if not other else f"its module {other[0][0]} is a {other[0][1]}, not a ReLU"
 
 
+def _is_liftr_network(net: nn.Module) -> str | None:
+    other = [(n, type(m).__name__) for n, m in _leaves(net) if not isinstance(m, _LIFTR_LAYERS)]
+    return None if not other else f"its module {other[0][0]} is a {other[0][1]}"
+
+
 STRUCTURES: dict[str, tuple[str, Callable[[nn.Module], str | None]]] = {
     "mlp": ("an MLP (Linear, ReLU, Flatten and Dropout layers only)", _is_mlp),
     "relu_network": ("a ReLU network (no other nonlinearity among its modules)", _is_relu_network),
+    "liftr_network": ("a network of Linear, LayerNorm, pointwise activation, Flatten and Dropout layers",
+                      _is_liftr_network),
 }
 """Structure name → (what it means, a test returning why ``net`` lacks it, or None)."""
 
