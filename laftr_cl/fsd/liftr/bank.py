@@ -6,7 +6,9 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from laftr_cl.fsd.liftr.attention import softmax_jacobian
 from laftr_cl.fsd.liftr.graph import Network
+from laftr_cl.fsd.liftr.statistics import RECORDED
 from laftr_cl.fsd.liftr.summary import LiftrSummary
 
 
@@ -37,7 +39,7 @@ class LiftrBank:
         derived: what the pass reads besides, computed once: ``<node>.normalization`` (a LayerNorm's average
             Jacobian ``[T, *p, d, d]``), ``<key>.factor`` (``[T, F, F]``, ``L Lᵀ`` = the stored covariance)
             or ``<key>.std`` (``[T, *f]``) of the stored moments, ``<node>.jacobian_std`` (``[T, *f]``) of
-            a smooth activation's Jacobian.
+            a smooth activation's Jacobian, ``<node>.softmax_jacobian`` (``[T, H, L, L, L]``) of an attention.
         output_mask: ``[T, K]``, 1 on each task's output units O_t.
         paths: ``id(module)`` → the module's path in the model (its snapshot entries' prefix).
 
@@ -77,10 +79,10 @@ class LiftrBank:
                 raise ValueError(f"The summaries' snapshot entry {name} {list(stacked.shape[1:])} does not fit the "
                                  "model: they were made for another architecture.")
         for step in self.network.steps:
-            if step.kind not in ("linear", "activation", "layernorm"):
+            if step.kind not in RECORDED:
                 continue
             key = step.node.name
-            want = {"linear": f"{key}.mean", "layernorm": f"{key}.inv_std",
+            want = {"linear": f"{key}.mean", "layernorm": f"{key}.inv_std", "attention": f"{key}.mean",
                     "activation": f"{key}.rate" if step.relu else f"{key}.jacobian"}[step.kind]
             if want not in self.statistics:
                 raise ValueError(f"The summaries have no statistic {want} for the model's step '{step.name}': "
@@ -103,6 +105,10 @@ class LiftrBank:
                 node = key.removesuffix(".jacobian_sq")
                 mean = self.statistics[f"{node}.jacobian"]
                 derived[f"{node}.jacobian_std"] = (value - mean * mean).clamp_min(0).sqrt()
+            elif key.endswith(".pattern"):
+                node = key.removesuffix(".pattern")
+                second = self.statistics.get(f"{node}.pattern_outer", self.statistics.get(f"{node}.pattern_sq"))
+                derived[f"{node}.softmax_jacobian"] = softmax_jacobian(value, second)
             elif key.endswith(".inv_std"):
                 node = key.removesuffix(".inv_std")
                 derived[f"{node}.normalization"] = normalization_jacobian(value, self.statistics[f"{node}.inv_std_outer"])

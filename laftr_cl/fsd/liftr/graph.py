@@ -11,6 +11,9 @@ Step kinds (``Step.kind``):
 * ``identity``: dropout (off in the FSD), ``nn.Identity``, adding a constant.
 * ``add``: ``a + b``, ``a − b`` of two activations (residual connections).
 * ``scale``: multiplication or division by a number.
+* ``linear_map``: a parameter-free op linear in one value that keeps the batch dim: transpose,
+  permute, indexing (``h[:, 0]``), ``mean`` over feature dims; ``factor`` is 1, or 1/k for a mean over k.
+* ``attention``: ``nn.MultiheadAttention`` (``batch_first``, self-attention ``attn(h, h, h)``, no masks).
 * ``static``: any parameter-free op of the input alone (before the first layer with parameters):
   the same in both networks, so its change is 0.
 
@@ -18,6 +21,7 @@ Every other op is refused with one paragraph naming it (:func:`unsupported`).
 """
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -45,8 +49,12 @@ _SCALE = {operator.mul: False, operator.imul: False, torch.mul: False, "mul": Fa
 _RESHAPE = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, "view", "reshape", "flatten", "squeeze",
             "unsqueeze", "contiguous", "view_as", "reshape_as"}
 _IDENTITY_MODULES = (nn.Dropout, nn.Identity)
+_PERMUTE = {"transpose", "permute", "swapaxes", "movedim", torch.transpose, torch.permute, operator.getitem,
+            "__getitem__"}
+_MEAN = {"mean", torch.mean}
 SUPPORTED = ("nn.Linear, pointwise activations (ReLU, GELU, tanh, sigmoid, SiLU, ELU, softplus, leaky ReLU, Mish), "
-             "nn.LayerNorm over the last dim, residual +/−, multiplication by a number, flatten/view/reshape, "
+             "nn.LayerNorm over the last dim, nn.MultiheadAttention (self-attention, batch_first), residual +/−, "
+             "multiplication by a number, flatten/view/reshape, transpose/permute/indexing/mean over features, "
              "dropout and identity")
 
 
@@ -168,6 +176,11 @@ class Network:
         if any(isinstance(v, _Parameter) for v in flat):
             self._fail(node, "it reads a parameter directly; LIFTR reads parameters inside nn.Linear and nn.LayerNorm")
         acts = [int(v) for v in flat if isinstance(v, _StepIndex)]
+        if node.target is operator.getitem and isinstance(args[0], _Outputs):
+            if args[1] != 0:
+                self._fail(node, "only the attention's output (item 0) is read; ask for need_weights=False")
+            self._env[node] = _StepIndex(args[0].index)
+            return
         if not acts:
             self._env[node] = _evaluate(self.model, node, args, kwargs)
             return
@@ -181,6 +194,8 @@ class Network:
             if len(module.normalized_shape) != 1 or not module.elementwise_affine:
                 self._fail(node, "LIFTR reads LayerNorm over the last dim with an affine γ, β")
             self._add(node, "layernorm", acts[:1], module=module)
+        elif isinstance(module, nn.MultiheadAttention):
+            self._attention(node, module, args, kwargs)
         elif isinstance(module, ACTIVATION_MODULES) or (module is None and (
                 target in ACTIVATION_FUNCTIONS or (node.op == "call_method" and target in ACTIVATION_METHODS))):
             if static:
@@ -195,6 +210,14 @@ class Network:
                 self.steps[-1].kind = "static"
         elif module is None and target in _ADD and not static:
             self._add_or_sub(node, args, kwargs, _ADD[target])
+        elif module is None and (target in _PERMUTE or target in _MEAN) and not static:
+            fn = _bind(node, args, kwargs, None)
+            if not self._keeps_batch(node, fn, acts[0]):
+                self._fail(node, "it mixes examples (acts on the batch dimension)")
+            count = 1.0
+            if target in _MEAN:
+                count = math.prod(self._input_shape(acts[0])) / max(1, math.prod(self._shape(node)))
+            self._add(node, "linear_map", acts[:1], fn=fn, factor=1.0 / count)
         elif module is None and target in _SCALE and not static:
             a, b = args[0], args[1]
             act, number = (a, b) if isinstance(a, _StepIndex) else (b, a)
@@ -205,6 +228,36 @@ class Network:
             self._add(node, "static", acts)
         else:
             self._fail(node)
+
+    def _input_shape(self, index: int) -> tuple[int, ...]:
+        return self.input_shape if index == INPUT else self.steps[index].shape
+
+    def _keeps_batch(self, node: fx.Node, fn: Callable[[Tensor], Tensor], source: int) -> bool:
+        """Whether ``fn`` treats each example alone: rows of a distinct batch stay rows of the output."""
+        example = torch.arange(3 * math.prod(self._input_shape(source)), dtype=torch.float64)
+        example = example.reshape(3, *self._input_shape(source))
+        try:
+            together = fn(example)
+            apart = torch.cat([fn(example[i:i + 1]) for i in range(3)])
+        except (RuntimeError, IndexError):
+            return False
+        return together.shape == apart.shape and torch.equal(together, apart)
+
+    def _attention(self, node: fx.Node, module: nn.MultiheadAttention, args: tuple, kwargs: dict) -> None:
+        inputs = list(args[:3]) + [kwargs.get(k) for k in ("query", "key", "value") if k in kwargs]
+        masks = [kwargs.get(k, args[i] if len(args) > i else None) for i, k in ((3, "key_padding_mask"),
+                                                                            (5, "attn_mask"))]
+        if len(inputs) != 3 or not all(isinstance(v, _StepIndex) for v in inputs) or len(set(inputs)) != 1:
+            self._fail(node, "LIFTR reads self-attention attn(h, h, h) of one value")
+        if not module.batch_first or not module._qkv_same_embed_dim or module.bias_k is not None or any(
+                m is not None for m in masks) or kwargs.get("is_causal", False):
+            self._fail(node, "LIFTR reads nn.MultiheadAttention with batch_first=True, one in-projection and no "
+                             "masks or added key/value biases")
+        index = len(self.steps)
+        shape = tuple(self._values[node][0].shape[1:])
+        self.steps.append(Step(index, "attention", self.trace.paths.get(node) or node.name, [int(inputs[0])], node,
+                               shape, module=module))
+        self._env[node] = _Outputs(index)
 
     def _add_or_sub(self, node: fx.Node, args: tuple, kwargs: dict, sign: float) -> None:
         a, b = args[0], args[1] if len(args) > 1 else kwargs.get("other")
@@ -223,6 +276,13 @@ class Network:
 @dataclass
 class _Parameter:
     name: str
+
+
+@dataclass
+class _Outputs:
+    """The tuple an ``nn.MultiheadAttention`` returns (its item 0 is the step ``index``'s value)."""
+
+    index: int
 
 
 class _StepIndex(int):

@@ -17,43 +17,16 @@ A value that is a fixed function of the input (``None`` here) has change 0.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import torch
 from torch import Tensor
 
+from laftr_cl.fsd.liftr import attention
 from laftr_cl.fsd.liftr.bank import LiftrBank
 from laftr_cl.fsd.liftr.graph import INPUT, Step
+from laftr_cl.fsd.liftr.states import Map, Moments, apply, per_task, sandwich
 from laftr_cl.fsd.noise import Noise
 
 MODES = ("deterministic", "stochastic")
-Map = Callable[[Tensor], Tensor]
-"""A map linear in ``v [T, B, *f_in] → [T, B, *f_out]`` (B: draws, or rows of a covariance)."""
-
-
-@dataclass
-class Moments:
-    """``mean [T, *f]``; ``cov [T, F, F]`` (full) or ``var [T, *f]`` (diag): one of the two is set."""
-
-    mean: Tensor
-    cov: Tensor | None = None
-    var: Tensor | None = None
-
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.mean.shape[1:])
-
-
-def sandwich(fn: Map, cov: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """``J C Jᵀ`` for the linear map ``fn`` = J on features ``shape`` and ``cov [T, F, F]`` → ``[T, F', F']``."""
-    t, f = cov.shape[:2]
-    right = fn(cov.reshape(t, f, *shape)).reshape(t, f, -1)  # C Jᵀ
-    g = right.shape[-1]
-    return fn(right.transpose(1, 2).reshape(t, g, *shape)).reshape(t, g, g)
-
-
-def _apply(fn: Map, mean: Tensor) -> Tensor:
-    return fn(mean.unsqueeze(1)).squeeze(1)
 
 
 class Propagation:
@@ -95,12 +68,18 @@ class Propagation:
             return None if xs[0] is None else self._activation(step, xs[0])
         if kind == "layernorm":
             return self._layernorm(step, xs[0])
+        if kind == "attention":
+            attend = attention.AttentionStep(self, step)
+            shape = self._input_shape(step)
+            return attend.stochastic(xs[0], shape) if self.mode == "stochastic" else attend.deterministic(xs[0], shape)
         if kind == "add":
             return self._sum([(s, x) for s, x in zip(step.signs, xs) if x is not None])
         if xs[0] is None:
             return None
         if kind == "scale":
             return self._sum([(step.factor, xs[0])])
+        if kind == "linear_map":
+            return self._linear_map(step, xs[0])
         return self._reshape(xs[0], step.shape)  # reshape, identity
 
     # ------------------------------------------------------------------ shared pieces
@@ -108,7 +87,7 @@ class Propagation:
         """``[T, S, *f]`` draws from the stored N(``key``.mean, covariance)."""
         mean = self.stats[f"{key}.mean"]
         t, shape = mean.shape[0], mean.shape[1:]
-        if self.full:
+        if f"{key}.factor" in self.derived:
             factor = self.derived[f"{key}.factor"]
             z = self.noise.normal((t, count, factor.shape[-1]))
             return mean.unsqueeze(1) + (z @ factor.mT).reshape(t, count, *shape)
@@ -120,8 +99,8 @@ class Propagation:
             return None
         if isinstance(x, Moments):
             if self.full:
-                return Moments(_apply(fn, x.mean), cov=sandwich(fn, x.cov, shape))
-            return Moments(_apply(fn, x.mean), var=_apply(fn_squared, x.var))
+                return Moments(apply(fn, x.mean), cov=sandwich(fn, x.cov, shape))
+            return Moments(apply(fn, x.mean), var=apply(fn_squared, x.var))
         return fn(x)
 
     def _plus_noise(self, y, key: str, fn: Map, fn_squared: Map, shift: Tensor, shape: tuple[int, ...]):
@@ -129,11 +108,11 @@ class Propagation:
         if self.mode == "stochastic":
             noise = fn(self._draw(key, self.samples)) + shift.unsqueeze(1)
             return noise if y is None else y + noise
-        mean = _apply(fn, self.stats[f"{key}.mean"]) + shift
+        mean = apply(fn, self.stats[f"{key}.mean"]) + shift
         if self.full:
             added = Moments(mean, cov=sandwich(fn, self.stats[f"{key}.cov"], shape))
         else:
-            added = Moments(mean, var=_apply(fn_squared, self.stats[f"{key}.var"]))
+            added = Moments(mean, var=apply(fn_squared, self.stats[f"{key}.var"]))
         return added if y is None else self._sum([(1.0, y), (1.0, added)])
 
     def _sum(self, terms: list[tuple[float, object]]):
@@ -153,6 +132,14 @@ class Propagation:
             return Moments(x.mean.reshape(t, *shape), cov=x.cov, var=var)
         return x.reshape(*x.shape[:2], *shape)
 
+    def _linear_map(self, step: Step, x):
+        """A per-example linear op ``fn`` (its squared map: ``factor``·fn, as its coefficients are 0, 1 or 1/k)."""
+        def fn(v: Tensor) -> Tensor:
+            out = step.fn(v.reshape(-1, *v.shape[2:]))
+            return out.reshape(*v.shape[:2], *out.shape[1:])
+
+        return self._propagate(x, fn, lambda v: fn(v) * step.factor, self._input_shape(step))
+
     def _input_shape(self, step: Step) -> tuple[int, ...]:
         source = step.inputs[0]
         return self.bank.network.input_shape if source == INPUT else self.bank.network.steps[source].shape
@@ -169,7 +156,7 @@ class Propagation:
         else:
             delta_b = (bias - self.bank.snapshot[f"{path}.bias"]).reshape(-1, *middle, weight.shape[0])
         y = self._propagate(dx, lambda v: v @ weight.T, lambda v: v @ weight.pow(2).T, shape)
-        return self._plus_noise(y, key, lambda v: _per_task(v, delta_w), lambda v: _per_task(v, delta_w.pow(2)),
+        return self._plus_noise(y, key, lambda v: per_task(v, delta_w), lambda v: per_task(v, delta_w.pow(2)),
                                 delta_b, shape)
 
     def _activation(self, step: Step, dx):
@@ -210,10 +197,4 @@ class Propagation:
         y = self._propagate(dx, fn, fn_squared, shape)
         return self._plus_noise(y, f"{key}.normalized", lambda v: v * delta_gamma,
                                 lambda v: v * delta_gamma.pow(2), delta_beta, shape)
-
-
-def _per_task(v: Tensor, weight: Tensor) -> Tensor:
-    """``v [T, B, *p, i]`` times task t's ``weight [T, o, i]`` transposed → ``[T, B, *p, o]``."""
-    t, i = v.shape[0], v.shape[-1]
-    return (v.reshape(t, -1, i) @ weight.mT).reshape(*v.shape[:-1], weight.shape[1])
 

@@ -5,6 +5,7 @@ Per step (``F`` = features of the step's input, flattened; ``covariance`` ``full
 * ``linear``: the input's mean ``[*f]`` and covariance ``[F, F]`` (``full``) or variance ``[*f]`` (``diag``).
 * ``activation``: ReLU: the firing rate P(s > 0) ``[*f]``; a smooth σ: the mean Jacobian E[σ'(s)]
   ``[*f]`` and its second moment E[σ'(s)²] ``[*f]``.
+* ``attention``: see :mod:`laftr_cl.fsd.liftr.attention`.
 * ``layernorm`` over ``d`` features at positions ``[*p]`` (``x̂ = (x − mean)·r``, ``r = 1/√(var + ε)``):
   the moments of ``x̂`` (as for ``linear``), E[r] ``[*p]`` and E[r·x̂x̂ᵀ] ``[*p, d, d]`` (``full``) or
   E[r·x̂²] ``[*p, d]`` (``diag``): the average Jacobian of the normalization is
@@ -20,7 +21,12 @@ import torch
 import torch.fx as fx
 from torch import Tensor
 
+from laftr_cl.fsd.liftr import attention
 from laftr_cl.fsd.liftr.graph import Network, Step, run_graph
+
+
+RECORDED = ("linear", "activation", "layernorm", "attention")
+"""The step kinds that keep statistics."""
 
 
 class Sums:
@@ -81,6 +87,8 @@ def record(step: Step, x: Tensor, sums: Sums, covariance: str) -> None:
             g = _derivative(step.fn, x).to(torch.float64)
             sums.add(f"{key}.jacobian", g.sum(0))
             sums.add(f"{key}.jacobian_sq", (g * g).sum(0))
+    elif step.kind == "attention":
+        attention.record(key, step.module, x, sums, _moments, covariance)
     elif step.kind == "layernorm":
         module = step.module
         x64 = x.to(torch.float64)
@@ -104,13 +112,16 @@ def finish(sums: Sums, network: Network, dtype: torch.dtype) -> dict[str, Tensor
             _centre(means, step.node.name)
         elif step.kind == "layernorm":
             _centre(means, f"{step.node.name}.normalized")
+        elif step.kind == "attention":
+            for part in ("", ".out", ".query", ".key", ".value", ".scores"):
+                _centre(means, f"{step.node.name}{part}")
     return {k: v.to(dtype) for k, v in means.items()}
 
 
 def run_recording(network: Network, x: Tensor, sums: Sums, covariance: str) -> Tensor:
     """The network's forward on ``x [B, *input_shape]`` (its traced graph, node by node), recording
     every step's statistics of its input; returns the logits ``[B, K]``."""
-    steps = {step.node: step for step in network.steps if step.kind in ("linear", "activation", "layernorm")}
+    steps = {step.node: step for step in network.steps if step.kind in RECORDED}
 
     def visit(node: fx.Node, args: tuple) -> None:
         if node in steps:

@@ -27,7 +27,8 @@ class LiftrSummary:
             the *moments* from which the layers' inputs are drawn (``.mean``, ``.cov``/``.var``) and
             the *Jacobians* of the activations and normalizations (``.rate``, ``.jacobian``,
             ``.jacobian_sq``, ``.inv_std``, ``.inv_std_outer``).
-        snapshot: parameter name (``named_parameters``) → θ_t, for every ``nn.Linear``/``nn.LayerNorm``.
+        snapshot: parameter name (``named_parameters``) → θ_t, for every ``nn.Linear``, ``nn.LayerNorm`` and
+            ``nn.MultiheadAttention``.
         covariance: ``full`` or ``diag``. input_shape: per-example input shape.
         num_examples: examples the statistics were measured on.
         output_units: ``[K]`` int64 output units O_t, or None for all outputs.
@@ -67,10 +68,10 @@ class LiftrSummary:
 
 
 def snapshot_of(network: Network) -> dict[str, Tensor]:
-    """Detached copies of the parameters of the network's ``linear`` and ``layernorm`` steps."""
+    """Detached copies of the parameters of the network's steps with a module (linear, layernorm, attention)."""
     names = {id(p): name for name, p in network.model.named_parameters()}
     return {names[id(p)]: p.detach().clone() for step in network.steps if step.module is not None
-            for p in step.module.parameters(recurse=False)}
+            for p in step.module.parameters()}
 
 
 def liftr_summarize(model: nn.Module, data: Any, *, covariance: str = "full",
