@@ -14,8 +14,8 @@ _OTHER_NONLINEARITIES = (nn.GELU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.SELU, nn.SiLU,
                          nn.Softplus, nn.Mish, nn.Hardtanh, nn.MultiheadAttention, nn.Softmax)
 
 
-_LIFTR_LAYERS = (nn.Linear, nn.LayerNorm, nn.Flatten, nn.Dropout, nn.Identity, nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid,
-                 nn.SiLU, nn.ELU, nn.Softplus, nn.LeakyReLU, nn.Mish)
+_LIFTR_LAYERS = (nn.Linear, nn.Conv2d, nn.LayerNorm, nn.MultiheadAttention, nn.Flatten, nn.Unflatten, nn.Dropout,
+                 nn.Identity, nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU, nn.Softplus, nn.LeakyReLU, nn.Mish)
 
 
 def _leaves(net: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -40,7 +40,8 @@ def _is_liftr_network(net: nn.Module) -> str | None:
 STRUCTURES: dict[str, tuple[str, Callable[[nn.Module], str | None]]] = {
     "mlp": ("an MLP (Linear, ReLU, Flatten and Dropout layers only)", _is_mlp),
     "relu_network": ("a ReLU network (no other nonlinearity among its modules)", _is_relu_network),
-    "liftr_network": ("a network of Linear, LayerNorm, pointwise activation, Flatten and Dropout layers",
+    "liftr_network": ("a network of Linear, Conv2d, LayerNorm, MultiheadAttention, pointwise activation, Flatten "
+                      "and Dropout layers",
                       _is_liftr_network),
 }
 """Structure name → (what it means, a test returning why ``net`` lacks it, or None)."""

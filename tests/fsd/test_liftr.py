@@ -187,6 +187,6 @@ def test_other_architectures_and_unsupported_ops_are_refused():
                           nn.ReLU(), nn.Linear(4, 3)).to(DTYPE)
     with pytest.raises(ValueError, match="another architecture"):
         LiftrBank(wider, [summary])
-    conv = nn.Sequential(nn.Unflatten(1, (1, 2, 3)), nn.Linear(3, 3), nn.Conv2d(1, 1, 1), nn.Flatten()).to(DTYPE)
-    with pytest.raises(ValueError, match="LIFTR cannot propagate through nn.Conv2d in '2'"):
-        liftr_summarize(conv, data())
+    normalized = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4), nn.Linear(4, 3)).to(DTYPE)
+    with pytest.raises(ValueError, match="LIFTR cannot propagate through nn.BatchNorm1d in '1'"):
+        liftr_summarize(normalized, data())

@@ -112,3 +112,41 @@ def test_masked_or_cross_attention_is_refused():
 
     with pytest.raises(ValueError, match="self-attention attn\\(h, h, h\\)"):
         liftr_summarize(Cross().to(DTYPE), tokens())
+
+
+class PatchTransformer(nn.Module):
+    """An 8×8 image → 4×4 patches (strided Conv2d) → a class token and positional embedding (parameters
+    read directly) → one pre-norm attention block → LayerNorm → a head on the class token."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patches = nn.Conv2d(1, 8, 4, stride=4)
+        self.cls = nn.Parameter(0.1 * torch.randn(1, 1, 8))
+        self.pos = nn.Parameter(0.1 * torch.randn(1, 5, 8))
+        self.norm, self.attn = nn.LayerNorm(8), nn.MultiheadAttention(8, 2, batch_first=True)
+        self.out_norm, self.head = nn.LayerNorm(8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        t = self.patches(x).flatten(2).transpose(1, 2)
+        h = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], dim=1) + self.pos
+        n = self.norm(h)
+        h = h + self.attn(n, n, n, need_weights=False)[0]
+        return self.head(self.out_norm(h)[:, 0])
+
+
+@pytest.mark.parametrize("covariance", ["full", "diag"])
+def test_a_vision_transformer_is_read_with_its_class_token_and_positions(covariance):
+    torch.manual_seed(0)
+    net = PatchTransformer().to(DTYPE)
+    x = torch.randn(100, 1, 8, 8, generator=torch.Generator().manual_seed(0), dtype=DTYPE)
+    summary = liftr_summarize(net, (x, torch.zeros(100, dtype=torch.long)), covariance=covariance)
+    assert {"cls", "pos", "patches.weight"} <= set(summary.snapshot)
+    bank = LiftrBank(net, [summary])
+    assert liftr_fsd(bank, mode="deterministic") == 0 and liftr_fsd(bank, mode="stochastic") == 0
+    shifted = copy.deepcopy(net)
+    with torch.no_grad():
+        shifted.cls += 0.5 * torch.randn(8, generator=torch.Generator().manual_seed(1), dtype=DTYPE)  # the class token
+    assert liftr_fsd(LiftrBank(shifted, [summary]), mode="deterministic") > 1e-3
+    with torch.no_grad():
+        shifted.head.bias += 1.0  # a change of the head's bias adds ½·3·1² on top
+    assert liftr_fsd(LiftrBank(shifted, [summary]), mode="deterministic") > 1.5

@@ -10,9 +10,10 @@ integrated over (``deterministic``) its stored statistics; FSD_t(θ) = ½ E‖Δ
     bank = LiftrBank(model, [summary])                             # once per set of summaries
     loss = ce + lam * liftr_fsd(bank, mode="deterministic")        # task k > t
 
-Modules: ``graph`` (the network's steps, read from its torch.fx trace), ``statistics`` (the pass at
-θ_t), ``summary`` (what is kept), ``bank`` (summaries stacked for one batched pass), ``propagate``
-(the two estimators). The maths: ``docs/transformers.md``, section "LIFTR: per-layer moment propagation".
+Modules: ``graph`` + ``graph_rules`` + ``steps`` (the network's steps, read from its torch.fx trace),
+``interpret`` (running the traced graph), ``statistics`` (the pass at θ_t), ``summary`` (what is kept),
+``bank`` (summaries stacked for one batched pass), ``states`` + ``propagate`` + ``attention`` (the two
+estimators). The maths: ``docs/transformers.md``, section "LIFTR: per-layer moment propagation".
 """
 from __future__ import annotations
 

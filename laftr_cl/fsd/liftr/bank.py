@@ -82,7 +82,7 @@ class LiftrBank:
             if step.kind not in RECORDED:
                 continue
             key = step.node.name
-            want = {"linear": f"{key}.mean", "layernorm": f"{key}.inv_std", "attention": f"{key}.mean",
+            want = {"linear": f"{key}.mean", "conv": f"{key}.mean", "layernorm": f"{key}.inv_std", "attention": f"{key}.mean",
                     "activation": f"{key}.rate" if step.relu else f"{key}.jacobian"}[step.kind]
             if want not in self.statistics:
                 raise ValueError(f"The summaries have no statistic {want} for the model's step '{step.name}': "

@@ -4,6 +4,9 @@ list of :class:`Step` s, the layers through which the change of the output is pr
 Step kinds (``Step.kind``):
 
 * ``linear``: ``nn.Linear`` on the last feature dim (features ``[*, i]``, e.g. tokens ``[L, i]``).
+* ``conv``: ``nn.Conv2d`` (zero padding), e.g. a ViT's patch embedding.
+* ``affine``: ``+``/``−``/``cat`` of one value and parameters read directly (a class token, a positional
+  embedding): ``fn(x, params)``; its change is the value's, passed through, plus the parameters' change.
 * ``activation``: a pointwise nonlinearity (``nn.ReLU``/``F.relu``, GELU, tanh, sigmoid, SiLU, ELU,
   softplus, leaky ReLU, Mish, as modules, functions or tensor methods); ``relu`` marks ReLU.
 * ``layernorm``: ``nn.LayerNorm`` over the last feature dim.
@@ -23,7 +26,6 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
@@ -31,11 +33,12 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from laftr_cl.fsd.trace import EXAMPLE_BATCH, Trace, TraceFailure, takes_task_labels, trace_model
+from laftr_cl.fsd.liftr.graph_rules import TransformerRules
+from laftr_cl.fsd.liftr.interpret import bind, evaluate, run_graph
+from laftr_cl.fsd.liftr.steps import INPUT, Outputs, ParamValue, Step, StepIndex
+from laftr_cl.fsd.trace import EXAMPLE_BATCH, TraceFailure, takes_task_labels, trace_model
 from laftr_cl.fsd.view_builder import op_name
 
-INPUT = -1
-"""The index that stands for the network's input in a step's ``inputs``."""
 
 ACTIVATION_MODULES = (nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU, nn.Softplus, nn.LeakyReLU, nn.Mish)
 ACTIVATION_FUNCTIONS = {F.relu, torch.relu, F.gelu, torch.tanh, F.tanh, torch.sigmoid, F.sigmoid, F.silu, F.elu,
@@ -52,45 +55,10 @@ _IDENTITY_MODULES = (nn.Dropout, nn.Identity)
 _PERMUTE = {"transpose", "permute", "swapaxes", "movedim", torch.transpose, torch.permute, operator.getitem,
             "__getitem__"}
 _MEAN = {"mean", torch.mean}
-SUPPORTED = ("nn.Linear, pointwise activations (ReLU, GELU, tanh, sigmoid, SiLU, ELU, softplus, leaky ReLU, Mish), "
+SUPPORTED = ("nn.Linear, nn.Conv2d, pointwise activations (ReLU, GELU, tanh, sigmoid, SiLU, ELU, softplus, leaky ReLU, Mish), "
              "nn.LayerNorm over the last dim, nn.MultiheadAttention (self-attention, batch_first), residual +/−, "
              "multiplication by a number, flatten/view/reshape, transpose/permute/indexing/mean over features, "
-             "dropout and identity")
-
-
-@dataclass
-class Step:
-    """One layer of the propagation.
-
-    Attributes:
-        index: position in the step list. kind: see the module docstring. name: the module path
-            (the key of the step's statistics and snapshot entries) or the node's name.
-        inputs: indices of the steps read (``INPUT``: the network input).
-        node: the fx node whose inputs the statistics are taken of.
-        shape: per-example shape of the step's output.
-        module: ``nn.Linear``/``nn.LayerNorm`` of a ``linear``/``layernorm`` step.
-        fn: an ``activation``'s function ``[...] → [...]``, or a ``static`` op's function.
-        relu: whether an ``activation`` is ReLU (its Jacobian is a gate with a firing rate).
-        signs: an ``add``'s sign per input. factor: a ``scale``'s number.
-    """
-
-    index: int
-    kind: str
-    name: str
-    inputs: list[int]
-    node: fx.Node
-    shape: tuple[int, ...]
-    module: nn.Module | None = None
-    fn: Callable[[Tensor], Tensor] | None = None
-    relu: bool = False
-    signs: tuple[float, ...] = ()
-    factor: float = 1.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def static(self) -> bool:
-        """Whether the step's value is a fixed function of the input (its change is 0)."""
-        return self.kind == "static"
+             "parameters added to or concatenated with a value, dropout and identity")
 
 
 def unsupported(op: str, path: str, reason: str = "") -> str:
@@ -101,7 +69,7 @@ def unsupported(op: str, path: str, reason: str = "") -> str:
             "or regularize this network with a method that runs it as it is (regularizer=coreset_fsd, ewc, si or lwf).")
 
 
-class Network:
+class Network(TransformerRules):
     """The steps of ``model`` for inputs ``[B, *input_shape]`` (raises ValueError for what LIFTR cannot read).
 
     Attributes:
@@ -130,22 +98,29 @@ class Network:
         self.output = self._walk()
         self.num_outputs = self.steps[self.output].shape[-1]
 
+    def overrides(self) -> dict[fx.Node, Callable[[dict], Any]]:
+        """For :func:`~laftr_cl.fsd.liftr.interpret.run_graph` on any batch size: the ``affine`` steps
+        computed with their parameters broadcast to the batch (the trace baked in its example batch)."""
+        params = dict(self.model.named_parameters())
+        return {step.node: (lambda env, s=step: s.fn(env[s.extra["source"]], params))
+                for step in self.steps if step.kind == "affine"}
+
     # ------------------------------------------------------------------ reading the graph
     def _walk(self) -> int:
         placeholders = 0
         for node in self.trace.graph.nodes:
             if node.op == "placeholder":
-                self._env[node] = _StepIndex(INPUT) if placeholders == 0 else None
+                self._env[node] = StepIndex(INPUT) if placeholders == 0 else None
                 placeholders += 1
             elif node.op == "get_attr":
                 value = self.trace.constants[node]
                 if isinstance(value, nn.Parameter):
-                    self._env[node] = _Parameter(node.target)
+                    self._env[node] = ParamValue((node.target,), lambda params, name=node.target: params[name])
                 else:
                     self._env[node] = value
             elif node.op == "output":
                 out = self._env.get(node.args[0]) if isinstance(node.args[0], fx.Node) else None
-                if not isinstance(out, _StepIndex) or out == INPUT or len(self.steps[out].shape) != 1:
+                if not isinstance(out, StepIndex) or out == INPUT or len(self.steps[out].shape) != 1:
                     raise ValueError("LIFTR needs the model's forward to return logits [B, outputs] computed "
                                      "from its input.")
                 return out
@@ -166,23 +141,25 @@ class Network:
         step = Step(len(self.steps), kind, self.trace.paths.get(node) or node.name, inputs, node, self._shape(node),
                     **settings)
         self.steps.append(step)
-        self._env[node] = _StepIndex(step.index)
+        self._env[node] = StepIndex(step.index)
 
     def _node(self, node: fx.Node) -> None:
         args = fx.node.map_arg(node.args, lambda n: self._env[n])
         kwargs = fx.node.map_arg(node.kwargs, lambda n: self._env[n])
         flat: list[Any] = []
         fx.node.map_aggregate((args, kwargs), flat.append)
-        if any(isinstance(v, _Parameter) for v in flat):
-            self._fail(node, "it reads a parameter directly; LIFTR reads parameters inside nn.Linear and nn.LayerNorm")
-        acts = [int(v) for v in flat if isinstance(v, _StepIndex)]
-        if node.target is operator.getitem and isinstance(args[0], _Outputs):
+        acts = [int(v) for v in flat if isinstance(v, StepIndex)]
+        values = [v for v in flat if isinstance(v, ParamValue)]
+        if values:
+            self._parameter_node(node, args, kwargs, acts, values, _ADD)
+            return
+        if node.target is operator.getitem and isinstance(args[0], Outputs):
             if args[1] != 0:
                 self._fail(node, "only the attention's output (item 0) is read; ask for need_weights=False")
-            self._env[node] = _StepIndex(args[0].index)
+            self._env[node] = StepIndex(args[0].index)
             return
         if not acts:
-            self._env[node] = _evaluate(self.model, node, args, kwargs)
+            self._env[node] = evaluate(self.model, node, args, kwargs)
             return
         static = all(a == INPUT or self.steps[a].static for a in acts)
         module = self.model.get_submodule(node.target) if node.op == "call_module" else None
@@ -190,6 +167,10 @@ class Network:
         has_params = module is not None and any(True for _ in module.parameters())
         if isinstance(module, nn.Linear):
             self._add(node, "linear", acts[:1], module=module)
+        elif isinstance(module, nn.Conv2d):
+            if module.padding_mode != "zeros":
+                self._fail(node, f"padding_mode={module.padding_mode!r} (LIFTR reads only 'zeros')")
+            self._add(node, "conv", acts[:1], module=module)
         elif isinstance(module, nn.LayerNorm):
             if len(module.normalized_shape) != 1 or not module.elementwise_affine:
                 self._fail(node, "LIFTR reads LayerNorm over the last dim with an affine γ, β")
@@ -199,19 +180,19 @@ class Network:
         elif isinstance(module, ACTIVATION_MODULES) or (module is None and (
                 target in ACTIVATION_FUNCTIONS or (node.op == "call_method" and target in ACTIVATION_METHODS))):
             if static:
-                self._add(node, "static", acts[:1], fn=_bind(node, args, kwargs, module))
+                self._add(node, "static", acts[:1], fn=bind(node, args, kwargs, module))
             else:
-                self._add(node, "activation", acts[:1], fn=_bind(node, args, kwargs, module), relu=target in _RELU)
+                self._add(node, "activation", acts[:1], fn=bind(node, args, kwargs, module), relu=target in _RELU)
         elif isinstance(module, _IDENTITY_MODULES) or target is F.dropout:
             self._add(node, "static" if static else "identity", acts[:1], fn=lambda x: x)
-        elif module is None and target in _RESHAPE:
-            self._add(node, "reshape", acts[:1], fn=_bind(node, args, kwargs, None))
+        elif isinstance(module, (nn.Flatten, nn.Unflatten)) or (module is None and target in _RESHAPE):
+            self._add(node, "reshape", acts[:1], fn=bind(node, args, kwargs, None))
             if static:
                 self.steps[-1].kind = "static"
         elif module is None and target in _ADD and not static:
             self._add_or_sub(node, args, kwargs, _ADD[target])
         elif module is None and (target in _PERMUTE or target in _MEAN) and not static:
-            fn = _bind(node, args, kwargs, None)
+            fn = bind(node, args, kwargs, None)
             if not self._keeps_batch(node, fn, acts[0]):
                 self._fail(node, "it mixes examples (acts on the batch dimension)")
             count = 1.0
@@ -220,7 +201,7 @@ class Network:
             self._add(node, "linear_map", acts[:1], fn=fn, factor=1.0 / count)
         elif module is None and target in _SCALE and not static:
             a, b = args[0], args[1]
-            act, number = (a, b) if isinstance(a, _StepIndex) else (b, a)
+            act, number = (a, b) if isinstance(a, StepIndex) else (b, a)
             if not isinstance(number, (int, float)) or (_SCALE[target] and act is not a):
                 self._fail(node, "only multiplication or division by a number is linear")
             self._add(node, "scale", [int(act)], factor=1.0 / number if _SCALE[target] else float(number))
@@ -229,104 +210,16 @@ class Network:
         else:
             self._fail(node)
 
-    def _input_shape(self, index: int) -> tuple[int, ...]:
-        return self.input_shape if index == INPUT else self.steps[index].shape
-
-    def _keeps_batch(self, node: fx.Node, fn: Callable[[Tensor], Tensor], source: int) -> bool:
-        """Whether ``fn`` treats each example alone: rows of a distinct batch stay rows of the output."""
-        example = torch.arange(3 * math.prod(self._input_shape(source)), dtype=torch.float64)
-        example = example.reshape(3, *self._input_shape(source))
-        try:
-            together = fn(example)
-            apart = torch.cat([fn(example[i:i + 1]) for i in range(3)])
-        except (RuntimeError, IndexError):
-            return False
-        return together.shape == apart.shape and torch.equal(together, apart)
-
-    def _attention(self, node: fx.Node, module: nn.MultiheadAttention, args: tuple, kwargs: dict) -> None:
-        inputs = list(args[:3]) + [kwargs.get(k) for k in ("query", "key", "value") if k in kwargs]
-        masks = [kwargs.get(k, args[i] if len(args) > i else None) for i, k in ((3, "key_padding_mask"),
-                                                                            (5, "attn_mask"))]
-        if len(inputs) != 3 or not all(isinstance(v, _StepIndex) for v in inputs) or len(set(inputs)) != 1:
-            self._fail(node, "LIFTR reads self-attention attn(h, h, h) of one value")
-        if not module.batch_first or not module._qkv_same_embed_dim or module.bias_k is not None or any(
-                m is not None for m in masks) or kwargs.get("is_causal", False):
-            self._fail(node, "LIFTR reads nn.MultiheadAttention with batch_first=True, one in-projection and no "
-                             "masks or added key/value biases")
-        index = len(self.steps)
-        shape = tuple(self._values[node][0].shape[1:])
-        self.steps.append(Step(index, "attention", self.trace.paths.get(node) or node.name, [int(inputs[0])], node,
-                               shape, module=module))
-        self._env[node] = _Outputs(index)
-
     def _add_or_sub(self, node: fx.Node, args: tuple, kwargs: dict, sign: float) -> None:
         a, b = args[0], args[1] if len(args) > 1 else kwargs.get("other")
         if kwargs.get("alpha", 1) != 1:
             self._fail(node, "add/sub with alpha is not supported")
-        if isinstance(a, _StepIndex) and isinstance(b, _StepIndex):
+        if isinstance(a, StepIndex) and isinstance(b, StepIndex):
             self._add(node, "add", [int(a), int(b)], signs=(1.0, sign))
-        elif isinstance(a, _StepIndex):
+        elif isinstance(a, StepIndex):
             self._add(node, "identity", [int(a)])
         elif sign < 0:
             self._add(node, "scale", [int(b)], factor=-1.0)  # constant − activation
         else:
             self._add(node, "identity", [int(b)])
 
-
-@dataclass
-class _Parameter:
-    name: str
-
-
-@dataclass
-class _Outputs:
-    """The tuple an ``nn.MultiheadAttention`` returns (its item 0 is the step ``index``'s value)."""
-
-    index: int
-
-
-class _StepIndex(int):
-    """A step index in the walk's environment (an int subclass, so that numbers in a call stay numbers)."""
-
-
-def run_graph(model: nn.Module, trace: Trace, x: Tensor, visit: Callable[[fx.Node, tuple], None] | None = None,
-              values: dict[fx.Node, Any] | None = None) -> Tensor:
-    """The traced forward on ``x [B, *input_shape]``, node by node: returns the logits ``[B, K]``;
-    ``visit(node, args)`` sees each node's argument values before it runs, ``values`` (if given)
-    receives every node's value."""
-    env: dict[fx.Node, Any] = {} if values is None else values
-    first = True
-    for node in trace.graph.nodes:
-        if node.op == "placeholder":
-            env[node], first = (x if first else None), False
-            continue
-        if node.op == "get_attr":
-            env[node] = trace.constants[node]
-            continue
-        args = fx.node.map_arg(node.args, lambda n: env[n])
-        if node.op == "output":
-            return args[0]
-        kwargs = fx.node.map_arg(node.kwargs, lambda n: env[n])
-        if visit is not None:
-            visit(node, args)
-        env[node] = _evaluate(model, node, args, kwargs, grad=True)
-    raise ValueError("The traced graph has no output.")
-
-
-def _evaluate(model: nn.Module, node: fx.Node, args: tuple, kwargs: dict, grad: bool = False) -> Any:
-    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-        if node.op == "call_function":
-            return node.target(*args, **kwargs)
-        if node.op == "call_method":
-            return getattr(args[0], node.target)(*args[1:], **kwargs)
-        return model.get_submodule(node.target)(*args, **kwargs)
-
-
-def _bind(node: fx.Node, args: tuple, kwargs: dict, module: nn.Module | None) -> Callable[[Tensor], Tensor]:
-    """The node's call as a function of its one activation (its first argument)."""
-    if module is not None:
-        return module
-    target = node.target
-    if node.op == "call_method":
-        return lambda x: getattr(x, target)(*args[1:], **kwargs)
-    return lambda x: target(x, *args[1:], **kwargs)

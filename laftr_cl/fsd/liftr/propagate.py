@@ -18,6 +18,7 @@ A value that is a fixed function of the input (``None`` here) has change 0.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from laftr_cl.fsd.liftr import attention
@@ -25,6 +26,7 @@ from laftr_cl.fsd.liftr.bank import LiftrBank
 from laftr_cl.fsd.liftr.graph import INPUT, Step
 from laftr_cl.fsd.liftr.states import Map, Moments, apply, per_task, sandwich
 from laftr_cl.fsd.noise import Noise
+from laftr_cl.fsd.trace import EXAMPLE_BATCH
 
 MODES = ("deterministic", "stochastic")
 
@@ -64,6 +66,10 @@ class Propagation:
             return None
         if kind == "linear":
             return self._linear(step, xs[0])
+        if kind == "conv":
+            return self._conv(step, xs[0])
+        if kind == "affine":
+            return self._affine(step, xs[0])
         if kind == "activation":
             return None if xs[0] is None else self._activation(step, xs[0])
         if kind == "layernorm":
@@ -135,8 +141,7 @@ class Propagation:
     def _linear_map(self, step: Step, x):
         """A per-example linear op ``fn`` (its squared map: ``factor``·fn, as its coefficients are 0, 1 or 1/k)."""
         def fn(v: Tensor) -> Tensor:
-            out = step.fn(v.reshape(-1, *v.shape[2:]))
-            return out.reshape(*v.shape[:2], *out.shape[1:])
+            return _fold(step.fn, v)
 
         return self._propagate(x, fn, lambda v: fn(v) * step.factor, self._input_shape(step))
 
@@ -158,6 +163,52 @@ class Propagation:
         y = self._propagate(dx, lambda v: v @ weight.T, lambda v: v @ weight.pow(2).T, shape)
         return self._plus_noise(y, key, lambda v: per_task(v, delta_w), lambda v: per_task(v, delta_w.pow(2)),
                                 delta_b, shape)
+
+    def _conv(self, step: Step, dx):
+        module, shape = step.module, self._input_shape(step)
+        path, t = self.bank.paths[id(module)], self.bank.num_tasks
+        weight, bias = module.weight, module.bias
+        delta_w = weight - self.bank.snapshot[f"{path}.weight"]  # [T, O, C/g, k, k]
+        delta_b = weight.new_zeros(t, weight.shape[0]) if bias is None else bias - self.bank.snapshot[f"{path}.bias"]
+
+        def conv(v: Tensor, w: Tensor, groups: int) -> Tensor:
+            out = F.conv2d(v, w, None, module.stride, module.padding, module.dilation, groups)
+            return out
+
+        def shared(w: Tensor) -> Map:
+            return lambda v: _fold(lambda u: conv(u, w, module.groups), v)
+
+        def per_task_conv(w: Tensor) -> Map:
+            def fn(v: Tensor) -> Tensor:  # [T, B, C, H, W] → one grouped convolution over the T tasks
+                b = v.shape[1]
+                out = conv(v.transpose(0, 1).reshape(b, -1, *v.shape[3:]), w.reshape(-1, *w.shape[2:]), t * module.groups)
+                return out.reshape(b, t, -1, *out.shape[2:]).transpose(0, 1)
+            return fn
+
+        y = self._propagate(dx, shared(weight), shared(weight.pow(2)), shape)
+        return self._plus_noise(y, step.node.name, per_task_conv(delta_w), per_task_conv(delta_w.pow(2)),
+                                delta_b[:, :, None, None], shape)
+
+    def _affine(self, step: Step, dx):
+        """``fn(x, params)`` affine in x: ``fn(dx, 0)`` plus the change of ``fn(0, params)`` per task."""
+        params = dict(self.bank.network.model.named_parameters())
+        zero_params = {n: torch.zeros_like(params[n]) for n in step.extra["params"]}
+        shape = self._input_shape(step)
+        y = self._propagate(dx, lambda v: _fold(lambda u: step.fn(u, zero_params), v),
+                            lambda v: _fold(lambda u: step.fn(u, zero_params), v), shape)
+        zero = params[step.extra["params"][0]].new_zeros(EXAMPLE_BATCH, *shape)
+        now = step.fn(zero, params)[0]
+        shift = torch.stack([now - step.fn(zero, {n: self.bank.snapshot[n][t] for n in step.extra["params"]})[0]
+                             for t in range(self.bank.num_tasks)])  # [T, *f]
+        if y is None:
+            if self.mode == "stochastic":
+                return shift.unsqueeze(1).expand(-1, self.samples, *shift.shape[1:])
+            flat = shift.reshape(shift.shape[0], -1)
+            spread = {"cov": flat.new_zeros(*flat.shape, flat.shape[1])} if self.full else {"var": torch.zeros_like(shift)}
+            return Moments(shift, **spread)
+        if isinstance(y, Moments):
+            return Moments(y.mean + shift, cov=y.cov, var=y.var)
+        return y + shift.unsqueeze(1)
 
     def _activation(self, step: Step, dx):
         key = step.node.name
@@ -198,3 +249,8 @@ class Propagation:
         return self._plus_noise(y, f"{key}.normalized", lambda v: v * delta_gamma,
                                 lambda v: v * delta_gamma.pow(2), delta_beta, shape)
 
+
+def _fold(fn: Map, v: Tensor) -> Tensor:
+    """A per-example op ``fn [N, *f] → [N, *f']`` on ``v [T, B, *f]`` (T·B examples) → ``[T, B, *f']``."""
+    out = fn(v.reshape(-1, *v.shape[2:]))
+    return out.reshape(*v.shape[:2], *out.shape[1:])

@@ -2,7 +2,7 @@
 
 Per step (``F`` = features of the step's input, flattened; ``covariance`` ``full`` or ``diag``):
 
-* ``linear``: the input's mean ``[*f]`` and covariance ``[F, F]`` (``full``) or variance ``[*f]`` (``diag``).
+* ``linear``, ``conv``: the input's mean ``[*f]`` and covariance ``[F, F]`` (``full``) or variance ``[*f]`` (``diag``).
 * ``activation``: ReLU: the firing rate P(s > 0) ``[*f]``; a smooth σ: the mean Jacobian E[σ'(s)]
   ``[*f]`` and its second moment E[σ'(s)²] ``[*f]``.
 * ``attention``: see :mod:`laftr_cl.fsd.liftr.attention`.
@@ -22,10 +22,11 @@ import torch.fx as fx
 from torch import Tensor
 
 from laftr_cl.fsd.liftr import attention
-from laftr_cl.fsd.liftr.graph import Network, Step, run_graph
+from laftr_cl.fsd.liftr.graph import Network, Step
+from laftr_cl.fsd.liftr.interpret import run_graph
 
 
-RECORDED = ("linear", "activation", "layernorm", "attention")
+RECORDED = ("linear", "conv", "activation", "layernorm", "attention")
 """The step kinds that keep statistics."""
 
 
@@ -78,7 +79,7 @@ def _derivative(fn: Callable[[Tensor], Tensor], s: Tensor) -> Tensor:
 def record(step: Step, x: Tensor, sums: Sums, covariance: str) -> None:
     """Adds step ``step``'s statistics of its input batch ``x [B, *f]`` to ``sums``."""
     key = step.node.name
-    if step.kind == "linear":
+    if step.kind in ("linear", "conv"):
         _moments(sums, key, x, covariance)
     elif step.kind == "activation":
         if step.relu:
@@ -108,7 +109,7 @@ def finish(sums: Sums, network: Network, dtype: torch.dtype) -> dict[str, Tensor
     """The statistics' means (covariances centred), in ``dtype``."""
     means = sums.means()
     for step in network.steps:
-        if step.kind == "linear":
+        if step.kind in ("linear", "conv"):
             _centre(means, step.node.name)
         elif step.kind == "layernorm":
             _centre(means, f"{step.node.name}.normalized")
@@ -127,7 +128,7 @@ def run_recording(network: Network, x: Tensor, sums: Sums, covariance: str) -> T
         if node in steps:
             record(steps[node], args[0], sums, covariance)
 
-    return run_graph(network.model, network.trace, x, visit)
+    return run_graph(network.model, network.trace, x, visit, overrides=network.overrides())
 
 
 __all__ = ["Sums", "record", "finish", "run_recording"]

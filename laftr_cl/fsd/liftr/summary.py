@@ -68,10 +68,12 @@ class LiftrSummary:
 
 
 def snapshot_of(network: Network) -> dict[str, Tensor]:
-    """Detached copies of the parameters of the network's steps with a module (linear, layernorm, attention)."""
-    names = {id(p): name for name, p in network.model.named_parameters()}
-    return {names[id(p)]: p.detach().clone() for step in network.steps if step.module is not None
-            for p in step.module.parameters()}
+    """Detached copies of the parameters the network's steps read (their modules', and those read directly)."""
+    params = dict(network.model.named_parameters())
+    names = {id(p): name for name, p in params.items()}
+    kept = {names[id(p)] for step in network.steps if step.module is not None for p in step.module.parameters()}
+    kept |= {name for step in network.steps for name in step.extra.get("params", ())}
+    return {name: params[name].detach().clone() for name in params if name in kept}
 
 
 def liftr_summarize(model: nn.Module, data: Any, *, covariance: str = "full",
