@@ -57,8 +57,9 @@ class GatedView:
         model: the module; the current pass reads its live parameters at call time.
         task_labels: the heads' labels, ``(None,)`` for a model without task labels.
         ops: the ops in graph order; ``output`` is the index of the op giving the logits.
-        num_relus: number of ReLU gates (= number of firing-rate tensors of a summary).
+        num_relus: number of gated activations (= number of firing-rate tensors of a summary).
         unit_shapes: per-example shape of each gate's units.
+        activations: each gate's :class:`~laftr_cl.fsd.activations.Pointwise` (ReLU, GELU, ...).
         output_widths: per head, the number of logits it really has (before padding to ``num_outputs``).
     """
 
@@ -75,6 +76,7 @@ class GatedView:
         shapes = built[0][2]
         self.unit_shapes = [torch.Size(shapes[op.index]) for op in self.ops if isinstance(op, GateOp)]
         self.num_relus = len(self.unit_shapes)
+        self.activations = [op.activation for op in self.ops if isinstance(op, GateOp)]
         self._last_use = _last_uses(self.ops, self.output)
 
     def _build(self, label: int | None):
@@ -179,15 +181,15 @@ class GatedView:
         """Forward of ``x [B, *input_shape]`` through ``task_label``'s head at the model's current
         parameters: logits ``[B, out]`` and each ReLU's input ``[B, *units]``.
 
-        This is the reference pass with the model itself as the one snapshot (gates ``1[s > 0]``),
-        so it computes the network's own eval-mode function."""
+        This is the reference pass with the model itself as the one snapshot (each gate ``g(s)`` of its
+        own pre-activation: ``1[s > 0]`` for a ReLU), so it computes the network's own eval-mode function."""
         slot_heads = torch.full((1, 1), self.head_of(task_label), dtype=torch.long, device=x.device)
         params = self.reference_params([self.snapshot()], torch.zeros_like(slot_heads), slot_heads)
         pre_activations: list[Tensor] = []
 
         def gate(relu_index: int, s: Tensor) -> Tensor:
             pre_activations.append(s.reshape(-1, *s.shape[3:]))
-            return (s > 0).to(s.dtype)
+            return self.activations[relu_index].gate(s)
 
         ctx = PassContext(num_snapshots=1, slots=1, samples=x.shape[0], reference_params=params, gate=gate,
                           noise=None, slot_heads=slot_heads)  # type: ignore[arg-type]

@@ -43,13 +43,14 @@ class ReferenceMoments:
 
 
 class _Gate:
-    """Moments through independent Bernoulli(rate) gates scaled by ``scale`` (see the module docstring)."""
+    """Moments through independent gates of mean ``rate`` and variance ``variance`` (None: a Bernoulli's,
+    ``rate(1 − rate)``), scaled by ``scale`` (see the module docstring)."""
 
-    def __init__(self, rate: Tensor | float, like: Tensor, scale: float) -> None:
+    def __init__(self, rate: Tensor | float, like: Tensor, scale: float, variance: Tensor | None = None) -> None:
         self.rate = rate if isinstance(rate, Tensor) else torch.full_like(like, rate)
         self.scale = scale
         self.outer = self.rate.unsqueeze(-1) * self.rate.unsqueeze(-2) * scale**2
-        self.spread = self.rate * (1 - self.rate) * scale**2
+        self.spread = (self.rate * (1 - self.rate) if variance is None else variance) * scale**2
 
     def mean(self, mean: Tensor) -> Tensor:
         return self.rate * mean * self.scale
@@ -84,10 +85,11 @@ class JointMoments:
             cov_dd=delta @ tt_delta + cross + cross.mT + weight @ self.cov_dd @ weight.mT,
         )
 
-    def gate(self, rate: Tensor | float, reference: ReferenceMoments, scale: float = 1.0) -> "JointMoments":
-        """Independent Bernoulli(rate) gates (``rate [N, P, h]`` or a float), outputs times ``scale``;
-        ``reference``: the reference moments after them (cached)."""
-        gated = _Gate(rate, self.mean_t, scale)
+    def gate(self, rate: Tensor | float, reference: ReferenceMoments, scale: float = 1.0,
+             variance: Tensor | None = None) -> "JointMoments":
+        """Independent gates of mean ``rate [N, P, h]`` (or a float) and ``variance`` (None: Bernoulli),
+        outputs times ``scale``; ``reference``: the reference moments after them (cached)."""
+        gated = _Gate(rate, self.mean_t, scale, variance)
         return JointMoments(
             mean_t=reference.mean,
             mean_d=gated.mean(self.mean_d),
@@ -108,6 +110,13 @@ class JointMoments:
             + ((weight @ self.cov_dd) * weight).sum(-1)
         )
         return mean.pow(2) + variance
+
+
+def _gate_moments(bank: SummaryBank, op: GateOp) -> tuple[Tensor, Tensor | None]:
+    """``(E[z], Var z)`` of gate ``op``'s draws (``Var`` None for a ReLU: the Bernoulli's own, as before)."""
+    if op.activation.floor == 0.0:
+        return bank.firing_rates[op.relu_index], None
+    return bank.gate_laws[op.relu_index].moments()
 
 
 def _affine(weight: Tensor, x: Tensor, bias: Tensor | None) -> Tensor:
@@ -156,7 +165,8 @@ class ExactEstimator(Estimator):
             elif isinstance(op, LinearOp):
                 moments = moments.linear(*self._weights(bank, op), after[op.index])
             elif isinstance(op, GateOp):
-                moments = moments.gate(bank.firing_rates[op.relu_index], after[op.index])
+                mean, variance = _gate_moments(bank, op)
+                moments = moments.gate(mean, after[op.index], 1.0, variance)
             else:
                 keep = 1 - op.rate
                 moments = moments.gate(keep, after[op.index], 1 / keep)
@@ -201,10 +211,12 @@ class ExactEstimator(Estimator):
                                                    weight_t @ moments.cov @ weight_t.mT)
                 elif isinstance(op, GateOp) or (isinstance(op, DropoutOp) and same_dropout and op.rate > 0):
                     cls._require_linear(moments, op)
-                    rate, scale = ((bank.firing_rates[op.relu_index], 1.0) if isinstance(op, GateOp)
-                                   else (1 - op.rate, 1 / (1 - op.rate)))
-                    gated = _Gate(rate, moments.mean, scale)
-                    moments = ReferenceMoments(gated.mean(moments.mean), gated.cov(moments.cov, moments.mean, moments.mean))
+                    rate, variance, scale = (_gate_moments(bank, op) + (1.0,) if isinstance(op, GateOp)
+                                             else (1 - op.rate, None, 1 / (1 - op.rate)))
+                    gated = _Gate(rate, moments.mean, scale, variance)
+                    offset = op.activation.offset if isinstance(op, GateOp) else 0.0
+                    moments = ReferenceMoments(gated.mean(moments.mean) + offset,
+                                               gated.cov(moments.cov, moments.mean, moments.mean))
                 elif isinstance(op, (ReshapeOp, DropoutOp)):
                     continue
                 else:
