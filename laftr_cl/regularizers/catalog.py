@@ -83,6 +83,15 @@ LAFTR = register(RegularizerSpec(
 ))
 register(LAFTR.variant("laftr_lowrank", inputs="lowrank"))
 
+def _liftr_check(options: Mapping[str, Any], cfg: Any) -> tuple[str, Any, str, str] | None:
+    if options.get("covariance") == "full" and cfg.model.get("name") == "vit":
+        return ("regularizer.plugin.covariance", "full",
+                "covariance=full keeps a (tokens·width)² covariance per layer and task (41 MB per layer for 50 tokens "
+                "of width 64) and propagates one as large each step: with model=vit keep variances",
+                "regularizer.plugin.covariance=diag")
+    return None
+
+
 LIFTR = register(RegularizerSpec(
     name="liftr",
     plugin="laftr_cl.regularizers.liftr.LiftrPlugin",
@@ -96,6 +105,7 @@ LIFTR = register(RegularizerSpec(
         "summary_batch_size": SUMMARY_BATCH,
     },
     requires=(Requirement("liftr_network"),),
+    check=_liftr_check,
 ))
 
 _MEMORY_FSD = {

@@ -67,6 +67,9 @@ def test_run_writes_memory_to_results_and_bad_settings_are_config_errors(tmp_pat
         cfg = compose_run_config(["debug=fast", "regularizer=liftr", bad], tmp_path / "bad")
         with pytest.raises(ConfigError, match=bad.split("=")[0].replace(".", r"\.")):
             run_experiment(cfg, tmp_path / "bad")
+    cfg = compose_run_config(["debug=fast", "regularizer=liftr", "model=mlp", "model.name=vit"], tmp_path / "vit")
+    with pytest.raises(ConfigError, match=r"regularizer\.plugin\.covariance=diag"):
+        run_experiment(cfg, tmp_path / "vit")  # the check reads the model's name (model=vit: tokens)
     cfg = compose_run_config(["debug=fast", "regularizer=liftr", "model=cifar_net"], tmp_path / "conv")
     with pytest.raises(ConfigError, match="regularizer=liftr needs a network of Linear"):
         run_experiment(cfg, tmp_path / "conv")
