@@ -11,6 +11,7 @@ from torch import nn
 
 from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
 from laftr_cl.config_check import ConfigError
+from laftr_cl.fsd.registry import Registry
 from laftr_cl.training.compiled_step import TrainStep, check_step_settings, is_step_penalty, run_compiled_epoch
 from laftr_cl.training.precision import autocast, check_precision
 from laftr_cl.training.tensor_loader import TensorBatchLoader
@@ -107,7 +108,10 @@ class TensorNaive(TensorLoaderMixin, Naive):
             super()._before_backward(**kwargs)
 
 
-STRATEGIES = {"naive": TensorNaive, "joint": JointTraining}
+STRATEGIES: Registry[type[Naive] | type[JointTraining]] = Registry("regularizer.strategy")
+"""The strategies ``regularizer.strategy`` names."""
+STRATEGIES.add("naive", TensorNaive)
+STRATEGIES.add("joint", JointTraining)
 
 
 def build_strategy(
@@ -131,9 +135,7 @@ def build_strategy(
     cannot run (a compiled step with a plugin that acts inside the step, ``cudagraph`` on a CPU,
     a compiled ``joint``) raises :class:`~laftr_cl.config_check.ConfigError`.
     """
-    if kind not in STRATEGIES:
-        raise ValueError(
-            f"regularizer.strategy={kind!r} is not a strategy: choose one of {sorted(STRATEGIES)}.")
+    strategy = STRATEGIES.get(kind)
     try:
         check_precision(precision)
         check_step_settings(compile, device, plugins)
@@ -143,7 +145,7 @@ def build_strategy(
         raise ConfigError(f"regularizer.strategy={kind} trains with Avalanche's own loop: leave "
                           "train.compile=none and train.precision=fp32 for it.")
     extra = {"tensor_benchmark": benchmark, "compile": compile, "precision": precision} if kind == "naive" else {}
-    return STRATEGIES[kind](
+    return strategy(
         model=model,
         optimizer=optimizer,
         criterion=nn.CrossEntropyLoss(),

@@ -22,8 +22,8 @@ from torch import Tensor
 
 from laftr_cl.fsd.liftr.bank import LiftrBank
 from laftr_cl.fsd.liftr.graph import Network
-from laftr_cl.fsd.liftr.propagate import MODES, Propagation
-from laftr_cl.fsd.liftr.summary import COVARIANCES, LiftrSummary, liftr_summarize
+from laftr_cl.fsd.liftr.propagate import LIFTR_MODES, Propagation
+from laftr_cl.fsd.liftr.summary import LIFTR_COVARIANCES, LiftrSummary, liftr_summarize
 from laftr_cl.fsd.noise import Noise
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -47,5 +47,5 @@ def liftr_fsd(bank: LiftrBank, *, mode: str = "deterministic", num_samples: int 
 
 
 
-__all__ = ["liftr_summarize", "liftr_fsd", "LiftrSummary", "LiftrBank", "Network", "MODES", "COVARIANCES",
-           "REDUCTIONS"]
+__all__ = ["liftr_summarize", "liftr_fsd", "LiftrSummary", "LiftrBank", "Network", "LIFTR_MODES",
+           "LIFTR_COVARIANCES", "REDUCTIONS"]

@@ -28,7 +28,7 @@ from laftr_cl.fsd.liftr.states import Map, Moments, apply, per_task, sandwich
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.trace import EXAMPLE_BATCH
 
-MODES = ("deterministic", "stochastic")
+LIFTR_MODES = ("deterministic", "stochastic")
 
 
 class Propagation:
@@ -40,8 +40,8 @@ class Propagation:
     """
 
     def __init__(self, bank: LiftrBank, mode: str, num_samples: int, noise: Noise) -> None:
-        if mode not in MODES:
-            raise ValueError(f"Unknown mode={mode!r}: choose one of {', '.join(MODES)}.")
+        if mode not in LIFTR_MODES:
+            raise ValueError(f"Unknown mode={mode!r}: choose one of {', '.join(LIFTR_MODES)}.")
         self.bank, self.mode, self.samples, self.noise = bank, mode, num_samples, noise
         self.stats, self.derived = bank.statistics, bank.derived
         self.full = bank.covariance == "full"

@@ -13,7 +13,7 @@ from laftr_cl.fsd.liftr.statistics import Sums, finish, run_recording
 from laftr_cl.fsd.tensors import eval_mode, output_unit_index, tensor_bytes
 
 FORMAT_VERSION = 1
-COVARIANCES = ("full", "diag")
+LIFTR_COVARIANCES = ("full", "diag")
 """``covariance`` options: the stored input moments as a full covariance or a variance per feature."""
 _MOMENT_SUFFIXES = (".mean", ".cov", ".var")
 
@@ -87,8 +87,8 @@ def liftr_summarize(model: nn.Module, data: Any, *, covariance: str = "full",
         output_units: O_t, the task's outputs, or None for all.
         batch_size: chunk size when ``data`` is a tuple of tensors.
     """
-    if covariance not in COVARIANCES:
-        raise ValueError(f"Unknown covariance={covariance!r}: choose one of {', '.join(COVARIANCES)}.")
+    if covariance not in LIFTR_COVARIANCES:
+        raise ValueError(f"Unknown covariance={covariance!r}: choose one of {', '.join(LIFTR_COVARIANCES)}.")
     reference = next(model.parameters())
     sums, network = Sums(), None
     with eval_mode(model), torch.no_grad():

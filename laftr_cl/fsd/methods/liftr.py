@@ -8,7 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from laftr_cl.fsd.baselines.common import plain_network
-from laftr_cl.fsd.liftr import COVARIANCES, MODES, LiftrBank, LiftrSummary, liftr_fsd, liftr_summarize
+from laftr_cl.fsd.liftr import (LIFTR_COVARIANCES, LIFTR_MODES, LiftrBank, LiftrSummary, liftr_fsd,
+                                liftr_summarize)
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
 
 
@@ -33,10 +34,11 @@ class LiftrMethod(FsdMethod):
 
     def __init__(self, *, mode: str = "deterministic", covariance: str = "full", num_samples: int = 32,
                  batch_size: int = 256) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode={mode!r} is not a LIFTR mode: choose {' or '.join(MODES)}.")
-        if covariance not in COVARIANCES:
-            raise ValueError(f"covariance={covariance!r} is not a LIFTR covariance: choose {' or '.join(COVARIANCES)}.")
+        if mode not in LIFTR_MODES:
+            raise ValueError(f"mode={mode!r} is not a LIFTR mode: choose {' or '.join(LIFTR_MODES)}.")
+        if covariance not in LIFTR_COVARIANCES:
+            raise ValueError(f"covariance={covariance!r} is not a LIFTR covariance: choose "
+                             f"{' or '.join(LIFTR_COVARIANCES)}.")
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"num_samples={num_samples!r} must be an integer >= 1 (draws per task per step).")
         self.mode, self.covariance, self.num_samples, self.batch_size = mode, covariance, num_samples, batch_size
