@@ -135,6 +135,17 @@ def test_gradients_match_finite_differences(mode, covariance):
     assert torch.allclose(analytic, numeric, rtol=1e-5, atol=1e-9)
 
 
+def test_a_bank_for_the_deterministic_mode_keeps_no_factors():
+    net = smooth_net()
+    summary = liftr_summarize(net, data(), covariance="full")
+    current = moved(net)
+    lean = LiftrBank(current, [summary], sampling=False)
+    assert not any(k.endswith((".factor", ".std", ".jacobian_std")) for k in lean.derived)
+    assert torch.equal(liftr_fsd(lean), liftr_fsd(LiftrBank(current, [summary])))
+    with pytest.raises(ValueError, match="sampling=True"):
+        liftr_fsd(lean, mode="stochastic")
+
+
 def test_tasks_are_batched_in_one_pass():
     net = smooth_net()
     first = liftr_summarize(net, data(seed=0), covariance="full")

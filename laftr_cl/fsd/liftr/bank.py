@@ -43,10 +43,13 @@ class LiftrBank:
         output_mask: ``[T, K]``, 1 on each task's output units O_t.
         paths: ``id(module)`` → the module's path in the model (its snapshot entries' prefix).
 
+    ``sampling``: also derive what the stochastic mode draws from (the factors and standard deviations;
+    the deterministic mode reads the statistics themselves).
+
     Raises ValueError when the summaries do not fit ``model`` or each other.
     """
 
-    def __init__(self, model: nn.Module, summaries: Sequence[LiftrSummary]) -> None:
+    def __init__(self, model: nn.Module, summaries: Sequence[LiftrSummary], *, sampling: bool = True) -> None:
         summaries = list(summaries)
         if not summaries or not all(isinstance(s, LiftrSummary) for s in summaries):
             raise ValueError("LIFTR needs a non-empty list of LiftrSummary objects (made by liftr_summarize()).")
@@ -70,7 +73,8 @@ class LiftrBank:
                     raise ValueError(f"Output units {summary.output_units.tolist()} do not fit a network with "
                                      f"{self.network.num_outputs} outputs.")
                 self.output_mask[t, summary.output_units.to(param.device)] = 1
-        self.derived = self._derive()
+        self.sampling = sampling
+        self.derived = self._derive(sampling)
 
     def _check(self, model: nn.Module) -> None:
         params = dict(model.named_parameters())
@@ -94,14 +98,14 @@ class LiftrBank:
                 raise ValueError(f"The summaries' statistic {want} has shape {list(have)}, but the model's step "
                                  f"'{step.name}' reads inputs of shape {list(source)}: another architecture.")
 
-    def _derive(self) -> dict[str, Tensor]:
+    def _derive(self, sampling: bool) -> dict[str, Tensor]:
         derived: dict[str, Tensor] = {}
         for key, value in self.statistics.items():
-            if key.endswith(".cov"):
+            if key.endswith(".cov") and sampling:
                 derived[key.removesuffix(".cov") + ".factor"] = square_root(value)
-            elif key.endswith(".var"):
+            elif key.endswith(".var") and sampling:
                 derived[key.removesuffix(".var") + ".std"] = value.clamp_min(0).sqrt()
-            elif key.endswith(".jacobian_sq"):
+            elif key.endswith(".jacobian_sq") and sampling:
                 node = key.removesuffix(".jacobian_sq")
                 mean = self.statistics[f"{node}.jacobian"]
                 derived[f"{node}.jacobian_std"] = (value - mean * mean).clamp_min(0).sqrt()

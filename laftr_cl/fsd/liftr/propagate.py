@@ -42,6 +42,8 @@ class Propagation:
     def __init__(self, bank: LiftrBank, mode: str, num_samples: int, noise: Noise) -> None:
         if mode not in LIFTR_MODES:
             raise ValueError(f"Unknown mode={mode!r}: choose one of {', '.join(LIFTR_MODES)}.")
+        if mode == "stochastic" and not bank.sampling:
+            raise ValueError("mode=stochastic draws from the bank's factors: build it with LiftrBank(..., sampling=True).")
         self.bank, self.mode, self.samples, self.noise = bank, mode, num_samples, noise
         self.stats, self.derived = bank.statistics, bank.derived
         self.full = bank.covariance == "full"

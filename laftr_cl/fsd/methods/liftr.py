@@ -50,7 +50,7 @@ class LiftrMethod(FsdMethod):
 
     def prepare(self, model: nn.Module, summaries: Sequence[LiftrSummary]) -> LiftrBank:
         """The summaries stacked for one batched pass (checked against ``model``)."""
-        return LiftrBank(plain_network(model), list(summaries))
+        return LiftrBank(plain_network(model), list(summaries), sampling=self.mode == "stochastic")
 
     def estimate(self, model: nn.Module, prepared: LiftrBank, *, generator: torch.Generator | None = None,
                  reduction: str = "mean") -> Tensor:
