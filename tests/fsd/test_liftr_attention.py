@@ -150,3 +150,22 @@ def test_a_vision_transformer_is_read_with_its_class_token_and_positions(covaria
     with torch.no_grad():
         shifted.head.bias += 1.0  # a change of the head's bias adds ½·3·1² on top
     assert liftr_fsd(LiftrBank(shifted, [summary]), mode="deterministic") > 1.5
+
+
+def test_ops_that_mix_examples_or_use_parameters_otherwise_are_refused():
+    class MixesExamples(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed, self.head = nn.Linear(3, 4), nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.embed(x).transpose(0, 1)[0])
+
+    class ReadsAWeight(MixesExamples):
+        def forward(self, x):
+            return torch.nn.functional.linear(self.embed(x)[:, 0], self.head.weight)
+
+    with pytest.raises(ValueError, match="mixes examples"):
+        liftr_summarize(MixesExamples().to(DTYPE), tokens())
+    with pytest.raises(ValueError, match="reads a parameter directly"):
+        liftr_summarize(ReadsAWeight().to(DTYPE), tokens())

@@ -93,8 +93,12 @@ class Network(TransformerRules):
         param = next(model.parameters())
         example = torch.zeros(EXAMPLE_BATCH, *self.input_shape, device=param.device, dtype=param.dtype)
         self._values: dict[fx.Node, Any] = {}
-        with torch.no_grad():
-            run_graph(model, self.trace, example, values=self._values)
+        try:
+            with torch.no_grad():
+                run_graph(model, self.trace, example, values=self._values)
+        except Exception as error:  # what a forward raises when its traced graph is run again
+            raise ValueError(f"LIFTR could not run the traced graph of {type(model).__name__} "
+                             f"({type(error).__name__}: {error}).") from None
         self.output = self._walk()
         self.num_outputs = self.steps[self.output].shape[-1]
 
