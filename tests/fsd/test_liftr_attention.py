@@ -169,3 +169,26 @@ def test_ops_that_mix_examples_or_use_parameters_otherwise_are_refused():
         liftr_summarize(MixesExamples().to(DTYPE), tokens())
     with pytest.raises(ValueError, match="reads a parameter directly"):
         liftr_summarize(ReadsAWeight().to(DTYPE), tokens())
+
+
+def test_bytes_of_a_transformer_counted_by_hand(net):
+    parts = liftr_summarize(net, tokens(), covariance="full").nbytes()
+    def tokens_by(width: int) -> int:  # features of 4 tokens
+        return 4 * width
+
+    def inputs(features: int) -> int:  # a mean and a covariance
+        return features + features * features
+
+    heads, length = 2, 4
+    moments = (inputs(tokens_by(3))                                   # embed's input
+               + tokens_by(8) + tokens_by(8) ** 2                     # LayerNorm: normalized mean, covariance
+               + 2 * inputs(tokens_by(8))                             # attention: its input h and merged output z
+               + 6 * tokens_by(8) + 2 * heads * length ** 2           # q, k, v and scores: mean and variance
+               + inputs(tokens_by(8)) + inputs(tokens_by(6))          # the MLP's two Linear layers
+               + 2 * inputs(8))                                       # the head, read twice ([:, 0] and mean)
+    jacobians = (length + length * 8 * 8                              # LayerNorm: E[r], E[r x̂x̂ᵀ]
+                 + heads * length ** 2 + heads * length ** 3          # E[a], E[a_ij a_ik]
+                 + 2 * tokens_by(6))                                  # GELU: E[σ'], E[σ'²]
+    snapshot = sum(p.numel() for p in net.parameters())
+    assert parts == {"moments": 8 * moments, "jacobians": 8 * jacobians, "snapshot": 8 * snapshot,
+                     "output_units": 0, "total": 8 * (moments + jacobians + snapshot)}
