@@ -10,7 +10,8 @@ from avalanche.training.plugins import EvaluationPlugin
 from torch import nn
 
 from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
-from laftr_cl.config_check import ConfigError
+from laftr_cl.config import options
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.fsd.registry import Registry
 from laftr_cl.training.compiled_step import TrainStep, check_step_settings, is_step_penalty, run_compiled_epoch
 from laftr_cl.training.precision import autocast, check_precision
@@ -109,9 +110,10 @@ class TensorNaive(TensorLoaderMixin, Naive):
 
 
 STRATEGIES: Registry[type[Naive] | type[JointTraining]] = Registry("regularizer.strategy")
-"""The strategies ``regularizer.strategy`` names."""
-STRATEGIES.add("naive", TensorNaive)
-STRATEGIES.add("joint", JointTraining)
+"""The class of each option in :data:`laftr_cl.config.options.STRATEGIES` (the names and their meaning live there)."""
+for _name, _cls in {"naive": TensorNaive, "joint": JointTraining}.items():
+    assert _name in options.STRATEGIES, f"{_name} is not declared in laftr_cl.config.options.STRATEGIES"
+    STRATEGIES.add(_name, _cls)
 
 
 def build_strategy(
@@ -133,7 +135,7 @@ def build_strategy(
 
     ``compile`` and ``precision`` are ``train.compile`` and ``train.precision``; a setting that
     cannot run (a compiled step with a plugin that acts inside the step, ``cudagraph`` on a CPU,
-    a compiled ``joint``) raises :class:`~laftr_cl.config_check.ConfigError`.
+    a compiled ``joint``) raises :class:`~laftr_cl.config.checks.ConfigError`.
     """
     strategy = STRATEGIES.get(kind)
     try:
