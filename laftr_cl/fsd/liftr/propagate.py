@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from laftr_cl.fsd.liftr import attention
+from laftr_cl.fsd.liftr.attention import AttentionStep
 from laftr_cl.fsd.liftr.bank import LiftrBank
 from laftr_cl.fsd.liftr.graph import INPUT, Step
 from laftr_cl.fsd.liftr.states import Map, Moments, apply, per_task, sandwich
@@ -77,7 +77,7 @@ class Propagation:
         if kind == "layernorm":
             return self._layernorm(step, xs[0])
         if kind == "attention":
-            attend = attention.AttentionStep(self, step)
+            attend = AttentionStep(self, step)
             shape = self._input_shape(step)
             return attend.stochastic(xs[0], shape) if self.mode == "stochastic" else attend.deterministic(xs[0], shape)
         if kind == "add":

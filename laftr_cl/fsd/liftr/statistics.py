@@ -21,7 +21,7 @@ import torch
 import torch.fx as fx
 from torch import Tensor
 
-from laftr_cl.fsd.liftr import attention
+from laftr_cl.fsd.liftr.attention import record as record_attention
 from laftr_cl.fsd.liftr.graph import Network, Step
 from laftr_cl.fsd.liftr.interpret import run_graph
 
@@ -89,7 +89,7 @@ def record(step: Step, x: Tensor, sums: Sums, covariance: str) -> None:
             sums.add(f"{key}.jacobian", g.sum(0))
             sums.add(f"{key}.jacobian_sq", (g * g).sum(0))
     elif step.kind == "attention":
-        attention.record(key, step.module, x, sums, _moments, covariance)
+        record_attention(key, step.module, x, sums, _moments, covariance)
     elif step.kind == "layernorm":
         module = step.module
         x64 = x.to(torch.float64)
