@@ -146,6 +146,17 @@ def test_a_bank_for_the_deterministic_mode_keeps_no_factors():
         liftr_fsd(lean, mode="stochastic")
 
 
+def test_autocast_does_not_reach_the_estimate():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 5), nn.GELU(), nn.LayerNorm(5), nn.Linear(5, 3))
+    x, y = data()
+    summary = liftr_summarize(net, (x.float(), y), covariance="full")
+    bank = LiftrBank(moved(net, scale=0.01), [summary])
+    plain = liftr_fsd(bank)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(liftr_fsd(bank), plain)
+
+
 def test_tasks_are_batched_in_one_pass():
     net = smooth_net()
     first = liftr_summarize(net, data(seed=0), covariance="full")

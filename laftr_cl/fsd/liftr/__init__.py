@@ -25,6 +25,7 @@ from laftr_cl.fsd.liftr.graph import Network
 from laftr_cl.fsd.liftr.propagate import LIFTR_MODES, Propagation
 from laftr_cl.fsd.liftr.summary import LIFTR_COVARIANCES, LiftrSummary, liftr_summarize
 from laftr_cl.fsd.noise import Noise
+from laftr_cl.fsd.precision import float32_region
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -38,11 +39,14 @@ def liftr_fsd(bank: LiftrBank, *, mode: str = "deterministic", num_samples: int 
         mode: ``deterministic`` (moments in closed form) or ``stochastic`` (``num_samples`` draws per task).
         generator: the stochastic draws (on the model's device), or None for the device's default.
         reduction: ``mean`` or ``sum`` over tasks (a scalar), or ``none`` (``[T]``).
+
+    Runs with autocast off (under ``train.precision=bf16`` too): in the parameters' dtype.
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"Unknown reduction={reduction!r}: choose one of {', '.join(REDUCTIONS)}.")
     like = bank.output_mask
-    values = Propagation(bank, mode, num_samples, Noise.wrap(generator, like.device, like.dtype)).fsd()
+    with float32_region(like.device):  # covariances and small changes: never in bf16
+        values = Propagation(bank, mode, num_samples, Noise.wrap(generator, like.device, like.dtype)).fsd()
     return values.mean() if reduction == "mean" else values.sum() if reduction == "sum" else values
 
 
