@@ -7,11 +7,13 @@ the task's stored statistics, independently of the other layers (LIFTR's mean-fi
 
 Per step, with θ_t's values ``W0, b0, γ0, β0`` (``dW = W − W0`` …) and the stored statistics:
 
-* linear: ``dout = W·dx + dW·x + db``, x ~ N(mean, covariance) of the layer's input.
+* linear, conv: ``dout = W·dx + dW·x + db``, x ~ N(mean, covariance) of the layer's input.
 * activation: ``dout = g ⊙ dx``; ReLU: g ~ Bernoulli(rate); smooth σ: g ~ N(E[σ'], Var[σ']) per unit.
 * layernorm: ``dout = γ ⊙ (J̄·dx) + dγ ⊙ x̂ + dβ``, J̄ the average normalization Jacobian, x̂ ~ N(mean,
   covariance) of the normalized input.
-* add: the sum (deterministic: branches independent); reshape, identity, scale as they are.
+* attention: :mod:`laftr_cl.fsd.liftr.attention`.
+* add: the sum (deterministic: branches independent); reshape, identity, scale, linear maps (token
+  indexing, transpose, mean) as they are; affine (parameters read directly): plus their change.
 
 A value that is a fixed function of the input (``None`` here) has change 0.
 """
@@ -23,7 +25,7 @@ from torch import Tensor
 
 from laftr_cl.fsd.liftr.attention import AttentionStep
 from laftr_cl.fsd.liftr.bank import LiftrBank
-from laftr_cl.fsd.liftr.graph import INPUT, Step
+from laftr_cl.fsd.liftr.steps import INPUT, Step
 from laftr_cl.fsd.liftr.states import Map, Moments, apply, per_task, sandwich
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.trace import EXAMPLE_BATCH
