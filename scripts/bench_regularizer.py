@@ -12,6 +12,7 @@ from another job on the machine hits one round of every method alike, not one me
     python scripts/bench_regularizer.py --device cuda --steps 500 --compile none compile cudagraph
     python scripts/bench_regularizer.py --model resnet18 --tasks 1 5 --steps 2   # reduced ResNet-18, Split CIFAR-100
     python scripts/bench_regularizer.py --model vit --tasks 1 5 --steps 10       # the small ViT, Split MNIST
+    python scripts/bench_regularizer.py --methods none "laftr bernoulli" "liftr deterministic, diag"   # chosen rows
 
 ``--model resnet18``: the CL papers' reduced ResNet-18 (width 20, 1.1 M parameters, BatchNorm) on
 32×32×3 inputs, multi-head over Split CIFAR-100's 20 tasks; the earlier tasks are its first T
@@ -42,6 +43,7 @@ from laftr_cl.benchmarks import build_benchmark
 from laftr_cl.fsd import summarize
 from laftr_cl.models import MLP, ResNet18, TaskMaskedClassifier, ViT
 from laftr_cl.regularizers.laftr import LaftrPlugin
+from laftr_cl.regularizers.liftr import LiftrPlugin
 from laftr_cl.regularizers.memory import memory_bytes
 from laftr_cl.run.build import resolve_device
 from laftr_cl.training.compiled_step import TrainStep, is_step_penalty
@@ -56,6 +58,10 @@ METHODS: dict[str, Callable[[int], Any]] = {
     "laftr bernoulli, lowrank inputs": lambda s: LaftrPlugin(estimator="bernoulli", metric="l2_prob", num_samples=s,
                                                              inputs="lowrank", rank=20),
     "laftr exact": lambda s: LaftrPlugin(estimator="exact", metric="l2_logit", num_samples=s),
+    "liftr deterministic": lambda s: LiftrPlugin(mode="deterministic", covariance="full"),
+    "liftr deterministic, diag": lambda s: LiftrPlugin(mode="deterministic", covariance="diag"),
+    "liftr stochastic": lambda s: LiftrPlugin(mode="stochastic", covariance="full", num_samples=s),
+    "liftr stochastic, diag": lambda s: LiftrPlugin(mode="stochastic", covariance="diag", num_samples=s),
 }
 
 
@@ -186,6 +192,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="each method is timed this many times, in turn")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--samples", type=int, default=40, help="S, LAFTR's draws per task and step")
+    parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=None,
+                        help="rows to time (default: the model's usual rows)")
     parser.add_argument("--compile", nargs="+", default=["none"], choices=["none", "compile", "cudagraph"],
                         help="step modes to time: none (eager), compile, cudagraph (CUDA only)")
     args = parser.parse_args()
@@ -196,7 +204,8 @@ def main() -> None:
           f"median of {args.rounds} rounds of {args.steps} timed steps")
     print("| T | method | ms / step | ratio to none | bytes per task |\n| --- | --- | --- | --- | --- |")
     for tasks in args.tasks:
-        prepared_methods = {method: prepared(setup, method, tasks, args.samples, device) for method in setup.methods}
+        methods = args.methods or setup.methods
+        prepared_methods = {method: prepared(setup, method, tasks, args.samples, device) for method in methods}
         timers = timers_of(setup, prepared_methods, tasks, args.batch_size, device, args.compile)
         rounds: dict[str, list[float]] = {row: [] for row in timers}
         for _ in range(args.rounds):

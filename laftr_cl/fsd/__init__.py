@@ -11,7 +11,7 @@ Modules: ``summary`` (summarize, TaskSummary), ``input_models`` (full, diag, low
 from its torch.fx graph), ``activations`` + ``gate_statistics`` (gated activations beyond ReLU: their
 gates, summary statistics and sampled law), ``bank`` (summaries stacked once for
 a batched pass), ``estimators`` (bernoulli, relu, exact), ``metrics`` (l2_prob, kl, l2_logit),
-``api`` (fsd, true_fsd), ``noise`` (all random draws).
+``api`` (fsd, true_fsd), ``noise`` (all random draws); ``liftr`` (the per-layer moment method, LIFTR).
 
 Design choices where the paper leaves them open (docs/method.md, "Choices made here"):
 
@@ -46,6 +46,7 @@ _EXPORTS = {
     "Noise": "noise",
     "SMOOTH_OPS": "ops",
     "RATES": "summary", "TaskSummary": "summary", "summarize": "summary",
+    "LIFTR_MODES": "liftr", "LIFTR_COVARIANCES": "liftr",
 }
 """Each public name's module: loaded on first use (PEP 562), so importing ``laftr_cl.fsd.registry``
 (which the torch-free config checks do) does not import torch."""
@@ -86,4 +87,6 @@ __all__ = [
     "RATES",
     "SMOOTH_OPS",
     "SUPPORTED_LAYERS",
+    "LIFTR_MODES",
+    "LIFTR_COVARIANCES",
 ]

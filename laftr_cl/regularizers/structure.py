@@ -13,6 +13,10 @@ from laftr_cl.fsd.gated_view import SUPPORTED_LAYERS
 
 _MLP_LAYERS = (nn.Linear, nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus,
                nn.Flatten, nn.Dropout, nn.Identity)
+_LIFTR_LAYERS = (nn.Linear, nn.Conv2d, nn.LayerNorm, nn.MultiheadAttention, nn.Flatten, nn.Unflatten, nn.Dropout,
+                 nn.Identity, nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU, nn.Softplus, nn.LeakyReLU, nn.Mish)
+
+
 def _leaves(net: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in net.named_modules() if not list(m.children())]
 
@@ -29,10 +33,18 @@ def _is_linearizable(net: nn.Module) -> str | None:
     return None if not other else f"its module {other[0][0]} is a {other[0][1]}, which LAFTR cannot linearize"
 
 
+def _is_liftr_network(net: nn.Module) -> str | None:
+    other = [(n, type(m).__name__) for n, m in _leaves(net) if not isinstance(m, _LIFTR_LAYERS)]
+    return None if not other else f"its module {other[0][0]} is a {other[0][1]}"
+
+
 STRUCTURES: dict[str, tuple[str, Callable[[nn.Module], str | None]]] = {
     "mlp": ("an MLP (Linear, gated activations such as ReLU or GELU, Flatten and Dropout layers only)", _is_mlp),
     "linearizable": ("a network LAFTR's gated view can read (docs/transformers.md lists its layers)",
                      _is_linearizable),
+    "liftr_network": ("a network of Linear, Conv2d, LayerNorm, MultiheadAttention, pointwise activation, Flatten "
+                      "and Dropout layers",
+                      _is_liftr_network),
 }
 """Structure name → (what it means, a test returning why ``net`` lacks it, or None)."""
 
