@@ -13,7 +13,7 @@ integrated over (``deterministic``) its stored statistics; FSD_t(θ) = ½ E‖Δ
 Modules: ``graph`` + ``graph_rules`` + ``steps`` (the network's steps, read from its torch.fx trace),
 ``interpret`` (running the traced graph), ``statistics`` (the pass at θ_t), ``summary`` (what is kept),
 ``bank`` (summaries stacked for one batched pass), ``states`` + ``propagate`` + ``attention`` (the two
-estimators). The maths: ``docs/transformers.md``, section "LIFTR: per-layer moment propagation".
+estimators). The maths: ``docs/transformers.md``, section "Family (b): per-layer moment propagation (LIFTR)".
 """
 from __future__ import annotations
 
