@@ -7,7 +7,8 @@ one paragraph on stderr and an exit status:
 =====  =======================================================================================
  2     refused before training: a bad setting, missing data, a checkpoint of another run, a
        run folder in use by another process
- 3     diverged: the loss became NaN or infinite (the last good checkpoint is kept)
+ 3     diverged: the loss became NaN or infinite (the last good checkpoint is kept), or a task
+       trained no step at all
  4     could not write into the run folder (disk full, read-only): nothing half-written is left
 130    interrupted (Ctrl-C): one line naming the last checkpoint and the command that resumes
 =====  =======================================================================================
@@ -47,7 +48,7 @@ from laftr_cl.results import record_failure
 from laftr_cl.run_lock import RunFolderBusy, RunFolderUnwritable, RunLock, unwritable_message
 from laftr_cl.run_record import read_record
 from laftr_cl.sweep_report import BASIC_SWEEPER, note_failed_job
-from laftr_cl.training.guards import NonFiniteLossError
+from laftr_cl.training.guards import NonFiniteLossError, NoTrainingStepError
 
 REFUSED = (ConfigError, FileNotFoundError, CheckpointError, RunFolderBusy)
 INTERRUPTED = 130
@@ -66,7 +67,7 @@ def exit_code(err: BaseException) -> int | None:
     """The exit status of a run ended by ``err`` (see the module docstring); None for a bug."""
     if isinstance(err, REFUSED):
         return 2
-    if isinstance(err, NonFiniteLossError):
+    if isinstance(err, (NonFiniteLossError, NoTrainingStepError)):
         return 3
     if isinstance(err, RunFolderUnwritable) or (isinstance(err, OSError) and err.errno in WRITE_ERRNOS):
         return 4
