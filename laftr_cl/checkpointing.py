@@ -7,6 +7,8 @@ A checkpoint is one ``torch.save`` of a dict:
 * ``config``: the resolved run config without the settings that may differ on resume
   (:data:`RESUMABLE_SETTINGS`); a checkpoint of another config is refused, naming the settings.
 * ``device``: ``cpu`` or ``cuda``; resuming on the other kind is refused.
+* ``data``: the fingerprint of the data it trained on (:mod:`laftr_cl.benchmarks.fingerprint`);
+  resuming on other data is refused, naming both fingerprints (a folder move is no change).
 * ``progress``: ``{"tasks_done": k, "epochs_done": e}`` — k tasks finished (trained, evaluated,
   recorded) and e epochs of task k+1 (0 for a checkpoint between tasks).
 * ``state``: the run itself, as :func:`laftr_cl.training.run_state.capture_state` returns it
@@ -43,6 +45,8 @@ from typing import Any, Callable, Mapping
 import torch
 
 import laftr_cl
+from laftr_cl.benchmarks.fingerprint import describe as describe_data
+from laftr_cl.benchmarks.fingerprint import same_data
 from laftr_cl.config_check import ConfigError
 from laftr_cl.run_lock import fsynced_write, write_atomically
 from laftr_cl.run_record import RECORD_NAME, write_record
@@ -94,10 +98,10 @@ def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def make_checkpoint(config: Mapping[str, Any], device: torch.device, progress: Progress,
-                    state: dict[str, Any]) -> dict[str, Any]:
+                    state: dict[str, Any], data: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The dict :func:`write_checkpoint` saves (see the module docstring)."""
     return {"format": CHECKPOINT_FORMAT, "laftr_cl_version": laftr_cl.__version__,
-            "config": comparable_config(config), "device": device.type,
+            "config": comparable_config(config), "device": device.type, "data": data,
             "progress": {"tasks_done": progress.tasks_done, "epochs_done": progress.epochs_done},
             "state": state}
 
@@ -131,12 +135,13 @@ def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         os.close(folder)
 
 
-def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
-    """Loads ``path`` and checks that this run may continue from it.
+def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device,
+                    data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Loads ``path`` and checks that this run may continue from it (on the data fingerprinted by ``data``).
 
     Raises:
         CheckpointError: the file is truncated or not a checkpoint, has another format or
-            laftr-cl version, was written on another kind of device, or by another config.
+            laftr-cl version, was written on another kind of device, by another config, or on other data.
     """
     fix_new = "or start a new run in a new folder (leave hydra.run.dir at its default)"
     try:
@@ -162,6 +167,13 @@ def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device)
             f"{device.type}: resume it with device={checkpoint['device']} (a run continues on the "
             f"kind of device it started on), {fix_new}.")
     _check_same_config(path, checkpoint["config"], comparable_config(config), fix_new)
+    saved = checkpoint.get("data")
+    if data is not None and saved is not None and not same_data(saved, data):
+        raise CheckpointError(
+            f"The checkpoint {path} was trained on other data than this run would continue on: the checkpoint's "
+            f"data has {describe_data(saved)}; the data under data.root={config.get('data', {}).get('root')} has "
+            f"{describe_data(data)}. Resume with data.root pointing at the files the run started on (moving "
+            f"them to another folder is fine), {fix_new}.")
     return checkpoint
 
 
@@ -199,9 +211,9 @@ class RunCheckpoints:
     """
 
     def __init__(self, run_dir: Path, config: Mapping[str, Any], device: torch.device, *,
-                 resume: bool | str, enabled: bool, every_n_epochs: int) -> None:
+                 resume: bool | str, enabled: bool, every_n_epochs: int, data: Mapping[str, Any] | None = None) -> None:
         self.path = Path(run_dir) / CHECKPOINT_NAME
-        self.config, self.device = config, device
+        self.config, self.device, self.data = config, device, data
         self.enabled, self.every_n_epochs = enabled, every_n_epochs
         self.previous = self._read_previous(resume)
         self.start = Progress(**self.previous["progress"]) if self.previous else Progress()
@@ -221,7 +233,7 @@ class RunCheckpoints:
                     "`laftr-cl ... resume=true hydra.run.dir=logs/runs/split_mnist/ewc/<time>`, "
                     "or leave resume at auto to start a new run.")
             return None
-        return read_checkpoint(self.path, self.config, self.device)
+        return read_checkpoint(self.path, self.config, self.device, self.data)
 
     def keep_logs(self, logger_config: Mapping[str, Any]) -> None:
         """On resume, renames log folders that loggers rewrite from scratch (Avalanche's CSV
@@ -272,6 +284,6 @@ class RunCheckpoints:
         if not self.enabled or self._run is None:
             return
         state = capture_state(*self._run)
-        write_checkpoint(self.path, make_checkpoint(self.config, self.device, progress, state))
+        write_checkpoint(self.path, make_checkpoint(self.config, self.device, progress, state, self.data))
         write_record(self.path.parent, self.config, vars(progress))
         _test_kill_point("checkpoint_written", progress)

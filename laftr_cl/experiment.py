@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from laftr_cl.benchmarks import build_benchmark
 from laftr_cl.benchmarks.base import TensorBenchmark
+from laftr_cl.benchmarks.fingerprint import data_fingerprint
 from laftr_cl.checkpointing import Progress, RunCheckpoints
 from laftr_cl.config_check import ConfigError, coreset_notes, validate_config
 from laftr_cl.models import TaskMaskedClassifier
@@ -133,8 +134,9 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     model = build_model(cfg, benchmark, device)
     optimizer = instantiate(cfg.optimizer, params=model.parameters())
     plugin = instantiate(cfg.regularizer.plugin) if cfg.regularizer.plugin is not None else None
+    fingerprint = data_fingerprint(benchmark)
     checkpoints = RunCheckpoints(Path(output_dir), run_config_dict(cfg), device, resume=cfg.resume,
-                                 enabled=cfg.checkpoint.enabled,
+                                 enabled=cfg.checkpoint.enabled, data=fingerprint,
                                  every_n_epochs=cfg.checkpoint.every_n_epochs)
     checkpoints.keep_logs(cfg.logger)
     guard = TrainingGuard.from_config(cfg.guard, cfg.regularizer, device,
@@ -165,7 +167,8 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         benchmark_info={"name": benchmark.name, "scenario": benchmark.scenario_kind,
                         "task_classes": benchmark.task_classes,
                         "train_sizes": [t.y.shape[0] for t in benchmark.train],
-                        "eval_split": benchmark.extra.get("eval_split", "test"), "notes": notes},
+                        "eval_split": benchmark.extra.get("eval_split", "test"), "notes": notes,
+                        "data_fingerprint": fingerprint},
     )
     train_stream, test_stream = benchmark.scenario.train_stream, benchmark.scenario.test_stream
     steps = [(train_stream, num_exp)] if joint else [(exp, i + 1) for i, exp in enumerate(train_stream)]
