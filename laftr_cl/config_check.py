@@ -107,6 +107,10 @@ def validate_config(cfg: DictConfig) -> None:
     _check_model(cfg)
     check_regularizer(cfg)
     _check_reliability(cfg)
+    from laftr_cl.config_targets import check_class_order, check_targets
+
+    check_class_order(cfg)
+    check_targets(cfg)
 
 
 def _check_device(device: Any) -> None:

@@ -50,11 +50,24 @@ def preflight(config_dir: str, overrides: list[str], *, validate: bool = True, m
             for job, composed in _jobs(overrides, multirun):
                 cfg = composed if composed is not None else _compose(job)
                 if validate:
+                    _check_additions(cfg, job)
                     validate_config(cfg)
                 checked += 1
             return checked
     finally:
         GlobalHydra.instance().clear()
+
+
+def _check_additions(cfg: DictConfig, job: list[str]) -> None:
+    """``+key=value`` overrides that add a key nothing reads (see :mod:`laftr_cl.config_targets`)."""
+    from laftr_cl.config_targets import check_added_keys
+
+    repository = GlobalHydra.instance().config_loader().repository
+    added = {o.get_key_element().lstrip("+"): o.get_value_element_as_str() for o in _parse(job)
+             if o.is_add() and not repository.group_exists(o.get_key_element().lstrip("+").replace(".", "/"))}
+    if added:
+        kept = [o.input_line for o in _parse(job) if o.get_key_element().lstrip("+") not in added]
+        check_added_keys(cfg, _compose(kept), added)
 
 
 def _parse(overrides: list[str]) -> list:
