@@ -138,7 +138,7 @@ def _check_data(cfg: DictConfig) -> None:
         for key in synthetic:
             if key not in ("train_per_class", "test_per_class"):
                 fail(f"data.synthetic.{key}", synthetic[key], "data.synthetic takes train_per_class and "
-                     "test_per_class", example, closest(key, ("train_per_class", "test_per_class")))
+                     "test_per_class", _synthetic_fix(synthetic), closest(key, ("train_per_class", "test_per_class")))
             _check_int_at_least(cfg, f"data.synthetic.{key}", 1)
     fraction = data.get("validation_fraction", 0.0)
     if not _is_number(fraction) or not 0 <= fraction < 1:
@@ -147,6 +147,16 @@ def _check_data(cfg: DictConfig) -> None:
     if preprocessing not in PREPROCESSING:
         fail("data.preprocessing", preprocessing, f"it must be one of {', '.join(PREPROCESSING)}",
              "data.preprocessing=standardize", closest(preprocessing, PREPROCESSING))
+
+
+def _synthetic_fix(synthetic: DictConfig) -> str:
+    """``data.synthetic={...}`` with each misspelt key replaced by the one meant (missing ones at their default)."""
+    names, fixed = ("train_per_class", "test_per_class"), {"train_per_class": 20, "test_per_class": 10}
+    for key, value in synthetic.items():
+        meant = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
+        if meant:
+            fixed[meant[0]] = value
+    return "data.synthetic={" + ", ".join(f"{k}: {v}" for k, v in fixed.items()) + "}"
 
 
 def _check_benchmark(cfg: DictConfig) -> None:

@@ -31,10 +31,12 @@ def paragraph(err: BaseException, argv: list[str] | None = None) -> str:
 
 
 def corrected_command(argv: list[str], setting: str | None, fix: str) -> str:
-    """``laftr-cl`` with ``argv``'s override of ``setting`` replaced by ``fix`` (dropped for ``~…``)."""
+    """``laftr-cl`` with ``argv``'s override of ``setting`` (and any override of the key ``fix`` sets)
+    replaced by ``fix`` (dropped for ``~…``)."""
     def key(arg: str) -> str:
         return arg.split("=", 1)[0].lstrip("+~")
 
-    kept = [a for a in argv if setting is None or key(a) != setting]
+    replaced = {setting, key(fix)}  # the bad override, and one that sets what the fix sets (its parent mapping)
+    kept = [a for a in argv if key(a) not in replaced]
     fixed = kept if fix.startswith("~") and len(kept) < len(argv) else [*kept, fix]
     return " ".join(["laftr-cl", *(shlex.quote(a) for a in fixed)])

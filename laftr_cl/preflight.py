@@ -20,6 +20,7 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from laftr_cl.command_checks import check_launcher, check_output_folders, check_sweep_needs_multirun
 from laftr_cl.config_check import ConfigError, closest, regularizer_spec, unknown_option, validate_config
 
 MAX_JOBS_CHECKED = 64
@@ -97,6 +98,9 @@ def _jobs(overrides: list[str], multirun: bool | None) -> Iterator[tuple[list[st
     first = _compose(base + [f"{k}={v}" for k, o in sweeps.items() if (v := _first(o)) is not None])
     if multirun is None:
         multirun = OmegaConf.select(first, "hydra.mode") == RunMode.MULTIRUN
+    check_sweep_needs_multirun([o.input_line for o in sweeps.values()], multirun)
+    check_output_folders(first, multirun)
+    check_launcher(first, multirun)
     if multirun:
         for key, value in (_config_sweeps(first) or {}).items():
             if key not in given:
@@ -144,11 +148,13 @@ def _missing_option(message: str) -> ConfigError:
     if not found:
         return ConfigError(f"laftr-cl cannot compose the config: {message.splitlines()[0]}")
     group, option = found.groups()
-    fix = f"{group}={options[0]}" if options else f"~{group}"
+    guess = closest(option, options)
+    fix = f"{group}={guess.split(chr(39))[1]}" if guess else None  # the closest option, never merely the first
     allowed = ", ".join(o for o in options if not o.startswith("_"))
+    how = f"Fix it on the command line, e.g. `laftr-cl ... {fix}`." if fix else f"Pick one of them with {group}=..."
     return ConfigError(
         f"Invalid setting {group}={option!r}: {group} has no option {option!r}; its options are {allowed}."
-        f"{closest(option, options)} Fix it on the command line, e.g. `laftr-cl ... {fix}`.", group, fix)
+        f"{guess} {how}", group, fix)
 
 
 def _hydra_failure(err: HydraException, overrides: list[str]) -> ConfigError:
