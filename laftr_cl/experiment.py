@@ -21,6 +21,7 @@ from laftr_cl.config_check import ConfigError, coreset_notes, validate_config
 from laftr_cl.models import TaskMaskedClassifier
 from laftr_cl.regularizers.memory import memory_bytes
 from laftr_cl.results import ResultsRecorder, write_json_atomic
+from laftr_cl.training.compiled_step import check_full_batches
 from laftr_cl.training.device_metrics import device_metrics
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.strategy import build_strategy
@@ -128,6 +129,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     RNGManager.set_random_seeds(cfg.seed)
     benchmark = load_benchmark(cfg, device)
+    check_full_batches(cfg.train.get("compile", "none"), [t.y.shape[0] for t in benchmark.train], cfg.train.batch_size)
     notes = coreset_notes(cfg, benchmark)
     for note in notes:
         log.info(note)
