@@ -90,6 +90,9 @@ def read_run(path: str | Path) -> dict[str, Any] | LeftOut:
         return LeftOut(str(path), f"not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})")
     if not isinstance(payload, dict):
         return LeftOut(str(path), "not a laftr-cl results file (its JSON is not an object)")
+    if "loss_changes" in payload or "curves" in payload:
+        return LeftOut(str(path), "a results.json of the influence studies (scripts/influence.py, scripts/mislabeled.py), "
+                                  "not of a laftr-cl run: `python scripts/influence_table.py FOLDER` tabulates those")
     try:
         parsed = ResultsFile.model_validate(payload)
     except ValidationError as err:
