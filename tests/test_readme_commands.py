@@ -15,8 +15,8 @@ import torch
 from helpers import REPO_ROOT, compose_run_config
 from laftr_cl.benchmarks.errors import BenchmarkDataNotFoundError
 from laftr_cl.cli import CONFIG_DIR
-from laftr_cl.experiment import run_experiment
-from laftr_cl.preflight import expand_home, preflight
+from laftr_cl.config.preflight import expand_home, preflight
+from laftr_cl.run.experiment import run_experiment
 
 SHORTEN = ["train.epochs=1", "train.first_task_epochs=null", "benchmark.num_experiences=2", "hydra.mode=RUN"]
 """Appended to each command that trains here (later overrides win)."""

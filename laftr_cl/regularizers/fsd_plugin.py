@@ -17,6 +17,7 @@ from avalanche.evaluation.metric_results import MetricValue
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from laftr_cl.config.errors import ConfigError
 from laftr_cl.fsd.methods import FsdMethod, Summary, summed_bytes
 
 
@@ -103,8 +104,6 @@ class FsdRegularizerPlugin(SupervisedPlugin):
         try:
             self.method.check_model(strategy.model, tuple(x.shape[1:]), experience_task_label(strategy))
         except ValueError as err:
-            from laftr_cl.config_check import ConfigError
-
             raise ConfigError(f"{err} (Checked before training the first task: nothing was trained.)",
                               "model") from err
         self._model_checked = True

@@ -26,10 +26,11 @@ from avalanche.core import SupervisedPlugin
 from avalanche.models.utils import avalanche_forward
 from torch import Tensor, nn
 
+from laftr_cl.config.errors import ConfigError
+from laftr_cl.config.options import COMPILE_MODES
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.precision import autocast
 
-COMPILE_MODES = ("none", "compile", "cudagraph")
 CUDAGRAPH_WARMUP = 3
 """Eager steps (on real minibatches, on a side stream) before a task's step is captured."""
 STEP_HOOKS = ("before_forward", "after_forward", "before_backward", "after_backward", "before_update", "after_update")
@@ -83,8 +84,6 @@ def check_full_batches(mode: str, train_sizes: Sequence[int], batch_size: int) -
     Raises:
         ConfigError: naming the smallest task and the batch size that gives it one full minibatch.
     """
-    from laftr_cl.config_check import ConfigError
-
     if mode == "none" or not train_sizes:
         return
     smallest = min(train_sizes)

@@ -10,7 +10,7 @@ from avalanche.training.plugins import EvaluationPlugin
 from torch import nn
 
 from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
-from laftr_cl.config_check import ConfigError
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.training.compiled_step import (
     TrainStep,
     check_full_batches,
@@ -114,6 +114,7 @@ class TensorNaive(TensorLoaderMixin, Naive):
 
 
 STRATEGIES = {"naive": TensorNaive, "joint": JointTraining}
+"""The classes of :data:`laftr_cl.config.options.STRATEGIES`."""
 
 
 def build_strategy(
@@ -136,7 +137,7 @@ def build_strategy(
     ``compile`` and ``precision`` are ``train.compile`` and ``train.precision``; a setting that
     cannot run (a compiled step with a plugin that acts inside the step, ``cudagraph`` on a CPU,
     a compiled ``joint``, a compiled step on a task smaller than one minibatch) raises
-    :class:`~laftr_cl.config_check.ConfigError`.
+    :class:`~laftr_cl.config.checks.ConfigError`.
     """
     if kind not in STRATEGIES:
         raise ValueError(

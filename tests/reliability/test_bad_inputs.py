@@ -18,8 +18,8 @@ from torch import nn
 
 from helpers import compose_run_config, tiny_benchmark, tiny_strategy
 from laftr_cl import cli
-from laftr_cl.config_check import ConfigError
-from laftr_cl.experiment import run_experiment
+from laftr_cl.config.errors import ConfigError
+from laftr_cl.run.experiment import run_experiment
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.training.guards import NoTrainingStepError, TrainingGuard
 
@@ -120,7 +120,7 @@ def test_laftr_on_a_model_it_cannot_read_is_refused_before_any_training():
 
 
 def test_an_optimizer_key_the_optimizer_takes_is_accepted(monkeypatch, capsys, tmp_path):
-    from laftr_cl.preflight import preflight
+    from laftr_cl.config.preflight import preflight
 
     assert preflight(cli.CONFIG_DIR, ["optimizer=sgd", "+optimizer.nesterov=true", "+hydra.job.env_set.FOO=1", *SYN]) == 1
     assert not Path(tmp_path).joinpath("run").exists()
