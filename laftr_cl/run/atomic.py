@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from laftr_cl.run.folder import RunFolder
+
 
 class RunFolderUnwritable(RuntimeError):
     """The run folder cannot be created or written; the message names it, the reason and the fix."""
@@ -57,10 +59,13 @@ def unwritable_message(folder: Path, err: OSError, needed: int | None = None) ->
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
         free = _free_bytes(folder)
         need = f"needs {needed:,} bytes" if needed is not None else "needs more room"
+        kept = ("the previous checkpoint is intact: free some space (or point paths.log_dir / hydra.run.dir at "
+                "another disk) and run the same command again to resume") if RunFolder(folder).checkpoint.is_file() \
+            else ("no checkpoint had been written yet: free some space (or point paths.log_dir / hydra.run.dir at "
+                  "another disk) and run the same command again, which starts the run over")
         return (f"The disk holding the run folder {folder} is full ({reason}): this write {need}"
                 f"{f' and {free:,} bytes are free' if free is not None else ''}. Nothing half-written "
-                "was left behind and the previous checkpoint is intact: free some space (or point "
-                "paths.log_dir / hydra.run.dir at another disk) and run the same command again to resume.")
+                f"was left behind and {kept}.")
     return (f"laftr-cl cannot write into the run folder {folder} ({reason}). Give a folder you can "
             "write to with paths.log_dir=... (or hydra.run.dir=... / hydra.sweep.dir=...), or fix the "
             "folder's permissions, and run the command again.")
