@@ -5,7 +5,9 @@ Configured in ``configs/hydra/default.yaml`` (``hydra.callbacks``):
 * before a single run: the run folder must be writable, and its lock (:mod:`laftr_cl.run.lock`) is
   taken — before Hydra creates its log file and ``.hydra/`` there, so a read-only folder gets the
   project's message (not Hydra's "Unable to configure handler 'file'") and a second process is
-  refused without touching the first one's files. The run holds the lock until it ends;
+  refused without touching the first one's files. The run holds the lock until it ends. A resume
+  whose config differs from its checkpoint's is refused here too, so ``.hydra/`` keeps showing the
+  interrupted run;
 * before a sweep: the sweep folder must be writable, and the sweep takes its lock
   (``<sweep dir>/laftr-cl.lock``) until it ends: a second sweep into the same folder is refused
   before it writes anything. The sweep's launch gets an id (:data:`LAUNCH_ENV`, inherited by the
@@ -26,11 +28,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from laftr_cl.config.settings import comparable_config
 from laftr_cl.run.atomic import RunFolderUnwritable, check_writable
+from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.lock import RunFolderBusy, RunLock
+from laftr_cl.run.record import other_config_message, read_record
 
 FAILED_JOBS = "failed_jobs.jsonl"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -72,6 +78,23 @@ def _refuse(message: str) -> None:
     raise SystemExit(2)
 
 
+def _other_config(config: DictConfig, folder: Path) -> str | None:
+    """Why the checkpoint in ``folder`` cannot continue a run of ``config`` (another config), or None —
+    asked before Hydra rewrites ``.hydra/``, so a refused resume leaves the interrupted run's files as
+    they were. Where the config cannot be resolved yet, the run's own check answers later."""
+    run = RunFolder(folder)
+    record = read_record(folder)
+    if config.get("resume") is False or not run.checkpoint.is_file() or not isinstance(record, dict):
+        return None
+    try:
+        HydraConfig.instance().set_config(config)  # as Hydra's run_job does next, for ${hydra:...}
+        current = OmegaConf.to_container(OmegaConf.masked_copy(config, [k for k in config if k != "hydra"]),
+                                         resolve=True)
+    except Exception:  # noqa: BLE001 - any interpolation that only resolves in the job
+        return None
+    return other_config_message(run.checkpoint, comparable_config(record.get("config") or {}), comparable_config(current))
+
+
 class RunFolderCallback(Callback):
     """See the module docstring."""
 
@@ -91,7 +114,12 @@ class RunFolderCallback(Callback):
             self._lock = None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._take(Path(str(config.hydra.run.dir)).absolute(), "run")
+        folder = Path(str(config.hydra.run.dir)).absolute()
+        self._take(folder, "run")
+        message = _other_config(config, folder)
+        if message is not None:
+            self._release()
+            _refuse(message)
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._release()

@@ -5,7 +5,7 @@ A checkpoint is one ``torch.save`` of a dict:
 * ``format`` (:data:`CHECKPOINT_FORMAT`) and ``laftr_cl_version``: a file of another format or
   version is refused.
 * ``config``: the resolved run config without the settings that may differ on resume
-  (:data:`RESUMABLE_SETTINGS`); a checkpoint of another config is refused, naming the settings.
+  (:data:`~laftr_cl.config.settings.RESUMABLE_SETTINGS`); a checkpoint of another config is refused, naming the settings.
 * ``device``: ``cpu`` or ``cuda``; resuming on the other kind is refused.
 * ``data``: the fingerprint of the data it trained on (:mod:`laftr_cl.benchmarks.fingerprint`);
   resuming on other data is refused, naming both fingerprints (a folder move is no change).
@@ -47,10 +47,10 @@ import laftr_cl
 from laftr_cl.benchmarks.fingerprint import describe as describe_data
 from laftr_cl.benchmarks.fingerprint import same_data
 from laftr_cl.config.checks import ConfigError
-from laftr_cl.config.settings import RESUMABLE_SETTINGS, flatten, without
+from laftr_cl.config.settings import comparable_config
 from laftr_cl.run.atomic import fsynced_write, write_atomically
 from laftr_cl.run.folder import RunFolder
-from laftr_cl.run.record import write_record
+from laftr_cl.run.record import START_NEW, other_config_message, write_record
 from laftr_cl.training.run_state import (
     EpochCheckpoint,
     RestoreAtTaskStart,
@@ -87,11 +87,6 @@ class Progress:
         text = f"{self.tasks_done} task(s) done"
         return text + (f" and {self.epochs_done} epoch(s) of task {self.tasks_done + 1}"
                        if self.epochs_done else "")
-
-
-def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` (plain data) flattened to dotted keys, without :data:`RESUMABLE_SETTINGS`."""
-    return without(flatten(config), RESUMABLE_SETTINGS)
 
 
 def make_checkpoint(config: Mapping[str, Any], device: torch.device, progress: Progress,
@@ -135,7 +130,7 @@ def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device,
         CheckpointError: the file is truncated or not a checkpoint, has another format or
             laftr-cl version, was written on another kind of device, by another config, or on other data.
     """
-    fix_new = "or start a new run in a new folder (leave hydra.run.dir at its default)"
+    fix_new = START_NEW
     try:
         checkpoint = torch.load(path, map_location=None if torch.cuda.is_available() else "cpu",
                                 weights_only=False)  # our own file: it holds RNG and plugin objects
@@ -163,7 +158,9 @@ def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device,
             f"The checkpoint {path} was written by a run on {checkpoint['device']} but this run is on "
             f"{device.type}: resume it with device={checkpoint['device']} (a run continues on the "
             f"kind of device it started on), {fix_new}.")
-    _check_same_config(path, checkpoint["config"], comparable_config(config), fix_new)
+    other = other_config_message(path, checkpoint["config"], comparable_config(config))
+    if other is not None:
+        raise CheckpointError(other)
     saved = checkpoint.get("data")
     if data is not None and saved is not None and not same_data(saved, data):
         raise CheckpointError(
@@ -172,22 +169,6 @@ def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device,
             f"{describe_data(data)}. Resume with data.root pointing at the files the run started on (moving "
             f"them to another folder is fine), {fix_new}.")
     return checkpoint
-
-
-def _check_same_config(path: Path, saved: dict[str, Any], current: dict[str, Any], fix_new: str) -> None:
-    keys = sorted(set(saved) | set(current))
-    differ = [key for key in keys if saved.get(key, "<absent>") != current.get(key, "<absent>")]
-    if differ:
-        shown = "; ".join(f"{key}: checkpoint {saved.get(key, '<absent>')!r}, this run "
-                          f"{current.get(key, '<absent>')!r}" for key in differ[:6])
-        more = f" (and {len(differ) - 6} more)" if len(differ) > 6 else ""
-        record = RunFolder(path.parent).record
-        where = (f"{record} keeps its command-line overrides and config" if record.is_file()
-                 else "its first .hydra/overrides.yaml listed them")
-        raise CheckpointError(
-            f"The checkpoint {path} belongs to a run with another config — {shown}{more}. Resume "
-            f"with the settings of the interrupted run ({where}; .hydra/ now shows this refused run), "
-            f"{fix_new}.")
 
 
 def _announce(event: str, progress: Progress) -> None:

@@ -195,6 +195,19 @@ def test_a_second_run_or_sweep_in_a_live_folder_is_refused_before_hydra_writes(k
     assert sorted(p.name for p in folder.iterdir()) == [".hydra", "laftr-cl.lock"]
 
 
+@pytest.mark.slow
+def test_a_resume_with_another_config_is_refused_before_hydra_rewrites_the_folder(tmp_path):
+    assert run_cli([*TWO_TASKS, "regularizer=ewc", f"hydra.run.dir={tmp_path}"]).returncode == 0
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "laftr-cl.lock"]
+    before = {p: p.read_bytes() for p in files}
+    out = run_cli([*TWO_TASKS, "regularizer=si", f"hydra.run.dir={tmp_path}"])
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(f"laftr-cl: The checkpoint {tmp_path / 'checkpoint.pt'} belongs to a run with "
+                                 "another config — regularizer.name: checkpoint 'ewc', this run 'si'")
+    assert {p: p.read_bytes() for p in files} == before  # .hydra/, cli.log, results.json: the ewc run's
+    assert (tmp_path / "laftr-cl.lock").read_text() == ""  # released, nobody to take over from
+
+
 def test_failure_notes_belong_to_their_own_launch(tmp_path, monkeypatch):
     for launch, job in (("first", 0), ("second", 1), ("first", 2)):
         monkeypatch.setenv(LAUNCH_ENV, launch)
