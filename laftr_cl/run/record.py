@@ -2,9 +2,10 @@
 
 It holds the run's command-line ``overrides`` (Hydra's task overrides), its ``progress``
 (``tasks_done``, ``epochs_done``) and its resolved ``config``, and is rewritten only together with
-the checkpoint. Hydra rewrites ``.hydra/`` at every start — also for a run that is then refused
-(another config, a busy folder) — so this file is what a refused resume points to, and what the
-Ctrl-C message reads the progress from.
+the checkpoint. Hydra rewrites ``.hydra/`` at every start of a run it lets through (a single run
+refused for another config or a busy folder is stopped before, by :mod:`laftr_cl.run.callbacks`; a
+sweep's job is not), so this file is what a refused resume points to — :func:`other_config_message`
+says how — and what the Ctrl-C message reads the progress from.
 """
 from __future__ import annotations
 
