@@ -1,0 +1,7 @@
+"""Regularizers as Avalanche plugins, each declared once by a
+:class:`~laftr_cl.regularizers.specs.RegularizerSpec` (options, defaults, checks, state, bytes).
+
+Importing this package registers the built-in specs (:mod:`~laftr_cl.regularizers.catalog`; no
+torch, no Avalanche); the plugins themselves load with their own modules.
+"""
+from laftr_cl.regularizers import catalog as _catalog  # noqa: F401  (registers the built-in specs)

@@ -11,6 +11,7 @@ from torch import nn
 
 from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
 from laftr_cl.config.checks import ConfigError
+from laftr_cl.fsd.registry import Registry
 from laftr_cl.training.compiled_step import (
     TrainStep,
     check_full_batches,
@@ -113,8 +114,10 @@ class TensorNaive(TensorLoaderMixin, Naive):
             super()._before_backward(**kwargs)
 
 
-STRATEGIES = {"naive": TensorNaive, "joint": JointTraining}
-"""The classes of :data:`laftr_cl.config.options.STRATEGIES`."""
+STRATEGIES: Registry[type[Naive] | type[JointTraining]] = Registry("regularizer.strategy")
+"""The strategies ``regularizer.strategy`` names."""
+STRATEGIES.add("naive", TensorNaive)
+STRATEGIES.add("joint", JointTraining)
 
 
 def build_strategy(
@@ -139,9 +142,7 @@ def build_strategy(
     a compiled ``joint``, a compiled step on a task smaller than one minibatch) raises
     :class:`~laftr_cl.config.checks.ConfigError`.
     """
-    if kind not in STRATEGIES:
-        raise ValueError(
-            f"regularizer.strategy={kind!r} is not a strategy: choose one of {sorted(STRATEGIES)}.")
+    strategy = STRATEGIES.get(kind)
     try:
         check_precision(precision)
         check_step_settings(compile, device, plugins)
@@ -152,7 +153,7 @@ def build_strategy(
                           "train.compile=none and train.precision=fp32 for it.")
     check_full_batches(compile, [int(task.y.shape[0]) for task in benchmark.train], batch_size)
     extra = {"tensor_benchmark": benchmark, "compile": compile, "precision": precision} if kind == "naive" else {}
-    return STRATEGIES[kind](
+    return strategy(
         model=model,
         optimizer=optimizer,
         criterion=nn.CrossEntropyLoss(),

@@ -17,7 +17,7 @@ SMALL_NET = {"mlp": ["model.net.hidden_sizes=[16]"],
 RUN_PRESETS = ("paper_split_mnist", "paper_permuted_mnist", "paper_split_cifar")
 """The protocols that the paper_compare_* sweeps reuse are the 5k/fmnist presets: those three cover the
 benchmarks and models; Split CIFAR runs every regularizer but LAFTR, whose low-rank summary of 3072-d
-inputs takes minutes on the CPU (issue 10)."""
+inputs takes minutes on the CPU."""
 
 
 def test_there_are_presets_and_regularizers():

@@ -62,7 +62,7 @@ def test_a_cuda_run_killed_after_task_1_resumes_on_cuda_to_the_same_result(regul
     result = run_cli([*overrides, f"hydra.run.dir={killed}"], kill_at="checkpoint_written:1")
     assert result.returncode == -9, result.stderr[-2000:]
     resumed = run_here([*overrides, "resume=true"], killed)
-    assert resumed["accuracy_matrix"] == reference["accuracy_matrix"]  # bit-exact: README, "CUDA"
+    assert resumed["accuracy_matrix"] == reference["accuracy_matrix"]  # bit-exact: docs/gpu.md
     assert_same_model(killed, tmp_path / "uninterrupted")
 
 
