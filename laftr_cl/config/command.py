@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import sys
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -14,11 +13,12 @@ from laftr_cl.config.errors import ConfigError
 SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
 
 
-def check_sweep_needs_multirun(sweeps: list[str], multirun: bool) -> None:
-    """``seed=0,1`` without ``-m`` (``sweeps``: such overrides): Hydra would stop on an "ambiguous value"."""
+def check_sweep_needs_multirun(sweeps: list[str], multirun: bool, overrides: list[str]) -> None:
+    """``seed=0,1`` without ``-m`` (``sweeps``: such overrides among the command's ``overrides``):
+    Hydra would stop on an "ambiguous value"."""
     if multirun or not sweeps:
         return
-    args = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    args = " ".join(shlex.quote(a) for a in overrides)
     raise ConfigError(
         f"`{' '.join(sweeps)}` gives several values, which makes a sweep (one run per value), but the command has "
         f"no -m. Run the sweep with `laftr-cl -m {args}`, or give one value for a single run.", sweeps[0].split("=")[0])

@@ -98,7 +98,7 @@ def _jobs(overrides: list[str], multirun: bool | None) -> Iterator[tuple[list[st
     first = _compose(base + [f"{k}={v}" for k, o in sweeps.items() if (v := _first(o)) is not None])
     if multirun is None:
         multirun = OmegaConf.select(first, "hydra.mode") == RunMode.MULTIRUN
-    check_sweep_needs_multirun([o.input_line for o in sweeps.values()], multirun)
+    check_sweep_needs_multirun([o.input_line for o in sweeps.values()], multirun, overrides)
     check_output_folders(first, multirun)
     check_launcher(first, multirun)
     if multirun:
