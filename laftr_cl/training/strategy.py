@@ -10,6 +10,7 @@ from avalanche.training.plugins import EvaluationPlugin
 from torch import nn
 
 from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
+from laftr_cl.config import options
 from laftr_cl.config.checks import ConfigError
 from laftr_cl.fsd.registry import Registry
 from laftr_cl.training.compiled_step import (
@@ -115,9 +116,10 @@ class TensorNaive(TensorLoaderMixin, Naive):
 
 
 STRATEGIES: Registry[type[Naive] | type[JointTraining]] = Registry("regularizer.strategy")
-"""The strategies ``regularizer.strategy`` names."""
-STRATEGIES.add("naive", TensorNaive)
-STRATEGIES.add("joint", JointTraining)
+"""The class of each option in :data:`laftr_cl.config.options.STRATEGIES` (the names and their meaning live there)."""
+for _name, _cls in {"naive": TensorNaive, "joint": JointTraining}.items():
+    assert _name in options.STRATEGIES, f"{_name} is not declared in laftr_cl.config.options.STRATEGIES"
+    STRATEGIES.add(_name, _cls)
 
 
 def build_strategy(

@@ -27,8 +27,11 @@ def kill_hook(spec: str) -> Callable[[str, Progress], None]:
     signum = getattr(signal, signal_name or "SIGKILL")
 
     def hook(name: str, progress: Progress) -> None:
-        if (name, progress.label()) == (event, at):
-            os.kill(os.getpid(), signum)
+        if (name, progress.label()) != (event, at):
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt  # what Ctrl-C raises, whatever SIGINT handler an earlier test left installed
+        os.kill(os.getpid(), signum)
 
     return hook
 
