@@ -141,8 +141,10 @@ def _try_optimizer(cfg: DictConfig) -> None:
         instantiate(optimizer, params=[torch.zeros(1, requires_grad=True)])
     except (InstantiationException, ValueError, TypeError) as err:
         reason = str(err.__cause__ or err).strip().splitlines()[-1]
-        keys = [str(k) for k in optimizer.keys() if k not in HYDRA_KEYS]
-        named = [k for k in keys if k in reason] or keys
+        named = [str(k) for k in optimizer.keys() if k not in HYDRA_KEYS and str(k) in reason]
+        if not named:
+            raise ConfigError(f"optimizer={optimizer._target_} refuses its settings ({reason}): check the "
+                              "optimizer.* settings, e.g. with `laftr-cl --cfg job`.", "optimizer") from None
         key = named[0]
         signature = _signature(str(optimizer._target_))
         default = signature.parameters[key].default if signature is not None and key in signature.parameters else None

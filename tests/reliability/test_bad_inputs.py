@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -57,8 +58,12 @@ CASES = [
 
 def _refusal(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
     monkeypatch.setattr(sys, "argv", ["laftr-cl", *args])
-    with pytest.raises(SystemExit) as ended:
-        cli.main()
+    sigterm = signal.getsignal(signal.SIGTERM)  # main() handles SIGTERM as Ctrl-C: give pytest its own back
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
     return ended.value.code, capsys.readouterr().err
 
 

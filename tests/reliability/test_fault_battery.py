@@ -108,7 +108,7 @@ def test_a_signal_says_where_to_resume_and_results_say_interrupted(signal_name, 
 
 
 @pytest.mark.parametrize("signal_class, code", [(KeyboardInterrupt, 130), ("Terminated", 143)])
-def test_an_interruption_while_starting_is_one_line(signal_class, code, tmp_path, monkeypatch, capsys):
+def test_an_interruption_while_starting_is_one_line(signal_class, code, tmp_path, monkeypatch, capsys, sigterm_caught):
     from laftr_cl.run import interrupts
 
     error = getattr(interrupts, signal_class) if isinstance(signal_class, str) else signal_class
