@@ -33,7 +33,8 @@ def check_output_folders(cfg: DictConfig, multirun: bool) -> None:
         return
     if folder is None or (isinstance(folder, str) and not folder.strip()):
         raise ConfigError(
-            f"Invalid setting {key}={folder!r}: the {'sweep' if multirun else 'run'} folder is empty, so the checkpoint, results.json, "
+            f"Invalid setting {key}={folder!r}: the {'sweep' if multirun else 'run'} folder is empty, so the "
+            "checkpoint, results.json, "
             f".hydra/ and the logs would land in the current folder (an unset shell variable, e.g. {key}=$RUN_DIR, "
             f"gives this). Give a folder, e.g. `laftr-cl ... {key}=logs/my_run`, or leave {key} at its default.",
             key, f"{key}=logs/my_run")
