@@ -11,6 +11,7 @@ from laftr_cl.fsd.data import iterate_batches
 from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
+from laftr_cl.fsd.ops import SMOOTH_OPS
 from laftr_cl.fsd.precision import float32_region
 from laftr_cl.fsd.reduction import check_reduction, reduce_tasks
 from laftr_cl.fsd.summary import TaskSummary
@@ -26,6 +27,7 @@ def fsd(
     num_samples: int = 40,
     gate_draws: str = "per_input",
     same_dropout: bool = False,
+    smooth_ops: str = "exact",
     anchor: str = "per_task",
     class_weights: str = "uniform",
     generator: torch.Generator | Noise | None = None,
@@ -49,6 +51,9 @@ def fsd(
         gate_draws: ``per_input`` (a gate per draw and unit) or ``per_step`` (one gate vector per
             task, or class, and step, as in the reference code); also how dropout masks are shared.
         same_dropout: apply the network's dropout inside the regularizer, one mask for both networks.
+        smooth_ops: how the current network runs LayerNorm/RMSNorm, softmax and elementwise functions:
+            ``exact`` (the op on its own values) or ``linearized`` (first order at the reference's
+            values); ReLU-family gates are shared either way (docs/transformers.md).
         anchor: ``per_task`` (task t against its own snapshot θ_t) or ``latest`` (every task
             against the newest summary's snapshot; older summaries may drop theirs).
         class_weights: how a classwise task averages its classes: ``uniform`` (as the reference
@@ -66,6 +71,8 @@ def fsd(
     get_metric(metric)
     if gate_draws not in GATE_DRAWS:
         raise ValueError(f"Unknown gate_draws={gate_draws!r}: choose one of {', '.join(GATE_DRAWS)}.")
+    if smooth_ops not in SMOOTH_OPS:
+        raise ValueError(f"Unknown smooth_ops={smooth_ops!r}: choose one of {', '.join(SMOOTH_OPS)}.")
     check_reduction(reduction)
     bank = _bank(model, summaries, anchor, class_weights)
     slot_values = estimate(
@@ -75,6 +82,7 @@ def fsd(
         noise=Noise.wrap(generator, bank.device, bank.dtype),
         gate_draws=gate_draws,
         same_dropout=same_dropout,
+        smooth_ops=smooth_ops,
     )
     with float32_region(bank.device):  # the weighted mean over slots stays fp32 under bf16 autocast
         per_task = bank.per_task(slot_values)

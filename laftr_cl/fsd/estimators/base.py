@@ -22,6 +22,7 @@ class Estimator:
         noise: Noise,
         gate_draws: str,
         same_dropout: bool,
+        smooth_ops: str = "exact",
     ) -> Tensor:
         """Per-slot FSD ``[N, P]``, differentiable w.r.t. the current parameters of ``bank.view.net``.
 
@@ -31,6 +32,8 @@ class Estimator:
             noise: the random source; every draw has shape ``[N, P, ...]``.
             gate_draws: ``per_input`` (fresh gates per draw) or ``per_step`` (one gate vector per slot).
             same_dropout: apply one shared dropout mask to both networks.
+            smooth_ops: ``exact`` or ``linearized`` norms, softmax and elementwise functions in the
+                current network (:data:`~laftr_cl.fsd.ops.SMOOTH_OPS`).
         """
         raise NotImplementedError
 

@@ -106,7 +106,8 @@ FSD_METHODS: Registry[type[FsdMethod]] = Registry("fsd method")
 
 
 def fsd_method(name: str, **options: Any) -> FsdMethod:
-    """The FSD method registered as ``name`` (``laftr``, ``coreset``, ``ntk``, ``fisher``) built with ``options``."""
+    """The FSD method registered as ``name`` (``laftr``, ``liftr``, ``coreset``, ``ntk``, ``fisher``) built with
+    ``options``."""
     return FSD_METHODS.get(name)(**options)
 
 
