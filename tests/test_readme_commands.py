@@ -54,12 +54,14 @@ def test_readme_has_the_commands():
 @pytest.mark.parametrize("args", COMMANDS, ids=IDS)
 def test_command_composes_and_passes_the_checks(args, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setattr("laftr_cl.config.command.shutil.which", lambda name: f"/usr/bin/{name}")  # SLURM's sbatch
     overrides = expand_home([a for a in args if not a.startswith("-")])
+    multirun = True if "-m" in args else None
     if _needs_cuda(args) and not torch.cuda.is_available():  # checked before data loads: refused here, by name
         with pytest.raises(ConfigError, match="CUDA"):
-            preflight(CONFIG_DIR, overrides)
+            preflight(CONFIG_DIR, overrides, multirun=multirun)
         return
-    assert preflight(CONFIG_DIR, overrides) >= 1
+    assert preflight(CONFIG_DIR, overrides, multirun=multirun) >= 1
 
 
 def _first_job(args: list[str]) -> list[str]:

@@ -67,6 +67,10 @@ class FsdMethod(ABC):
         Returns a scalar (``reduction`` ``mean`` or ``sum`` over tasks) or ``[T]`` (``none``).
         """
 
+    def check_model(self, model: nn.Module, input_shape: Sequence[int], task_label: int | None = None) -> None:
+        """Raises ValueError when this method cannot summarize ``model`` on inputs of ``input_shape``
+        (e.g. an op LAFTR cannot linearize); a dry run, nothing is kept. Here: every model is fine."""
+
     def check(self, model: nn.Module, summaries: Sequence[Summary]) -> None:
         """Raises ValueError/RuntimeError when ``summaries`` do not fit ``model`` (another architecture)."""
         with torch.no_grad():

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from laftr_cl.fsd.api import fsd
 from laftr_cl.fsd.bank import SummaryBank
+from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
 from laftr_cl.fsd.summary import TaskSummary, summarize
 
@@ -77,6 +78,10 @@ class LaftrMethod(FsdMethod):
     def estimate(self, model: nn.Module, prepared: SummaryBank, *, generator: torch.Generator | None = None,
                  reduction: str = "mean") -> Tensor:
         return fsd(model, prepared, generator=generator, reduction=reduction, **self.fsd_options)
+
+    def check_model(self, model: nn.Module, input_shape: Sequence[int], task_label: int | None = None) -> None:
+        """Traces ``model``'s gated view (what :func:`summarize` reads): an op it cannot linearize raises here."""
+        GatedView(model, input_shape, (task_label,))
 
     def check(self, model: nn.Module, summaries: Sequence[TaskSummary]) -> None:
         self.prepare(model, summaries)  # the bank checks rates, snapshot and input shapes, output units

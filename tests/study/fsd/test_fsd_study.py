@@ -76,3 +76,20 @@ def test_study_on_the_cifar_net(tmp_path):
 def test_presets_compose(preset):
     cfg = _config([f"study={preset}"])
     assert cfg.model.name == ("cifar_net" if "cifar" in preset else "mlp")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("fsd.metric=foo", r"Unknown metric='foo'"),
+    ("methods.laftr.rank=[5000]", r"lowrank k=5000.*rank=5000"),
+    ("fsd.truth_batch_size=0", r"fsd\.truth_batch_size=0"),
+    ("checkpoints.count=100", r"checkpoints\.count=100"),
+    ("perturbations.count=-1", r"perturbations\.count=-1"),
+])
+def test_a_setting_that_fails_after_training_is_refused_before_any(override, message, tmp_path, monkeypatch):
+    from laftr_cl.study.fsd import run as study_run
+
+    trained = []
+    monkeypatch.setattr(study_run, "train_task", lambda *args, **kwargs: trained.append(1))
+    with pytest.raises(ValueError, match=message):
+        run_study(_config([*TINY, "methods.ewc.fisher=[empirical]", override]), tmp_path)
+    assert not trained and not list(tmp_path.iterdir())
