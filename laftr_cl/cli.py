@@ -23,7 +23,7 @@ def _run(cfg: DictConfig) -> float | None:
     """Runs the composed experiment; returns the final average accuracy (for sweeps).
 
     Failures become one paragraph and an exit status (2 refused, 3 diverged, 4 unwritable, 130
-    Ctrl-C); in a sweep a failed job ends alone (see :mod:`laftr_cl.run.outcome`)."""
+    Ctrl-C, 143 SIGTERM); in a sweep a failed job ends alone (see :mod:`laftr_cl.run.outcome`)."""
     from hydra.core.hydra_config import HydraConfig
 
     from laftr_cl.loggers.console import quiet
@@ -35,7 +35,23 @@ def _run(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
-    """``laftr-cl [hydra flags] [overrides]``: checks the command, then hands it to Hydra."""
+    """``laftr-cl [hydra flags] [overrides]``: checks the command, then hands it to Hydra.
+
+    SIGTERM is handled as Ctrl-C (:mod:`laftr_cl.run.interrupts`); either one before the run starts
+    (while the command is checked or Hydra sets up) ends the process with one line."""
+    from laftr_cl.run.interrupts import catch_sigterm, exit_status, startup_message
+
+    catch_sigterm()
+    try:
+        _main()
+    except KeyboardInterrupt as err:  # a run's own interruption is handled (and said) by the run
+        if show_traceback():
+            raise
+        print(f"laftr-cl: {startup_message(err)}", file=sys.stderr)
+        raise SystemExit(exit_status(err)) from None
+
+
+def _main() -> None:
     from hydra._internal.utils import get_args_parser
 
     from laftr_cl.config.preflight import expand_home

@@ -11,6 +11,8 @@ from another job on the machine hits one round of every method alike, not one me
     python scripts/bench_regularizer.py                      # CPU
     python scripts/bench_regularizer.py --device cuda --steps 500 --compile none compile cudagraph
     python scripts/bench_regularizer.py --model resnet18 --tasks 1 5 --steps 2   # reduced ResNet-18, Split CIFAR-100
+    python scripts/bench_regularizer.py --model vit --tasks 1 5 --steps 10       # the small ViT, Split MNIST
+    python scripts/bench_regularizer.py --methods none "laftr bernoulli" "liftr deterministic, diag"   # chosen rows
 
 ``--model resnet18``: the CL papers' reduced ResNet-18 (width 20, 1.1 M parameters, BatchNorm) on
 32×32×3 inputs, multi-head over Split CIFAR-100's 20 tasks; the earlier tasks are its first T
@@ -39,8 +41,9 @@ from torch import nn
 
 from laftr_cl.benchmarks import build_benchmark
 from laftr_cl.fsd import summarize
-from laftr_cl.models import MLP, ResNet18, TaskMaskedClassifier
+from laftr_cl.models import MLP, ResNet18, TaskMaskedClassifier, ViT
 from laftr_cl.regularizers.laftr import LaftrPlugin
+from laftr_cl.regularizers.liftr import LiftrPlugin
 from laftr_cl.regularizers.memory import memory_bytes
 from laftr_cl.run.build import resolve_device
 from laftr_cl.training.compiled_step import TrainStep, is_step_penalty
@@ -57,6 +60,10 @@ METHODS: dict[str, Callable[[int], Any]] = {
     "laftr bernoulli, lowrank inputs, current BN stats": lambda s: LaftrPlugin(
         estimator="bernoulli", metric="l2_prob", num_samples=s, inputs="lowrank", rank=20, bn_stats="current"),
     "laftr exact": lambda s: LaftrPlugin(estimator="exact", metric="l2_logit", num_samples=s),
+    "liftr deterministic": lambda s: LiftrPlugin(mode="deterministic", covariance="full"),
+    "liftr deterministic, diag": lambda s: LiftrPlugin(mode="deterministic", covariance="diag"),
+    "liftr stochastic": lambda s: LiftrPlugin(mode="stochastic", covariance="full", num_samples=s),
+    "liftr stochastic, diag": lambda s: LiftrPlugin(mode="stochastic", covariance="diag", num_samples=s),
 }
 
 
@@ -82,6 +89,9 @@ SETUPS = {
                       (3, 32, 32), 100, lambda: ResNet18(3, 100), multi_head=True,
                       methods=("none", "ewc", "laftr bernoulli", "laftr bernoulli, diag inputs",
                                "laftr bernoulli, lowrank inputs", "laftr bernoulli, lowrank inputs, current BN stats")),
+    "vit": Setup("ViT (patch 4, width 64, depth 2, 4 heads; model=vit), Split MNIST 5 tasks, multi-head",
+                 "split_mnist", 5, (1, 28, 28), 10, lambda: ViT(1, 784, 10), multi_head=True,
+                 methods=("none", "ewc", "laftr bernoulli", "laftr bernoulli, diag inputs")),
 }
 
 
@@ -184,6 +194,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="each method is timed this many times, in turn")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--samples", type=int, default=40, help="S, LAFTR's draws per task and step")
+    parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=None,
+                        help="rows to time (default: the model's usual rows)")
     parser.add_argument("--compile", nargs="+", default=["none"], choices=["none", "compile", "cudagraph"],
                         help="step modes to time: none (eager), compile, cudagraph (CUDA only)")
     args = parser.parse_args()
@@ -194,7 +206,8 @@ def main() -> None:
           f"median of {args.rounds} rounds of {args.steps} timed steps")
     print("| T | method | ms / step | ratio to none | bytes per task |\n| --- | --- | --- | --- | --- |")
     for tasks in args.tasks:
-        prepared_methods = {method: prepared(setup, method, tasks, args.samples, device) for method in setup.methods}
+        methods = args.methods or setup.methods
+        prepared_methods = {method: prepared(setup, method, tasks, args.samples, device) for method in methods}
         timers = timers_of(setup, prepared_methods, tasks, args.batch_size, device, args.compile)
         rounds: dict[str, list[float]] = {row: [] for row in timers}
         for _ in range(args.rounds):
@@ -207,7 +220,7 @@ def main() -> None:
             memory = memory_bytes(plugin) if plugin is not None else None
             per_task = f"{memory['total'] // tasks:,}" if memory else "0"
             print(f"| {tasks} | {row} | {ms:.2f} | {ms / base:.2f}x | {per_task} |", flush=True)
-    if args.model == "resnet18":
+    if args.model in ("resnet18", "vit"):
         print_summary_parts(prepared_methods)
 
 
@@ -220,6 +233,10 @@ def print_summary_parts(prepared_methods: dict[str, tuple[nn.Module, Any]]) -> N
             continue
         summary = plugin.summaries[0]
         rows = {method: summary.nbytes()}
+        if any(len(r.shape) != 4 for r in summary.firing_rates):  # per-channel rates are for convolutions only
+            print(f"| {method} | {rows[method]['rates']:,} | {rows[method]['inputs']:,} | "
+                  f"{rows[method]['snapshot']:,} | {rows[method]['total']:,} |")
+            continue
         per_channel = summarize(model, (torch.randn(8, *summary.input_shape), torch.zeros(8, dtype=torch.long)),
                                 output_units=summary.output_units.tolist(), task_label=0,
                                 **{**plugin.method.summary_options, "rates": "per_channel"})

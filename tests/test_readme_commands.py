@@ -16,6 +16,7 @@ import torch
 from helpers import REPO_ROOT, compose_run_config
 from laftr_cl.benchmarks.errors import BenchmarkDataNotFoundError
 from laftr_cl.cli import CONFIG_DIR
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.config.preflight import expand_home, preflight
 from laftr_cl.run.experiment import run_experiment
 
@@ -53,8 +54,14 @@ def test_readme_has_the_commands():
 @pytest.mark.parametrize("args", COMMANDS, ids=IDS)
 def test_command_composes_and_passes_the_checks(args, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setattr("laftr_cl.config.command.shutil.which", lambda name: f"/usr/bin/{name}")  # SLURM's sbatch
     overrides = expand_home([a for a in args if not a.startswith("-")])
-    assert preflight(CONFIG_DIR, overrides) >= 1
+    multirun = True if "-m" in args else None
+    if _needs_cuda(args) and not torch.cuda.is_available():  # checked before data loads: refused here, by name
+        with pytest.raises(ConfigError, match="CUDA"):
+            preflight(CONFIG_DIR, overrides, multirun=multirun)
+        return
+    assert preflight(CONFIG_DIR, overrides, multirun=multirun) >= 1
 
 
 def _first_job(args: list[str]) -> list[str]:
@@ -63,12 +70,16 @@ def _first_job(args: list[str]) -> list[str]:
             for a in args if not a.startswith("-")]
 
 
+def _needs_cuda(args: list[str]) -> bool:
+    text = " ".join(args)
+    return "device=cuda" in text or "train.compile=cudagraph" in text
+
+
 def _trains_here(args: list[str]) -> bool:
     """Whether the command can train on this machine (no download, no cluster, a GPU where it needs one)."""
     text = " ".join(args)
-    needs_cuda = "device=cuda" in text or "train.compile=cudagraph" in text
     return ("data.download=true" not in text and "hparams_search" not in text and "launcher=slurm" not in text
-            and (torch.cuda.is_available() or not needs_cuda))
+            and (torch.cuda.is_available() or not _needs_cuda(args)))
 
 
 @pytest.mark.parametrize("args", [c for c in COMMANDS if _trains_here(c)], ids=[i for c, i in zip(COMMANDS, IDS)

@@ -1,6 +1,6 @@
 """Checks of the composed config that Hydra's own checks do not cover, before any data is loaded.
 
-Each failure raises :class:`ConfigError` with one paragraph naming the setting, the value, what is
+Each failure raises :class:`~laftr_cl.config.errors.ConfigError` with one paragraph naming the setting, the value, what is
 allowed (with the closest valid name to a typo) and the command-line override that fixes it. The
 regularizer's options are checked against what it declares (:mod:`laftr_cl.regularizers.specs`).
 """
@@ -10,11 +10,13 @@ import difflib
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, NoReturn
+from typing import Any, NoReturn
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from laftr_cl.config.errors import ConfigError, closest, fail
 from laftr_cl.config.options import COMPILE_MODES, PRECISIONS, PREPROCESSING, STRATEGIES
+from laftr_cl.config.targets import check_class_order, check_targets
 from laftr_cl.regularizers.specs import RegularizerSpec, registered, spec_for
 
 MAX_SEED = 2**32 - 1
@@ -22,32 +24,6 @@ MAX_SEED = 2**32 - 1
 CHECKED_BLOCKS = ("train", "data", "checkpoint", "guard")
 """Blocks of ``configs/config.yaml`` whose keys are all known: ``+train.epoch=5`` is a typo, not a setting."""
 DEVICES = "auto, cpu, cuda or cuda:N"
-
-
-class ConfigError(ValueError):
-    """A setting of the run config is invalid; the message says which and how to fix it.
-
-    ``setting`` is the dotted key and ``fix`` a command-line override that fixes it (when known):
-    the CLI turns them into a corrected command.
-    """
-
-    def __init__(self, message: str, setting: str | None = None, fix: str | None = None) -> None:
-        super().__init__(message)
-        self.setting, self.fix = setting, fix
-
-
-def closest(name: str, names: Iterable[str]) -> str:
-    """``" Did you mean 'x'?"`` for the closest of ``names`` to a typo ``name``, or ``""``."""
-    match = difflib.get_close_matches(str(name), list(names), n=1, cutoff=0.6)
-    return f" Did you mean {match[0]!r}?" if match else ""
-
-
-def fail(setting: str, value: Any, allowed: str, fix: str, hint: str = "") -> NoReturn:
-    """Raises the :class:`ConfigError` for ``setting=value`` (``allowed``: what is, in words)."""
-    shown = OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value
-    raise ConfigError(
-        f"Invalid setting {setting}={shown!r}: {allowed}.{hint} Fix it on the command line, "
-        f"e.g. `laftr-cl ... {fix}`, or in the config file that sets it.", setting, fix)
 
 
 def _get(cfg: DictConfig, path: str) -> Any:
@@ -108,6 +84,8 @@ def validate_config(cfg: DictConfig) -> None:
     _check_training(cfg)
     check_regularizer(cfg)
     _check_reliability(cfg)
+    check_class_order(cfg)
+    check_targets(cfg)
 
 
 def _check_choice(setting: str, value: Any, options: dict[str, str], example: str) -> None:
@@ -167,13 +145,23 @@ def _check_data(cfg: DictConfig) -> None:
         for key in synthetic:
             if key not in ("train_per_class", "test_per_class"):
                 fail(f"data.synthetic.{key}", synthetic[key], "data.synthetic takes train_per_class and "
-                     "test_per_class", example, closest(key, ("train_per_class", "test_per_class")))
+                     "test_per_class", _synthetic_fix(synthetic), closest(key, ("train_per_class", "test_per_class")))
             _check_int_at_least(cfg, f"data.synthetic.{key}", 1)
     fraction = data.get("validation_fraction", 0.0)
     if not _is_number(fraction) or not 0 <= fraction < 1:
         fail("data.validation_fraction", fraction, "it must be a number in [0, 1)", "data.validation_fraction=0.1")
     preprocessing = data.get("preprocessing", "standardize")
     _check_choice("data.preprocessing", preprocessing, PREPROCESSING, "standardize")
+
+
+def _synthetic_fix(synthetic: DictConfig) -> str:
+    """``data.synthetic={...}`` with each misspelt key replaced by the one meant (missing ones at their default)."""
+    names, fixed = ("train_per_class", "test_per_class"), {"train_per_class": 20, "test_per_class": 10}
+    for key, value in synthetic.items():
+        meant = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
+        if meant:
+            fixed[meant[0]] = value
+    return "data.synthetic={" + ", ".join(f"{k}: {v}" for k, v in fixed.items()) + "}"
 
 
 def _check_benchmark(cfg: DictConfig) -> None:

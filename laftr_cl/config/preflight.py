@@ -21,6 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from laftr_cl.config.checks import ConfigError, closest, regularizer_spec, unknown_option, validate_config
+from laftr_cl.config.command import check_launcher, check_output_folders, check_sweep_needs_multirun
 
 MAX_JOBS_CHECKED = 64
 """A sweep with more jobs has its first this many checked here (each job checks itself again)."""
@@ -50,11 +51,24 @@ def preflight(config_dir: str, overrides: list[str], *, validate: bool = True, m
             for job, composed in _jobs(overrides, multirun):
                 cfg = composed if composed is not None else _compose(job)
                 if validate:
+                    _check_additions(cfg, job)
                     validate_config(cfg)
                 checked += 1
             return checked
     finally:
         GlobalHydra.instance().clear()
+
+
+def _check_additions(cfg: DictConfig, job: list[str]) -> None:
+    """``+key=value`` overrides that add a key nothing reads (see :mod:`laftr_cl.config.targets`)."""
+    from laftr_cl.config.targets import check_added_keys
+
+    repository = GlobalHydra.instance().config_loader().repository
+    added = {o.get_key_element().lstrip("+"): o.get_value_element_as_str() for o in _parse(job)
+             if o.is_add() and not repository.group_exists(o.get_key_element().lstrip("+").replace(".", "/"))}
+    if added:
+        kept = [o.input_line for o in _parse(job) if o.get_key_element().lstrip("+") not in added]
+        check_added_keys(cfg, _compose(kept), added)
 
 
 def _parse(overrides: list[str]) -> list:
@@ -84,6 +98,9 @@ def _jobs(overrides: list[str], multirun: bool | None) -> Iterator[tuple[list[st
     first = _compose(base + [f"{k}={v}" for k, o in sweeps.items() if (v := _first(o)) is not None])
     if multirun is None:
         multirun = OmegaConf.select(first, "hydra.mode") == RunMode.MULTIRUN
+    check_sweep_needs_multirun([o.input_line for o in sweeps.values()], multirun, overrides)
+    check_output_folders(first, multirun)
+    check_launcher(first, multirun)
     if multirun:
         for key, value in (_config_sweeps(first) or {}).items():
             if key not in given:
@@ -131,11 +148,13 @@ def _missing_option(message: str) -> ConfigError:
     if not found:
         return ConfigError(f"laftr-cl cannot compose the config: {message.splitlines()[0]}")
     group, option = found.groups()
-    fix = f"{group}={options[0]}" if options else f"~{group}"
+    guess = closest(option, options)
+    fix = f"{group}={guess.split(chr(39))[1]}" if guess else None  # the closest option, never merely the first
     allowed = ", ".join(o for o in options if not o.startswith("_"))
+    how = f"Fix it on the command line, e.g. `laftr-cl ... {fix}`." if fix else f"Pick one of them with {group}=..."
     return ConfigError(
         f"Invalid setting {group}={option!r}: {group} has no option {option!r}; its options are {allowed}."
-        f"{closest(option, options)} Fix it on the command line, e.g. `laftr-cl ... {fix}`.", group, fix)
+        f"{guess} {how}", group, fix)
 
 
 def _hydra_failure(err: HydraException, overrides: list[str]) -> ConfigError:

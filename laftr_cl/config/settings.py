@@ -44,3 +44,9 @@ def without(flat: Mapping[str, Any], settings: tuple[str, ...]) -> dict[str, Any
     """``flat`` without the keys equal to or below any of ``settings``."""
     return {key: value for key, value in flat.items()
             if not any(key == s or key.startswith(s + ".") for s in settings)}
+
+
+def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` (plain data) flattened to dotted keys, without :data:`RESUMABLE_SETTINGS`: what a
+    checkpoint and the run resuming it must have in common."""
+    return without(flatten(config), RESUMABLE_SETTINGS)

@@ -6,10 +6,12 @@ Typical use::
     loss = ce + lam * fsd(model, summaries, estimator="bernoulli", num_samples=40)  # task k > t
 
 Modules: ``summary`` (summarize, TaskSummary), ``input_models`` (full, diag, lowrank, coreset),
-``trace`` + ``view_builder`` + ``gated_view`` + ``ops``/``graph_ops`` (the network read from its
-torch.fx graph), ``bank`` (summaries stacked once for
+``trace`` + ``view_builder`` (``view_rules``, ``view_arithmetic``, ``view_values``) + ``gated_view`` +
+``ops``/``graph_ops``/``ops_pointwise``/``ops_norm``/``ops_attention``/``ops_tokens`` (the network read
+from its torch.fx graph), ``activations`` + ``gate_statistics`` (gated activations beyond ReLU: their
+gates, summary statistics and sampled law), ``bank`` (summaries stacked once for
 a batched pass), ``estimators`` (bernoulli, relu, exact), ``metrics`` (l2_prob, kl, l2_logit),
-``api`` (fsd, true_fsd), ``noise`` (all random draws).
+``api`` (fsd, true_fsd), ``noise`` (all random draws); ``liftr`` (the per-layer moment method, LIFTR).
 
 Design choices where the paper leaves them open (docs/method.md, "Choices made here"):
 
@@ -21,10 +23,10 @@ Design choices where the paper leaves them open (docs/method.md, "Choices made h
 * ``anchor="latest"`` regularizes every task against the newest summary's snapshot; older
   summaries can drop theirs (``TaskSummary.without_snapshot``).
 * Dropout inside the regularizer is off unless ``same_dropout``; masks follow ``gate_draws``.
-* The network is read from its torch.fx graph (any ReLU network; see ``gated_view``). BatchNorm is
-  linearized in eval mode: both networks normalize with the reference's running statistics
-  (``bn_stats="reference"``), or the current network with its own (``"current"``), which lets the
-  estimate see the drift of the running statistics (docs/batchnorm.md).
+* The network is read from its torch.fx graph (ReLU networks, smooth activations and transformers; see
+  ``gated_view`` and docs/transformers.md). BatchNorm is linearized in eval mode: both networks normalize
+  with the reference's running statistics (``bn_stats="reference"``), or the current network with its own
+  (``"current"``), which lets the estimate see the drift of the running statistics (docs/batchnorm.md).
   An op the view cannot linearize is allowed only before the first layer with parameters.
 * A model whose forward takes ``task_labels`` gets one head per summary's task label; slots run
   through their own task's head (``TaskHeadOp``), all tasks still in one batched pass.
@@ -44,7 +46,9 @@ _EXPORTS = {
     "METRICS": "metrics",
     "Noise": "noise",
     "BN_STATS": "ops",
+    "SMOOTH_OPS": "ops",
     "RATES": "summary", "TaskSummary": "summary", "summarize": "summary",
+    "LIFTR_MODES": "liftr", "LIFTR_COVARIANCES": "liftr",
 }
 """Each public name's module: loaded on first use (PEP 562), so importing ``laftr_cl.fsd.registry``
 (which the torch-free config checks do) does not import torch."""
@@ -84,5 +88,8 @@ __all__ = [
     "GATE_DRAWS",
     "BN_STATS",
     "RATES",
+    "SMOOTH_OPS",
     "SUPPORTED_LAYERS",
+    "LIFTR_MODES",
+    "LIFTR_COVARIANCES",
 ]

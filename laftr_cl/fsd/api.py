@@ -12,6 +12,7 @@ from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.ops import BN_STATS
+from laftr_cl.fsd.ops import SMOOTH_OPS
 from laftr_cl.fsd.precision import float32_region
 from laftr_cl.fsd.reduction import check_reduction, reduce_tasks
 from laftr_cl.fsd.summary import TaskSummary
@@ -27,6 +28,7 @@ def fsd(
     num_samples: int = 40,
     gate_draws: str = "per_input",
     same_dropout: bool = False,
+    smooth_ops: str = "exact",
     anchor: str = "per_task",
     class_weights: str = "uniform",
     bn_stats: str = "reference",
@@ -51,6 +53,9 @@ def fsd(
         gate_draws: ``per_input`` (a gate per draw and unit) or ``per_step`` (one gate vector per
             task, or class, and step, as in the reference code); also how dropout masks are shared.
         same_dropout: apply the network's dropout inside the regularizer, one mask for both networks.
+        smooth_ops: how the current network runs LayerNorm/RMSNorm, softmax and elementwise functions:
+            ``exact`` (the op on its own values) or ``linearized`` (first order at the reference's
+            values); ReLU-family gates are shared either way (docs/transformers.md).
         anchor: ``per_task`` (task t against its own snapshot θ_t) or ``latest`` (every task
             against the newest summary's snapshot; older summaries may drop theirs).
         class_weights: how a classwise task averages its classes: ``uniform`` (as the reference
@@ -73,6 +78,8 @@ def fsd(
         raise ValueError(f"Unknown gate_draws={gate_draws!r}: choose one of {', '.join(GATE_DRAWS)}.")
     if bn_stats not in BN_STATS:
         raise ValueError(f"Unknown bn_stats={bn_stats!r}: choose one of {', '.join(BN_STATS)}.")
+    if smooth_ops not in SMOOTH_OPS:
+        raise ValueError(f"Unknown smooth_ops={smooth_ops!r}: choose one of {', '.join(SMOOTH_OPS)}.")
     check_reduction(reduction)
     bank = _bank(model, summaries, anchor, class_weights)
     slot_values = estimate(
@@ -83,6 +90,7 @@ def fsd(
         gate_draws=gate_draws,
         same_dropout=same_dropout,
         bn_stats=bn_stats,
+        smooth_ops=smooth_ops,
     )
     with float32_region(bank.device):  # the weighted mean over slots stays fp32 under bf16 autocast
         per_task = bank.per_task(slot_values)

@@ -6,6 +6,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
+from laftr_cl.fsd.gate_statistics import gate_law
 from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.summary import TaskSummary
 
@@ -35,7 +36,10 @@ class SummaryBank:
         view: the :class:`GatedView` of ``model``.
         num_tasks: T. num_snapshots: N. slots: P. max_classes: C_max. input_shape: per-example input shape.
         inputs: the slots' input models, batch ``[N, P]``.
-        firing_rates: one ``[N, P, *units]`` tensor per ReLU (``[N, P, channels, 1, 1]`` per channel).
+        firing_rates: one ``[N, P, *units]`` tensor per gate (``[N, P, channels, 1, 1]`` per channel):
+            firing rates of binary gates, ``E[g]`` of smooth ones.
+        gate_second_moments: per gate, ``E[g²]`` ``[N, P, *units]`` of a smooth gate, None for a binary one.
+        gate_laws: per gate, the :class:`~laftr_cl.fsd.gate_statistics.GateLaw` its draws follow.
         reference_params: what the reference pass reads (:meth:`GatedView.reference_params`): parameter
             name → snapshots ``[N, *shape]``, task heads stacked per slot ``[N, P, *shape]`` (detached).
         slot_heads: ``[N, P]`` int64, each slot's index into ``view.task_labels`` (its task's head).
@@ -84,12 +88,17 @@ class SummaryBank:
 
         inputs = type(summaries[0].inputs).concat([s.inputs.to(self.device, self.dtype) for s in summaries])
         self.inputs = inputs.take(flat_index).reshape_batch(shape)
-        self.firing_rates = [
-            torch.cat([s.firing_rates[j].to(self.device, self.dtype) for s in summaries])[flat_index].reshape(
-                *shape, *summaries[0].firing_rates[j].shape[1:]
-            )
-            for j in range(self.view.num_relus)
+        def stacked(per_summary) -> Tensor:
+            return torch.cat([t.to(self.device, self.dtype) for t in per_summary])[flat_index].reshape(
+                *shape, *per_summary[0].shape[1:])
+
+        self.firing_rates = [stacked([s.firing_rates[j] for s in summaries]) for j in range(self.view.num_relus)]
+        self.gate_second_moments = [
+            None if a.binary else stacked([s.gate_second_moments[j] for s in summaries])
+            for j, a in enumerate(self.view.activations)
         ]
+        self.gate_laws = [gate_law(a, m, q) for a, m, q in
+                          zip(self.view.activations, self.firing_rates, self.gate_second_moments)]
         anchors = summaries if anchor == "per_task" else summaries[-1:]
         heads = torch.tensor([self.view.head_of(summaries[t].task_label) for t, _, _ in slots])
         self.slot_heads = heads.reshape(shape).to(self.device)
@@ -116,8 +125,16 @@ class SummaryBank:
             got = [tuple(r.shape[1:]) for r in s.firing_rates]
             if len(got) != len(units) or any(g not in (u, c) for g, u, c in zip(got, units, per_channel)):
                 raise ValueError(
-                    f"Summary {t} has firing rates of shapes {got} but the model's ReLUs have {units}: "
+                    f"Summary {t} has firing rates of shapes {got} but the model's gated activations have {units}: "
                     "it was made for another architecture."
+                )
+            second = s.gate_second_moments or (None,) * len(units)
+            smooth = [not a.binary for a in self.view.activations]
+            if len(second) != len(units) or any((q is not None) != m for q, m in zip(second, smooth)):
+                names = [a.name for a in self.view.activations]
+                raise ValueError(
+                    f"Summary {t} keeps second moments for gates {[q is not None for q in second]} but the model's "
+                    f"activations are {names} (smooth ones need them): it was made for another architecture."
                 )
             width = self.view.output_widths[self.view.head_of(s.task_label)]
             if s.output_units is not None and int(s.output_units.max()) >= width:

@@ -1,4 +1,4 @@
-"""The gated view of a ReLU network, built from the model's traced graph.
+"""The gated view of a network (beyond ReLU: docs/transformers.md), built from the model's traced graph.
 
 The user's module is traced with torch.fx (:mod:`laftr_cl.fsd.trace`) and each node of the graph
 becomes an *op* (:mod:`laftr_cl.fsd.ops`, :mod:`laftr_cl.fsd.graph_ops`) that runs twice per step:
@@ -15,6 +15,11 @@ constant, multiplication by a number, ``torch.cat`` along features; ``nn.AvgPool
 ``nn.MaxPool2d``/``F.max_pool2d`` (routed through the reference's argmax); ``nn.Flatten``,
 ``flatten``, ``view``, ``reshape``, ``squeeze``, ``unsqueeze``, ``contiguous``; ``nn.Dropout``,
 ``F.dropout``; ``nn.Identity``; a constant output mask (``masked_fill``, ``x[..., mask] = v``).
+Beyond ReLU (docs/transformers.md; :mod:`~laftr_cl.fsd.view_rules`): gated activations (GELU, SiLU,
+tanh, sigmoid, LeakyReLU, ELU, Softplus: :mod:`~laftr_cl.fsd.activations`), elementwise functions and
+products (:mod:`~laftr_cl.fsd.ops_pointwise`), LayerNorm/RMSNorm (:mod:`~laftr_cl.fsd.ops_norm`),
+softmax, matmul and attention (:mod:`~laftr_cl.fsd.ops_attention`), parameters read directly
+(:mod:`~laftr_cl.fsd.ops_tokens`), and token ops (indexing, transpose, permute, unbind, expand).
 
 Any other op is accepted only before the first layer with parameters (a fixed preprocessing of
 the input, the same function for both networks, run as it is); elsewhere it is an error naming the
@@ -35,10 +40,13 @@ from laftr_cl.fsd.trace import TraceFailure, takes_task_labels, trace_model
 from laftr_cl.fsd.view_builder import build_ops
 
 SUPPORTED_LAYERS = (
-    nn.Linear, nn.Conv2d, nn.ReLU, nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d,
-    nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
+    nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.RMSNorm, nn.MultiheadAttention,
+    nn.Embedding, nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus, nn.Softmax,
+    nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
 )
-"""The torch.nn layers the gated view linearizes (functions and tensor methods: see the module docstring)."""
+"""The torch.nn layers the gated view reads (torch.fx keeps torch.nn's own layers whole; any other module's
+forward is traced through). Functions and tensor methods: see the module docstring. ``nn.Embedding`` only
+of constant positions."""
 
 
 class GatedView:
@@ -57,8 +65,9 @@ class GatedView:
         model: the module; the current pass reads its live parameters at call time.
         task_labels: the heads' labels, ``(None,)`` for a model without task labels.
         ops: the ops in graph order; ``output`` is the index of the op giving the logits.
-        num_relus: number of ReLU gates (= number of firing-rate tensors of a summary).
+        num_relus: number of gated activations (= number of firing-rate tensors of a summary).
         unit_shapes: per-example shape of each gate's units.
+        activations: each gate's :class:`~laftr_cl.fsd.activations.Pointwise` (ReLU, GELU, ...).
         output_widths: per head, the number of logits it really has (before padding to ``num_outputs``).
     """
 
@@ -75,6 +84,7 @@ class GatedView:
         shapes = built[0][2]
         self.unit_shapes = [torch.Size(shapes[op.index]) for op in self.ops if isinstance(op, GateOp)]
         self.num_relus = len(self.unit_shapes)
+        self.activations = [op.activation for op in self.ops if isinstance(op, GateOp)]
         self._last_use = _last_uses(self.ops, self.output)
 
     def _build(self, label: int | None):
@@ -179,15 +189,15 @@ class GatedView:
         """Forward of ``x [B, *input_shape]`` through ``task_label``'s head at the model's current
         parameters: logits ``[B, out]`` and each ReLU's input ``[B, *units]``.
 
-        This is the reference pass with the model itself as the one snapshot (gates ``1[s > 0]``),
-        so it computes the network's own eval-mode function."""
+        This is the reference pass with the model itself as the one snapshot (each gate ``g(s)`` of its
+        own pre-activation: ``1[s > 0]`` for a ReLU), so it computes the network's own eval-mode function."""
         slot_heads = torch.full((1, 1), self.head_of(task_label), dtype=torch.long, device=x.device)
         params = self.reference_params([self.snapshot()], torch.zeros_like(slot_heads), slot_heads)
         pre_activations: list[Tensor] = []
 
         def gate(relu_index: int, s: Tensor) -> Tensor:
             pre_activations.append(s.reshape(-1, *s.shape[3:]))
-            return (s > 0).to(s.dtype)
+            return self.activations[relu_index].gate(s)
 
         ctx = PassContext(num_snapshots=1, slots=1, samples=x.shape[0], reference_params=params, gate=gate,
                           noise=None, slot_heads=slot_heads)  # type: ignore[arg-type]

@@ -17,8 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from laftr_cl.fsd.activations import RELU, Pointwise
 from laftr_cl.fsd.noise import Noise
 
+SMOOTH_OPS = ("exact", "linearized")
+"""How the current network runs the smooth nonlinear ops (norms, softmax, elementwise functions)."""
 INPUT = -1
 """The index that stands for the network's input in an op's ``inputs``."""
 
@@ -42,6 +45,9 @@ class PassContext:
         per_step: one dropout mask per slot shared by its S draws (else one per draw).
         slot_heads: ``[N, P]`` int64, each slot's index into the view's ``task_labels`` (None: one head).
         bn_stats: one of :data:`BN_STATS`, the running statistics of the current network's BatchNorm.
+        smooth_ops: how the current network runs LayerNorm/RMSNorm, softmax and elementwise functions:
+            ``exact`` (the op itself on its own values) or ``linearized`` (its first-order expansion at
+            the reference's value); see docs/transformers.md.
         tape: op index → what the reference pass left for the current pass.
     """
 
@@ -55,6 +61,7 @@ class PassContext:
     per_step: bool = False
     slot_heads: Tensor | None = None
     bn_stats: str = "reference"
+    smooth_ops: str = "exact"
     tape: dict[int, Tensor] = field(default_factory=dict)
 
     def reference_by_slot(self, r: Tensor) -> Tensor:
@@ -208,20 +215,31 @@ class BatchNormOp(ModuleOp):
 
 
 class GateOp(Op):
-    """ReLU → multiplication by the estimator's gate ``z`` (``relu_index``: j-th ReLU of the net)."""
+    """A gated activation ``φ(s) = φ(0) + g(s)·s`` (ReLU: ``g = 1[s > 0]``) → multiplication by the
+    estimator's gate ``z`` (the same in both networks) plus ``φ(0)``. ``relu_index``: the j-th gate
+    of the net (the j-th statistics tensor of a summary); ``activation``: its
+    :class:`~laftr_cl.fsd.activations.Pointwise` (ReLU when None)."""
 
-    def __init__(self, index: int, name: str, inputs: list[int], relu_index: int) -> None:
+    def __init__(self, index: int, name: str, inputs: list[int], relu_index: int,
+                 activation: Pointwise | None = None) -> None:
         super().__init__(index, name, inputs)
         self.relu_index = relu_index
+        self.activation = activation if activation is not None else RELU
 
     def reference(self, xs, ctx):
         s = ctx.reference_by_slot(xs[0])
         gate = ctx.gate(self.relu_index, s)
         ctx.tape[self.index] = gate
-        return (s * gate).reshape(xs[0].shape)
+        out = s * gate
+        if self.activation.offset:
+            out = out + self.activation.offset
+        return out.reshape(xs[0].shape)
 
     def current(self, xs, ctx):
-        return (ctx.current_by_slot(xs[0]) * ctx.tape[self.index]).reshape(xs[0].shape)
+        out = ctx.current_by_slot(xs[0]) * ctx.tape[self.index]
+        if self.activation.offset:
+            out = out + self.activation.offset
+        return out.reshape(xs[0].shape)
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,17 @@ import torch
 from torch import Tensor, nn
 
 from laftr_cl.fsd.data import iterate_task_batches
+from laftr_cl.fsd.gate_statistics import GateCounts
 from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.input_models import InputModel, input_model_class
 from laftr_cl.fsd.tensors import eval_mode, tensor_bytes
 from laftr_cl.fsd.trace import takes_task_labels
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """2: snapshots are named by the model's own parameter names (no ``.net`` unwrapping) and include
-BatchNorm running statistics; summaries record their ``task_label``."""
+BatchNorm running statistics; summaries record their ``task_label``. 3: ``gate_second_moments`` (smooth
+gates: GELU, SiLU, ...). Version 2 states still load (every gate of a version-2 summary is a ReLU)."""
+READABLE_VERSIONS = (2, 3)
 RATES = ("per_unit", "per_channel")
 
 
@@ -27,10 +30,12 @@ class TaskSummary:
     A summary has C *components*: one (C = 1), or one per class of the task with ``classwise``.
 
     Attributes:
-        firing_rates: one tensor per ReLU of the network, ``[C, *units]`` (``[C, h]`` for an MLP,
-            ``[C, channels, rows, cols]`` for a convolution): the fraction of the component's
-            inputs with pre-activation ``s > 0`` at θ_t. With ``rates="per_channel"`` a convolution's
-            rates are ``[C, channels, 1, 1]``: the fraction over inputs and positions.
+        firing_rates: one tensor per gated activation of the network, ``[C, *units]`` (``[C, h]`` for an
+            MLP, ``[C, channels, rows, cols]`` for a convolution, ``[C, tokens, width]`` in a transformer):
+            for a ReLU (or LeakyReLU) the fraction of the component's inputs with pre-activation ``s > 0``
+            at θ_t; for a smooth gate (GELU, SiLU, tanh, ...) the mean gate ``E[g(s)]``. With
+            ``rates="per_channel"`` a convolution's rates are ``[C, channels, 1, 1]``: the mean over
+            inputs and positions.
         inputs: the input model, batch shape ``[C]``.
         num_examples: ``[C]`` (int64) examples per component.
         input_shape: per-example input shape, e.g. ``(1, 28, 28)``.
@@ -41,6 +46,8 @@ class TaskSummary:
             newest summary).
         task_label: the task label whose head the task used (a model whose forward takes
             ``task_labels``), or None.
+        gate_second_moments: per gate, ``E[g(s)²]`` shaped as its firing rates for a smooth gate and
+            None for a binary one (ReLU, LeakyReLU); None when every gate is binary.
     """
 
     firing_rates: tuple[Tensor, ...]
@@ -51,6 +58,7 @@ class TaskSummary:
     output_units: Tensor | None = None
     snapshot: dict[str, Tensor] | None = None
     task_label: int | None = None
+    gate_second_moments: tuple[Tensor | None, ...] | None = None
 
     @property
     def num_components(self) -> int:
@@ -61,9 +69,9 @@ class TaskSummary:
         return dataclasses.replace(self, snapshot=None)
 
     def nbytes(self) -> dict[str, int]:
-        """Bytes held, part by part: ``rates``, ``inputs``, ``snapshot``, ``output_units`` and ``total``."""
+        """Bytes held, part by part: ``rates`` (all gate statistics), ``inputs``, ``snapshot``, ``output_units`` and ``total``."""
         parts = {
-            "rates": tensor_bytes(self.firing_rates),
+            "rates": tensor_bytes(self.firing_rates) + tensor_bytes(self.gate_second_moments or ()),
             "inputs": self.inputs.nbytes(),
             "snapshot": tensor_bytes(self.snapshot.values()) if self.snapshot is not None else 0,
             "output_units": tensor_bytes([self.output_units]),
@@ -84,15 +92,18 @@ class TaskSummary:
             "output_units": self.output_units,
             "snapshot": self.snapshot,
             "task_label": self.task_label,
+            "gate_second_moments": None if self.gate_second_moments is None else list(self.gate_second_moments),
         }
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> "TaskSummary":
         version = state.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ValueError(
-                f"TaskSummary state has format_version={version!r}; this code reads version {FORMAT_VERSION}."
+                f"TaskSummary state has format_version={version!r}; this code reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}."
             )
+        second = state.get("gate_second_moments")
         return cls(
             firing_rates=tuple(state["firing_rates"]),
             inputs=input_model_class(state["inputs"]).from_state_dict(state["input_model"]),
@@ -102,6 +113,7 @@ class TaskSummary:
             output_units=state["output_units"],
             snapshot=state["snapshot"],
             task_label=state["task_label"],
+            gate_second_moments=None if second is None else tuple(second),
         )
 
 
@@ -122,7 +134,7 @@ def summarize(
     """Summarize a finished task in one pass over its data, in eval mode at the current θ_t.
 
     Args:
-        model: any ReLU network the gated view can trace (see :class:`GatedView`); a model whose
+        model: any network the gated view can trace (see :class:`GatedView`); a model whose
             forward takes ``task_labels`` runs through the head of ``task_label``.
         data: ``(x [N, ...], y [N])`` tensors or an iterable of ``(x, y, ...)`` batches.
         inputs: input model, one of ``full``, ``diag``, ``lowrank``, ``coreset``.
@@ -150,11 +162,17 @@ def summarize(
     input_class.validate(dim=None, rank=rank, coreset_size=coreset_size)
     reference = next(model.parameters())
     with eval_mode(model), torch.no_grad():
-        view, counts, firing, flat_inputs, labels = _one_pass(model, task_label, data, batch_size, classwise, reference)
+        view, counts, gates, flat_inputs, labels = _one_pass(model, task_label, data, batch_size, classwise, reference)
     if view.task_labels != (None,):
         task_label = view.task_labels[0]
     else:
         task_label = None
+    tokens = [tuple(u) for u in view.unit_shapes if len(u) not in (1, 3)]
+    if rates == "per_channel" and tokens:
+        raise ValueError(
+            f"rates='per_channel' keeps one rate per channel of a convolution's [channels, rows, cols] units, but "
+            f"this network has gates on units of shape {list(tokens[0])} (tokens × features): use rates='per_unit'."
+        )
     units = _output_units_tensor(output_units, view.output_widths[0])
     _check_units_not_masked(view, units)
 
@@ -165,10 +183,9 @@ def summarize(
         for c in present.tolist()
     ]
     num_examples = counts[present]
-    firing_rates = tuple(
-        _rates(f[present].to(reference.dtype) / num_examples.unsqueeze(-1).to(reference.dtype), shape, rates)
-        for f, shape in zip(firing, view.unit_shapes)
-    )
+    means, seconds = gates.statistics(present, num_examples, reference.dtype)
+    firing_rates = tuple(_rates(m, shape, rates) for m, shape in zip(means, view.unit_shapes))
+    second_moments = tuple(None if q is None else _rates(q, shape, rates) for q, shape in zip(seconds, view.unit_shapes))
     return TaskSummary(
         firing_rates=firing_rates,
         inputs=input_class.stack(models),
@@ -178,6 +195,7 @@ def summarize(
         output_units=None if units is None else units.to(reference.device),
         snapshot=view.snapshot(),
         task_label=task_label,
+        gate_second_moments=second_moments if any(q is not None for q in second_moments) else None,
     )
 
 
@@ -193,9 +211,9 @@ def _one_pass(
     model: nn.Module, task_label: int | None, data: Any, batch_size: int, classwise: bool, reference: Tensor
 ) -> tuple[GatedView, Tensor, list[Tensor], Tensor, Tensor]:
     """The model's gated view (built on the first batch's shape), per-component example counts ``[L]``,
-    firing counts per ReLU ``[L, units]``, flat inputs ``[N, d]`` with component labels ``[N]``."""
+    the gate sums per component, flat inputs ``[N, d]`` with component labels ``[N]``."""
     counts = torch.zeros(0, dtype=torch.long, device=reference.device)
-    firing: list[Tensor] = []
+    gates: GateCounts | None = None
     flat_inputs, labels, input_shape, view = [], [], None, None
     for x, y, tasks in iterate_task_batches(data, batch_size):
         if x.shape[0] == 0:
@@ -206,6 +224,7 @@ def _one_pass(
             if task_label is None and tasks is not None and takes_task_labels(model):
                 task_label = int(tasks.reshape(-1)[0])
             view = GatedView(model, input_shape, [task_label])
+            gates = GateCounts(view.activations)
         if tasks is not None and view.task_labels != (None,) and bool((tasks != view.task_labels[0]).any()):
             raise ValueError(
                 f"summarize() got examples of several task labels ({sorted(set(tasks.tolist()))} after "
@@ -217,16 +236,12 @@ def _one_pass(
         size = max(counts.shape[0], int(component.max()) + 1)
         _, pre_activations = view.relu_inputs(x, task_label)
         counts = _grow(counts, size).index_add_(0, component, torch.ones_like(component))
-        if not firing:
-            firing = [torch.zeros(0, s[0].numel(), dtype=torch.long, device=x.device) for s in pre_activations]
-        firing = [
-            _grow(f, size).index_add_(0, component, (s > 0).flatten(1).long()) for f, s in zip(firing, pre_activations)
-        ]
+        gates.add(component, pre_activations, size)
         flat_inputs.append(x.flatten(1))
         labels.append(component)
     if input_shape is None:
         raise ValueError("summarize() got no data: the task's data is empty.")
-    return view, counts, firing, torch.cat(flat_inputs), torch.cat(labels)
+    return view, counts, gates, torch.cat(flat_inputs), torch.cat(labels)
 
 
 def _component_labels(y: Tensor, classwise: bool, device: torch.device) -> Tensor:

@@ -25,12 +25,10 @@ from torch import Tensor, nn
 EXAMPLE_BATCH = 2
 """Rows of the example batch the shadows are computed on (the batch size the shapes report)."""
 
-SHADOWED_MODULES = (
-    nn.Linear, nn.Conv2d, nn.ReLU, nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d,
-    nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
-)
-"""Leaf modules whose forward runs on the shadows (their forward calls only torch functions); so
-does that of any leaf without parameters or children (nn.Tanh, nn.GELU, ...)."""
+
+
+_UNKNOWN = object()
+"""A shadow that could not be computed (an op failed on the example batch, or read such a value)."""
 
 
 class TraceFailure(ValueError):
@@ -85,6 +83,7 @@ class ShapeTracer(fx.Tracer):
         self.shadows: dict[fx.Node, Any] = {}
         self.paths: dict[fx.Node, str] = {}
         self.shadow_errors: dict[fx.Node, str] = {}
+        self.unknown: set[fx.Node] = set()
         self._stack: list[str] = []
         self._computing_shadow = False
 
@@ -108,10 +107,32 @@ class ShapeTracer(fx.Tracer):
         return _ShadowProxy(node, self)
 
     def to_bool(self, obj: fx.Proxy) -> bool:
+        origin = self.missing_shadow_origin(obj.node)
+        if origin is not None:  # a shape question nobody could answer: blame the op that lost the shapes
+            raise TraceFailure(
+                f"The forward of '{self.current_path()}' needs a shape that is unknown because {origin}."
+            )
         raise TraceFailure(
             f"The forward of '{self.current_path()}' branches on a traced value ({obj.node.format_node()}): "
             "data-dependent control flow cannot be linearized."
         )
+
+    def missing_shadow_origin(self, node: fx.Node) -> str | None:
+        """Why ``node`` has no shadow: the first op upstream whose own inputs had shadows but which failed
+        on the example batch (None when ``node``'s value is a real data-dependent value)."""
+        seen, stack = set(), [node]
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            inputs = list(n.all_input_nodes)
+            if n in self.shadow_errors and not any(i in self.unknown for i in inputs):
+                where = self.paths.get(n, "<model>")
+                return (f"{n.format_node()} in '{where}' failed on an example batch of shape "
+                        f"{list(self.example.shape)} ({self.shadow_errors[n]})")
+            stack.extend(i for i in inputs if i in self.unknown)
+        return None
 
     def iter(self, obj: fx.Proxy) -> Any:
         raise TraceFailure(f"The forward of '{self.current_path()}' iterates over a traced value: this cannot be traced.")
@@ -122,22 +143,26 @@ class ShapeTracer(fx.Tracer):
         node = proxy.node
         self.paths[node] = target if kind == "call_module" else self.current_path()
         try:
-            proxy.shadow = self._shadow(kind, target, args, kwargs)
+            shadow = self._shadow(kind, target, args, kwargs)
         except Exception as error:  # a shadow is a convenience: without it the op still traces symbolically
-            proxy.shadow = None
+            shadow = _UNKNOWN
             self.shadow_errors[node] = f"{type(error).__name__}: {error}"
+        if shadow is _UNKNOWN:
+            self.unknown.add(node)
+            shadow = None
+        proxy.shadow = shadow
         self.shadows[node] = proxy.shadow
         return proxy
 
     def _shadow(self, kind: str, target: Any, args: tuple, kwargs: dict) -> Any:
-        if kind == "placeholder":
-            return self.example if target == self._input_name else None
+        if kind == "placeholder":  # the input, or another argument at its default value (None if it has none)
+            return self.example if target == self._input_name else (args[0] if args else _UNKNOWN)
         missing = False
 
         def to_shadow(v: Any) -> Any:
             nonlocal missing
             if isinstance(v, fx.Proxy):
-                if v.shadow is None:
+                if v.node in self.unknown:
                     missing = True
                 return v.shadow
             return v
@@ -145,7 +170,7 @@ class ShapeTracer(fx.Tracer):
         shadow_args = fx.node.map_aggregate(args, to_shadow)
         shadow_kwargs = fx.node.map_aggregate(kwargs, to_shadow)
         if missing:
-            return None
+            return _UNKNOWN
         self._computing_shadow = True
         try:
             with torch.no_grad():
@@ -155,12 +180,8 @@ class ShapeTracer(fx.Tracer):
                     return target(*shadow_args, **shadow_kwargs)
                 if kind == "call_method":
                     return getattr(shadow_args[0], target)(*shadow_args[1:], **shadow_kwargs)
-                if kind == "call_module":
-                    module = self.root.get_submodule(target)
-                    simple = not any(True for _ in module.children()) and not any(True for _ in module.parameters())
-                    if type(module) not in SHADOWED_MODULES and not simple:
-                        return None
-                    return module.forward(*shadow_args, **shadow_kwargs)
+                if kind == "call_module":  # a leaf: one of torch.nn's own modules
+                    return self.root.get_submodule(target).forward(*shadow_args, **shadow_kwargs)
         finally:
             self._computing_shadow = False
         return None

@@ -7,7 +7,6 @@ the value they mutate, so later readers see the result. Ops the output does not 
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -15,13 +14,20 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from laftr_cl.fsd.graph_ops import AddOp, CatOp, FillOp, PerExampleOp, ReshapeOp, ScaleOp
+from laftr_cl.fsd.activations import RELU, Pointwise, module_activation
+from laftr_cl.fsd.graph_ops import CatOp, PerExampleOp, ReshapeOp
 from laftr_cl.fsd.ops import INPUT, BatchNormOp, ConvOp, DropoutOp, GateOp, LinearOp, MaxPoolOp, Op, PoolSettings
 from laftr_cl.fsd.trace import EXAMPLE_BATCH, Trace
+from laftr_cl.fsd.view_arithmetic import ArithmeticRules
+from laftr_cl.fsd.view_rules import BATCH_AGNOSTIC_CALLS, BATCH_AGNOSTIC_MODULES, TransformerRules
+from laftr_cl.fsd.view_values import Act, ParamValue, Pending
 
 SUPPORTED_SUMMARY = (
-    "Linear, Conv2d, ReLU (nn.ReLU, F.relu, torch.relu, in place or not), BatchNorm1d/2d (eval mode), residual "
-    "+/−, torch.cat, average / adaptive-average / max pooling, flatten/view/reshape, dropout and identity"
+    "Linear, Conv2d, activations (ReLU, LeakyReLU, GELU, SiLU, Tanh, Sigmoid, ELU, Softplus; modules or functions), "
+    "BatchNorm1d/2d (eval mode), LayerNorm, RMSNorm, nn.MultiheadAttention, scaled_dot_product_attention, softmax, "
+    "matmul, products, exp/sqrt/rsqrt/pow, residual +/−, torch.cat, parameters read directly (class tokens, "
+    "positional embeddings), indexing, transpose/permute/unbind/chunk, average / adaptive-average / max pooling, "
+    "mean, flatten/view/reshape, dropout and identity"
 )
 
 _RELU_FUNCTIONS = {F.relu, torch.relu, torch.relu_, F.relu_}
@@ -35,22 +41,6 @@ _RESHAPE_FUNCTIONS = {torch.flatten, torch.reshape, torch.squeeze, torch.unsquee
 _RESHAPE_METHODS = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "view_as", "reshape_as", "contiguous"}
 _AVERAGE_FUNCTIONS = {F.avg_pool2d, F.adaptive_avg_pool2d}
 _POOL_ARGS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
-
-
-@dataclass
-class Act:
-    """An activation: the value of op ``index`` (``INPUT``: the network input). ``static``: a fixed
-    function of the input (no parameters or gates on the way), the same in both networks."""
-
-    index: int
-    static: bool
-
-
-@dataclass
-class Param:
-    """A parameter read directly by the forward (not through its module): cannot be linearized."""
-
-    name: str
 
 
 def op_name(node: fx.Node, model: nn.Module) -> str:
@@ -73,12 +63,12 @@ def unsupported_op_message(op: str, path: str, reason: str = "") -> str:
     return (
         f"LAFTR cannot linearize {op} in {where}{': ' + reason if reason else ''}. Its gated view is built from "
         f"{SUPPORTED_SUMMARY}; any other op works only before the first layer with parameters (a fixed "
-        "preprocessing of the input, run as it is in both networks). Replace it (e.g. nn.GELU → nn.ReLU), or "
+        "preprocessing of the input, run as it is in both networks). Replace it with one of these, or "
         "regularize this network with a method that runs it as it is (regularizer=coreset_fsd, ewc, si or lwf)."
     )
 
 
-class _Builder:
+class _Builder(TransformerRules, ArithmeticRules):
     def __init__(self, model: nn.Module, trace: Trace) -> None:
         self.model, self.trace = model, trace
         self.ops: list[Op] = []
@@ -92,8 +82,9 @@ class _Builder:
     def fail(self, node: fx.Node, reason: str = "") -> None:
         raise ValueError(unsupported_op_message(op_name(node, self.model), self.trace.paths.get(node, ""), reason))
 
-    def feature_shape(self, node: fx.Node) -> tuple[int, ...]:
-        """Per-example shape of the node's value, from its shadow (checks it keeps the batch dim)."""
+    def feature_shape(self, node: fx.Node, batch_dim: int = 0) -> tuple[int, ...]:
+        """Per-example shape of the node's value (the batch at ``batch_dim``), from its shadow (checks
+        it keeps the batch dim)."""
         shadow = self.trace.shadows.get(node)
         if node in self.trace.shadow_errors:
             raise ValueError(
@@ -101,32 +92,40 @@ class _Builder:
                 f"'{self.trace.paths.get(node, node.name)}' ({self.trace.shadow_errors[node]}): the summary was "
                 "made for another architecture, or the data does not match the model."
             )
-        if not isinstance(shadow, Tensor) or shadow.dim() == 0 or shadow.shape[0] != EXAMPLE_BATCH:
+        if not isinstance(shadow, Tensor) or shadow.dim() <= batch_dim or shadow.shape[batch_dim] != EXAMPLE_BATCH:
             self.fail(node, "its result does not keep one row per example (it mixes or drops the batch dimension)")
-        return tuple(shadow.shape[1:])
+        return tuple(d for k, d in enumerate(shadow.shape) if k != batch_dim)
 
     def add(self, node: fx.Node, op_class: type[Op], inputs: list[Act], *args: Any, static: bool = False,
-            rebind: Any = None) -> None:
+            rebind: Any = None, batch_dim: int = 0, shape: tuple[int, ...] | None = None, bind: bool = True) -> Act:
+        """Appends ``op_class(index, path, inputs, *args)`` and binds the node to its value (unless not
+        ``bind``); ``shape``: its per-example shape (None: from the node's shadow)."""
         index = len(self.ops)
         op = op_class(index, self.trace.paths.get(node) or node.name, [a.index for a in inputs], *args)
         self.ops.append(op)
         shadow_node = rebind if isinstance(rebind, fx.Node) and not isinstance(self.trace.shadows.get(node), Tensor) else node
-        self.shapes[index] = self.feature_shape(shadow_node)
-        result = Act(index, static)
-        self.env[node] = result
+        self.shapes[index] = self.feature_shape(shadow_node, batch_dim) if shape is None else tuple(shape)
+        result = Act(index, static, batch_dim)
+        if bind:
+            self.env[node] = result
         if isinstance(rebind, fx.Node):
             self.env[rebind] = result
+        return result
 
     # ------------------------------------------------------------------ nodes
     def build(self) -> tuple[list[Op], int, int, dict[int, tuple[int, ...]]]:
         first_input = True
         for node in self.trace.graph.nodes:
             if node.op == "placeholder":
-                self.env[node] = Act(INPUT, True) if first_input else self.trace.task_label
+                if first_input:
+                    self.env[node] = Act(INPUT, True)
+                else:  # another argument at its default value, or task_labels (traced as a constant, no default)
+                    self.env[node] = node.args[0] if node.args else self.trace.task_label
                 first_input = False
             elif node.op == "get_attr":
                 value = self.trace.constants[node]
-                self.env[node] = Param(node.target) if isinstance(value, nn.Parameter) else value
+                self.env[node] = (ParamValue((node.target,), lambda p, n=node.target: p[n], value)
+                                  if isinstance(value, nn.Parameter) else value)
             elif node.op == "output":
                 return self._finish(node)
             else:
@@ -138,19 +137,37 @@ class _Builder:
         flat: list[Any] = []
         fx.node.map_aggregate((args, kwargs), lambda v: flat.append(v))
         acts = [v for v in flat if isinstance(v, Act)]
-        if any(isinstance(v, Param) for v in flat):
-            self.fail(node, "it reads a parameter directly; LAFTR linearizes parameters inside nn.Linear, "
-                            "nn.Conv2d and nn.BatchNorm modules")
+        pending = [v for v in flat if isinstance(v, Pending)]
+        if pending and not (node.op == "call_function" and node.target is operator.getitem):
+            self.fail(node, "it reads a tuple of values as a whole (pick its items first)")
+        has_params = any(isinstance(v, ParamValue) for v in flat)
+        module_params = node.op == "call_module" and any(True for _ in self.model.get_submodule(node.target).parameters())
+        if not acts and not pending and (has_params or module_params):
+            self.env[node] = self.param_value(node, args, kwargs)
+            return
         if node.op == "call_method" and node.target in ("expand_as", "expand") and not isinstance(args[0], Act):
             self.env[node] = args[0]  # a constant broadcast to an activation's shape: broadcasting does it later
             return
-        if not acts:
+        if not acts and not pending:
             self.env[node] = self._evaluate(node, args, kwargs)
             return
+        if has_params:
+            args, kwargs, acts = self._materialize(node, args, kwargs, acts)
+        if any(a.batch_dim != 0 for a in acts) and not self._batch_agnostic(node):
+            self.fail(node, "the batch is not the first dimension of its input here (only transposes, indexing, "
+                            "pointwise ops, Linear, norms and attention accept that)")
         if node.op == "call_module":
             self._module(node, self.model.get_submodule(node.target), acts)
         else:
             self._function(node, args, kwargs, acts)
+
+    def _batch_agnostic(self, node: fx.Node) -> bool:
+        """Whether the node accepts a value whose batch is not its first dimension."""
+        if node.op == "call_module":
+            module = self.model.get_submodule(node.target)
+            return isinstance(module, BATCH_AGNOSTIC_MODULES) or module_activation(module) is not None
+        name = node.target if node.op == "call_method" else getattr(node.target, "__name__", "")
+        return name in BATCH_AGNOSTIC_CALLS
 
     def _evaluate(self, node: fx.Node, args: tuple, kwargs: dict) -> Any:
         """A node that reads no activation: its value, computed once."""
@@ -163,10 +180,13 @@ class _Builder:
 
     def _module(self, node: fx.Node, module: nn.Module, acts: list[Act]) -> None:
         x = acts[0]
+        if isinstance(module, nn.MultiheadAttention):
+            self.transformer_module(node, module, acts)
+            return
         if len(acts) != 1:
             self.fail(node, "it takes more than one activation")
         if isinstance(module, nn.Linear):
-            self.add(node, LinearOp, acts, module)
+            self.add(node, LinearOp, acts, module, batch_dim=x.batch_dim)
         elif isinstance(module, nn.Conv2d):
             if module.padding_mode != "zeros":
                 self.fail(node, f"padding_mode={module.padding_mode!r} (LAFTR supports only 'zeros')")
@@ -176,26 +196,29 @@ class _Builder:
                 self.fail(node, "track_running_stats=False: eval mode then normalizes with batch statistics")
             self.add(node, BatchNormOp, acts, module)
         elif isinstance(module, nn.ReLU):
-            self._gate(node, acts, node.args[0] if module.inplace else None)
+            self.gate(node, acts, node.args[0] if module.inplace else None, RELU)
+        elif not (x.static and module_activation(module) is not None) and self.transformer_module(node, module, acts):
+            pass
         elif isinstance(module, nn.MaxPool2d):
             if module.return_indices:
                 self.fail(node, "return_indices=True")
             settings = PoolSettings(module.kernel_size, module.stride, module.padding, module.dilation, module.ceil_mode)
             self.add(node, MaxPoolOp, acts, settings, static=x.static)
         elif isinstance(module, nn.Dropout):
-            self.add(node, DropoutOp, acts, float(module.p))
+            self.add(node, DropoutOp, acts, float(module.p), batch_dim=x.batch_dim)
         elif isinstance(module, nn.Flatten):
             self.add(node, ReshapeOp, acts, self.feature_shape(node), static=x.static)
         elif isinstance(module, (nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Identity)):
-            self.add(node, PerExampleOp, acts, module, static=x.static)
+            self.add(node, PerExampleOp, acts, module, static=x.static, batch_dim=x.batch_dim)
         elif x.static and not any(True for _ in module.parameters()):
             self.add(node, PerExampleOp, acts, module, static=True)
         else:
             self.fail(node)
 
-    def _gate(self, node: fx.Node, acts: list[Act], mutated: Any) -> None:
-        relu_index = sum(isinstance(op, GateOp) for op in self.ops)
-        self.add(node, GateOp, acts, relu_index, rebind=mutated)
+    def gate(self, node: fx.Node, acts: list[Act], mutated: Any, activation: Pointwise) -> None:
+        """A gated activation (the j-th gate of the network) on ``acts[0]``."""
+        gate_index = sum(isinstance(op, GateOp) for op in self.ops)
+        self.add(node, GateOp, acts[:1], gate_index, activation, rebind=mutated, batch_dim=acts[0].batch_dim)
 
     def _function(self, node: fx.Node, args: tuple, kwargs: dict, acts: list[Act]) -> None:
         target, method = node.target, node.op == "call_method"
@@ -205,7 +228,8 @@ class _Builder:
         mutated = node.args[0] if in_place or target is operator.setitem else None
         if (method and target in ("relu", "relu_")) or (not method and target in _RELU_FUNCTIONS):
             inplace = kwargs.get("inplace", args[1] if len(args) > 1 else False) if target is F.relu else False
-            self._gate(node, acts, node.args[0] if (inplace or target in (torch.relu_, F.relu_, "relu_")) else mutated)
+            self.gate(node, acts, node.args[0] if (inplace or target in (torch.relu_, F.relu_, "relu_")) else mutated,
+                      RELU)
         elif (method and target in _ADD_METHODS) or (not method and target in _ADD_FUNCTIONS):
             sign = _ADD_METHODS[target] if method else _ADD_FUNCTIONS[target]
             self._add(node, args, kwargs, sign, static, mutated)
@@ -230,47 +254,16 @@ class _Builder:
                                     options.get("dilation", 1), options.get("ceil_mode", False))
             self.add(node, MaxPoolOp, [first], settings, static=static)
         elif not method and target is F.dropout:
-            self.add(node, DropoutOp, [first], float(kwargs.get("p", args[1] if len(args) > 1 else 0.5)))
+            self.add(node, DropoutOp, [first], float(kwargs.get("p", args[1] if len(args) > 1 else 0.5)),
+                     batch_dim=first.batch_dim)
         elif (method and target in ("masked_fill", "masked_fill_")) or (not method and target is operator.setitem):
             self._fill(node, args, kwargs, static, mutated)
+        elif not (static and len(acts) == 1) and self.transformer_function(node, args, kwargs, acts):
+            pass
         elif static and len(acts) == 1:
             self.add(node, PerExampleOp, acts, _bind(node, args, kwargs), static=True)
         else:
             self.fail(node)
-
-    def _add(self, node, args, kwargs, sign, static, mutated) -> None:
-        a, b = args[0], args[1] if len(args) > 1 else kwargs.get("other")
-        if kwargs.get("alpha", 1) != 1 or len(args) > 2:
-            self.fail(node, "add/sub with alpha is not supported")
-        if isinstance(a, Act) and isinstance(b, Act):
-            self.add(node, AddOp, [a, b], (1.0, sign), static=static, rebind=mutated)
-        elif isinstance(a, Act):
-            self.add(node, AddOp, [a], (1.0,), sign * b, static=static, rebind=mutated)
-        else:  # constant ± activation
-            self.add(node, AddOp, [b], (sign,), a, static=static, rebind=mutated)
-
-    def _scale(self, node, args, divide, static, mutated) -> None:
-        a, b = args[0], args[1]
-        act, factor = (a, b) if isinstance(a, Act) else (b, a)
-        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or (divide and act is not a):
-            self.fail(node, "only multiplication or division by a number is linear")
-        self.add(node, ScaleOp, [act], 1.0 / factor if divide else float(factor), static=static, rebind=mutated)
-
-    def _fill(self, node, args, kwargs, static, mutated) -> None:
-        x, index, value = args[0], args[1] if len(args) > 1 else kwargs.get("mask"), (
-            args[2] if len(args) > 2 else kwargs.get("value"))
-        if node.target is operator.setitem and isinstance(index, tuple) and len(index) == 2 and index[0] is Ellipsis:
-            index = index[1]
-        if not isinstance(index, Tensor) or index.dtype != torch.bool or not isinstance(value, (int, float)):
-            self.fail(node, "only a constant boolean mask filled with a number is supported")
-        self.add(node, FillOp, [x], index, float(value), static=static, rebind=mutated)
-
-    def _check_mean_dims(self, node, args, kwargs) -> None:
-        dims = kwargs.get("dim", args[1] if len(args) > 1 else None)
-        dims = (dims,) if isinstance(dims, int) else dims
-        ndim = len(self.shapes.get(args[0].index, self.trace.example_shape)) + 1
-        if dims is None or any(d % ndim == 0 for d in dims):
-            self.fail(node, "a mean over the batch dimension mixes examples")
 
     def _finish(self, node: fx.Node) -> tuple[list[Op], int, int, dict[int, tuple[int, ...]]]:
         out = self.env.get(node.args[0]) if isinstance(node.args[0], fx.Node) else None

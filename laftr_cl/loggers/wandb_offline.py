@@ -58,9 +58,10 @@ def read_offline_run(run_dir: str | Path) -> dict[str, Any]:
         record = wandb_internal_pb2.Record()
         record.ParseFromString(payload)
         kind = record.WhichOneof("record_type")
-        if kind == "run":
-            out.update(id=record.run.run_id, tags=list(record.run.tags), group=record.run.run_group,
-                       name=record.run.display_name)
+        if kind == "run":  # the first run record and later updates: an update leaves unset fields empty
+            fields = {"id": record.run.run_id, "tags": list(record.run.tags), "group": record.run.run_group,
+                      "name": record.run.display_name}
+            out.update({key: value for key, value in fields.items() if value})
             _merge(out["config"], record.run.config.update)
         elif kind == "config":
             _merge(out["config"], record.config.update)

@@ -1,7 +1,7 @@
 """The declarations (:class:`~laftr_cl.regularizers.specs.RegularizerSpec`) of the built-in regularizers.
 
 One spec per ``configs/regularizer/<name>.yaml``: the project's plugins (``laftr``, ``laftr_lowrank``,
-``coreset_fsd``, ``ntk_fsd``, ``si``) and Avalanche's (``ewc``, ``ewc_online``, ``lwf``, ``mas``,
+``liftr``, ``coreset_fsd``, ``ntk_fsd``, ``si``) and Avalanche's (``ewc``, ``ewc_online``, ``lwf``, ``mas``,
 ``replay``), and the two without a plugin (``none``, ``joint``). The option defaults declared here
 are the project's plugins' signature defaults (they read them from here) and the values the yaml
 files set (a test compares the values for every regularizer).
@@ -74,6 +74,8 @@ LAFTR = register(RegularizerSpec(
         "gate_draws": Option(str, "per_input", "one gate vector per input or per step",
                              choices=_fsd_names("GATE_DRAWS")),
         "same_dropout": Option(bool, False, "one shared dropout mask for both networks inside the FSD"),
+        "smooth_ops": Option(str, "exact", "norms, softmax and elementwise functions of the current network: "
+                             "exact, or linearized at the reference", choices=_fsd_names("SMOOTH_OPS")),
         "anchor": Option(str, "per_task", "which snapshots θ_t are kept", choices=_fsd_names("ANCHORS")),
         "bn_stats": Option(str, "reference", "whose BatchNorm running statistics the current network uses "
                            "inside the FSD (current: the estimate sees their drift)", choices=_fsd_names("BN_STATS")),
@@ -82,10 +84,35 @@ LAFTR = register(RegularizerSpec(
         "storage_dtype": Option(str, "float32", "the dtype the kept firing rates and input statistics are stored in",
                                 choices=("float32", "float16"), nullable=True),
     },
-    requires=(Requirement("relu_network"), Requirement("mlp", when={"estimator": "exact"})),
+    requires=(Requirement("linearizable"), Requirement("mlp", when={"estimator": "exact"})),
     check=_laftr_check,
 ))
 register(LAFTR.variant("laftr_lowrank", inputs="lowrank"))
+
+def _liftr_check(options: Mapping[str, Any], cfg: Any) -> tuple[str, Any, str, str] | None:
+    if options.get("covariance") == "full" and cfg.model.get("name") == "vit":
+        return ("regularizer.plugin.covariance", "full",
+                "covariance=full keeps a (tokens·width)² covariance per layer and task (41 MB per layer for 50 tokens "
+                "of width 64) and propagates one as large each step: with model=vit keep variances",
+                "regularizer.plugin.covariance=diag")
+    return None
+
+
+LIFTR = register(RegularizerSpec(
+    name="liftr",
+    plugin="laftr_cl.regularizers.liftr.LiftrPlugin",
+    strength="fsd_lambda",
+    options={
+        "fsd_lambda": _strength(1.0),
+        "mode": Option(str, "deterministic", "moments in closed form, or draws", choices=_fsd_names("LIFTR_MODES")),
+        "covariance": Option(str, "full", "each layer's input covariance kept full or diagonal",
+                             choices=_fsd_names("LIFTR_COVARIANCES")),
+        "num_samples": _positive_int(32, "S, draws per task per step (mode=stochastic)"),
+        "summary_batch_size": SUMMARY_BATCH,
+    },
+    requires=(Requirement("liftr_network"),),
+    check=_liftr_check,
+))
 
 _MEMORY_FSD = {
     "fsd_lambda": _strength(1.0),

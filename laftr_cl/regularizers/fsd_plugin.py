@@ -1,5 +1,7 @@
 """The shape every function-space regularizer plugin shares (LAFTR's, and the FSD baselines').
 
+``before_training_exp`` (first task only): a dry check that the method can summarize the model
+(LAFTR traces it), so that a model it cannot read is refused before any training.
 ``after_training_exp``: summarize the experience just learned, at its final θ_t.
 ``before_backward``: ``loss += fsd_lambda · mean over earlier tasks of FSD_t(θ)``.
 A subclass names its :class:`~laftr_cl.fsd.methods.FsdMethod` (how to summarize a task and how
@@ -15,6 +17,7 @@ from avalanche.evaluation.metric_results import MetricValue
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from laftr_cl.config.errors import ConfigError
 from laftr_cl.fsd.methods import FsdMethod, Summary, summed_bytes
 
 
@@ -75,6 +78,7 @@ class FsdRegularizerPlugin(SupervisedPlugin):
         self._prepared: Any = None  # the method's view of the summaries, rebuilt when they change
         self._epoch_total: Tensor | None = None
         self._epoch_steps = 0
+        self._model_checked = False
 
     def summarize_task(self, model: nn.Module, data: Any, output_units: list[int] | None,
                        task_label: int | None = None) -> Summary:
@@ -87,6 +91,22 @@ class FsdRegularizerPlugin(SupervisedPlugin):
         return self.method.estimate(model, self.method.prepare(model, summaries))
 
     # ------------------------------------------------------------------ training hooks
+    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        """Checks once, before the first task trains, that the method can summarize this model.
+
+        Raises:
+            ConfigError: it cannot (e.g. LAFTR on a network with an op it cannot linearize).
+        """
+        if self._model_checked:
+            return
+        data = task_data(strategy, self.summary_batch_size)
+        x = data[0] if isinstance(data, tuple) else next(iter(data))[0]
+        try:
+            self.method.check_model(strategy.model, tuple(x.shape[1:]), experience_task_label(strategy))
+        except ValueError as err:
+            raise ConfigError(f"{err} (Checked before training the first task: nothing was trained.)",
+                              "model") from err
+        self._model_checked = True
     def before_backward(self, strategy: Any, **kwargs: Any) -> None:
         value = self.penalty(strategy.model)
         if value is not None:

@@ -19,7 +19,7 @@ class LaftrPlugin(FsdRegularizerPlugin):
     While training experience k: ``loss = CE + fsd_lambda · mean_{t<k} FSD_t(θ)``, all earlier
     tasks in one batched pass. Options are those of :func:`laftr_cl.fsd.summarize` (``inputs``,
     ``rank``, ``coreset_size``, ``classwise``, ``rates``) and :func:`laftr_cl.fsd.fsd` (``estimator``,
-    ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``anchor``, ``bn_stats``); ``storage_dtype``
+    ``metric``, ``num_samples``, ``gate_draws``, ``same_dropout``, ``smooth_ops``, ``anchor``, ``bn_stats``); ``storage_dtype``
     (``float32`` or ``float16``; None: the model's) is the dtype the firing rates and input statistics
     are kept in. The defaults are the ``laftr`` spec's (:mod:`laftr_cl.regularizers.catalog`), the
     values ``regularizer=laftr`` composes: ``rank`` and ``coreset_size`` are used only by
@@ -51,6 +51,7 @@ class LaftrPlugin(FsdRegularizerPlugin):
         rates: str = DEFAULTS["rates"],
         gate_draws: str = DEFAULTS["gate_draws"],
         same_dropout: bool = DEFAULTS["same_dropout"],
+        smooth_ops: str = DEFAULTS["smooth_ops"],
         anchor: str = DEFAULTS["anchor"],
         bn_stats: str = DEFAULTS["bn_stats"],
         summary_batch_size: int = DEFAULTS["summary_batch_size"],
@@ -59,6 +60,6 @@ class LaftrPlugin(FsdRegularizerPlugin):
     ) -> None:
         method = LaftrMethod(estimator=estimator, metric=metric, num_samples=num_samples, inputs=inputs, rank=rank,
                              coreset_size=coreset_size, classwise=classwise, rates=rates, gate_draws=gate_draws,
-                             same_dropout=same_dropout, anchor=anchor, bn_stats=bn_stats, batch_size=summary_batch_size,
-                             storage_dtype=storage_dtype)
+                             same_dropout=same_dropout, smooth_ops=smooth_ops, anchor=anchor, bn_stats=bn_stats,
+                             batch_size=summary_batch_size, storage_dtype=storage_dtype)
         super().__init__(method, fsd_lambda, summary_batch_size, seed)

@@ -15,6 +15,8 @@ from laftr_cl.reporting.groups import (
     group_runs,
     seed_stat,
 )
+from laftr_cl.reporting.output import open_out, write_text
+from laftr_cl.reporting.scan import left_out_reason
 from laftr_cl.reporting.tables import markdown_table, write_csv
 
 COLUMNS = [
@@ -91,10 +93,7 @@ def to_markdown(rows: list[dict[str, Any]], left_out: list[dict[str, Any]] = ())
     if any(row["dropped_duplicates"] for row in rows):
         notes.append("† a seed ran more than once in this group: only its newest run is counted.")
     for run in left_out:
-        error = run.get("error") or {}
-        why = f"failed: {error.get('message', '').splitlines()[0][:200]}" if run.get("status") == "failed" \
-            else "unfinished (interrupted or still running)"
-        notes.append(f"left out: {run['path']} — {why}")
+        notes.append(f"left out: {run['path']} — {left_out_reason(run)}")
     return table + "\n" + "".join(f"\n{note}" for note in notes) + ("\n" if notes else "")
 
 
@@ -120,9 +119,9 @@ def write_comparison(runs: list[dict[str, Any]], out: Path, *, plots: bool = Tru
     except DuplicateSeedsError as err:
         print(f"laftr-cl-compare: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-    out.mkdir(parents=True, exist_ok=True)
+    open_out(out)
     markdown = to_markdown(rows, left_out)
-    (out / "comparison.md").write_text(markdown)
+    write_text(out / "comparison.md", markdown)
     write_csv(out / "comparison.csv", csv_rows(rows))
     if plots:
         from laftr_cl.reporting.plots import write_plots  # matplotlib only when plotting

@@ -1,7 +1,9 @@
 """The accuracy–memory frontier: final accuracy against every byte a method keeps after the last task.
 
 Reads the complete ``results.json`` of a folder (``laftr-cl-compare --frontier FOLDER``), groups
-them by (benchmark, method, budget) and reports per group the seeds' mean ± std, min and n of the
+them by (benchmark, method, budget) — and, where runs of one budget differ in any other setting
+(the scenario, epochs, λ, the learning rate…), by those settings too, each such variant a method of
+its own, ``ewc [benchmark.scenario=class]`` — and reports per group the seeds' mean ± std, min and n of the
 final average accuracy, with the bytes in two columns: *per task* (what grows with the number of
 tasks: rates and input statistics, stored examples and their outputs) and *copies of θ*
 (parameter-sized tensors kept once: snapshots and importances). ``total = T · per_task + copies ·
@@ -25,7 +27,16 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from laftr_cl.regularizers.specs import spec_for
-from laftr_cl.reporting.groups import Stat, refuse_repeated_seeds, seed_groups, seed_stat
+from laftr_cl.reporting.groups import (
+    FIXED,
+    Stat,
+    differing_settings,
+    group_key,
+    refuse_repeated_seeds,
+    seed_groups,
+    seed_stat,
+)
+from laftr_cl.reporting.output import open_out, write_text
 from laftr_cl.reporting.tables import markdown_table
 
 THETA_PARTS = ("snapshot", "importances")
@@ -104,16 +115,37 @@ def _point(run: dict[str, Any]) -> tuple[str, str, str]:
     return (run["benchmark"]["name"], *method_and_budget(run["config"]))
 
 
+def is_validation_run(run: dict[str, Any]) -> bool:
+    """Whether ``run`` was scored on a validation split (``data.validation_fraction`` > 0, e.g. a search's trial)."""
+    return ((run["config"].get("data") or {}).get("validation_fraction") or 0) > 0
+
+
+def _variants(runs: list[dict[str, Any]]) -> list[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
+    """``[((benchmark, method, budget), runs)]``: the runs of one point have every setting but the seed
+    in common; where a budget holds runs of several settings, the method names what differs."""
+    groups = seed_groups(runs, lambda run: [_point(run), group_key(run)])
+    by_point: dict[tuple[str, str, str], list[tuple[dict[str, Any], list[dict[str, Any]]]]] = defaultdict(list)
+    for (point, settings), members in groups:
+        by_point[tuple(point)].append((settings, members))
+    out = []
+    for (benchmark, method, budget), variants in by_point.items():
+        differ = [k for k in differing_settings([settings for settings, _ in variants]) if k not in FIXED]
+        for settings, members in variants:
+            extra = ", ".join(f"{key}={settings.get(key)}" for key in differ)
+            out.append(((benchmark, f"{method} [{extra}]" if extra else method, budget), members))
+    return sorted(out, key=lambda group: group[0])
+
+
 def frontier_points(runs: Iterable[dict[str, Any]]) -> list[FrontierPoint]:
-    """Runs grouped by (benchmark, method, budget); validation-split runs are left out.
+    """Runs grouped into points (see the module docstring); validation-split runs are left out.
 
     Raises:
         DuplicateSeedsError: a point holds one seed twice (two sweeps of the same point).
     """
     theta_cache: dict[str, int] = {}
-    tested = [run for run in runs if ((run["config"].get("data") or {}).get("validation_fraction") or 0) == 0]
+    tested = [run for run in runs if not is_validation_run(run)]
     points = []
-    for (benchmark, method, budget), members in sorted(seed_groups(tested, _point), key=lambda group: group[0]):
+    for (benchmark, method, budget), members in _variants(tested):
         refuse_repeated_seeds(members, lambda r: r["config"]["seed"], lambda r: r.get("path", "?"),
                               f"the frontier point {benchmark} / {method} / {budget}",
                               "Point laftr-cl-compare at one sweep folder per point, or delete the extra runs.")
@@ -199,15 +231,37 @@ def pareto(points: list[FrontierPoint]) -> list[FrontierPoint]:
     return sorted(front, key=lambda p: (p.benchmark, p.total_bytes))
 
 
-def write_frontier(runs: Iterable[dict[str, Any]], out: Path, *, plots: bool = True) -> list[FrontierPoint]:
-    """Writes ``frontier.md`` (the table and the Pareto-optimal points) and, with ``plots``, one
-    ``frontier_<benchmark>.png`` per benchmark into ``out``; prints the Markdown; returns the points."""
+class NoFrontierPoint(ValueError):
+    """Every complete run was scored on a validation split: the frontier (test accuracy) has no point."""
+
+
+def write_frontier(runs: Iterable[dict[str, Any]], out: Path, *, plots: bool = True,
+                   left_out: Iterable[str] = ()) -> list[FrontierPoint]:
+    """Writes ``frontier.md`` (the table, the Pareto-optimal points, and ``left_out``: one line per
+    file not counted) and, with ``plots``, one ``frontier_<benchmark>.png`` per benchmark into
+    ``out``; prints the Markdown; returns the points.
+
+    Raises:
+        NoFrontierPoint: every run was scored on a validation split (nothing is written).
+    """
+    runs = list(runs)
+    validation = [run for run in runs if is_validation_run(run)]
     points = frontier_points(runs)
+    if not points:
+        raise NoFrontierPoint(
+            f"the {len(validation)} complete run(s) were all scored on a validation split (data.validation_fraction "
+            "> 0: the trials of a search), and the frontier reports test accuracy, so it has no point. Run the "
+            "chosen settings on the test split (data.validation_fraction=0, seeds 0-4) and point --frontier at "
+            "those runs, or compare the search's trials without --frontier.")
     best = "\n".join(f"- {p.benchmark}: {p.method} {p.budget} ({p.mean:.2f}, {_size(p.total_bytes)})"
                      for p in pareto(points))
-    markdown = f"{to_markdown(points)}\n\nPareto-optimal (accuracy vs total bytes):\n\n{best}\n"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "frontier.md").write_text(markdown)
+    notes = [f"left out: {len(validation)} run(s) scored on a validation split (data.validation_fraction > 0); "
+             "the frontier reports test accuracy."] if validation else []
+    notes += [f"left out: {line}" for line in left_out]
+    markdown = (f"{to_markdown(points)}\n\nPareto-optimal (accuracy vs total bytes):\n\n{best}\n"
+                + "".join(f"\n{note}" for note in notes) + ("\n" if notes else ""))
+    open_out(out)
+    write_text(out / "frontier.md", markdown)
     if plots:
         for benchmark in sorted({p.benchmark for p in points}):
             plot_frontier(points, benchmark, out / f"frontier_{benchmark}.png")
@@ -215,5 +269,5 @@ def write_frontier(runs: Iterable[dict[str, Any]], out: Path, *, plots: bool = T
     return points
 
 
-__all__ = ["FRONTIER_COLUMNS", "FrontierPoint", "THETA_PARTS", "frontier_points", "method_and_budget", "pareto", "plot_frontier",
-           "split_bytes", "theta_bytes", "to_markdown", "write_frontier"]
+__all__ = ["FRONTIER_COLUMNS", "FrontierPoint", "NoFrontierPoint", "THETA_PARTS", "frontier_points", "is_validation_run",
+           "method_and_budget", "pareto", "plot_frontier", "split_bytes", "theta_bytes", "to_markdown", "write_frontier"]

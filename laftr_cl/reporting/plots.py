@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
 from laftr_cl.reporting.groups import row_label  # noqa: E402
+from laftr_cl.reporting.output import write_figure  # noqa: E402
 
 Row = dict[str, Any]
 
@@ -38,8 +39,10 @@ def _by(rows: Iterable[Row], key: Callable[[Row], Any]) -> dict[Any, list[Row]]:
 def save_figure(fig: plt.Figure, path: Path, dpi: int = 110) -> Path:
     """Lays out ``fig``, writes it to ``path`` (PNG) and closes it: every figure of laftr-cl ends here."""
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    try:
+        write_figure(fig, path, dpi=dpi)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -110,8 +113,10 @@ def accuracy_vs_memory(rows: list[dict[str, Any]], path: Path) -> Path:
     handles = [plt.Line2D([], [], marker="o", ls="", color=colors[name], label=name) for name in names]
     fig.legend(handles=handles, loc="center right", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1 - 1.4 / fig.get_figwidth(), 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        write_figure(fig, path, dpi=110)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -3,9 +3,12 @@ JSON files are written by :func:`laftr_cl.run.atomic.write_json_atomic` (one NaN
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from laftr_cl.reporting.output import write_text
 
 Column = tuple[str, str, str]
 """``(row key, header, format spec)``, e.g. ``("pearson", "Pearson", ".3f")``."""
@@ -29,8 +32,10 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column])
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    """``rows`` as CSV with a header line (the first row's keys)."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else [])
-        writer.writeheader()
-        writer.writerows(rows)
+    """``rows`` as CSV with a header line (the first row's keys), written whole
+    (:func:`laftr_cl.reporting.output.write_text`)."""
+    handle = io.StringIO(newline="")
+    writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, handle.getvalue())

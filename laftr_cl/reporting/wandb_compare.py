@@ -14,11 +14,13 @@ that continued its wandb run is one run; two runs of one seed and settings are r
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NoReturn
 
 from laftr_cl.loggers.wandb_offline import read_offline_run
 from laftr_cl.reporting.comparison import write_comparison
+from laftr_cl.reporting.output import ReportUnwritable
 
 FINAL_PREFIX = "final/"
 
@@ -95,14 +97,31 @@ def main(argv: list[str] | None = None, api: Any = None) -> None:
     if args.offline is not None:
         runs = runs_from_offline(args.offline)
     else:
-        if api is None:
-            import wandb
-
-            api = wandb.Api()
-        runs = runs_from_api(api, args.project)
+        runs = _runs_online(args.project, api)
     if not runs:
         parser.error(f"no finished laftr-cl runs in {args.offline or args.project}")
-    write_comparison(runs, args.out, plots=not args.no_plots, duplicates=args.duplicates)
+    try:
+        write_comparison(runs, args.out, plots=not args.no_plots, duplicates=args.duplicates)
+    except ReportUnwritable as err:
+        _stop(str(err), err.exit_code)
+
+
+def _stop(message: str, code: int) -> NoReturn:
+    print(f"laftr-cl-compare-wandb: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _runs_online(project: str, api: Any) -> list[dict[str, Any]]:
+    """The runs of ``project`` through the wandb API; without a login or a connection, one paragraph (exit 2)."""
+    import wandb
+
+    try:
+        return runs_from_api(api if api is not None else wandb.Api(), project)
+    except wandb.errors.Error as err:  # no API key, no network, no such project
+        reason = " ".join(str(err).split()) or type(err).__name__
+        _stop(f"cannot read {project} through the wandb API ({reason}). Log in with `wandb login` (or set "
+              "WANDB_API_KEY) and check the entity/project name; or compare runs written offline with "
+              "`laftr-cl-compare-wandb --offline FOLDER --out OUT`.", 2)
 
 
 if __name__ == "__main__":

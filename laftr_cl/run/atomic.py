@@ -15,9 +15,16 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from laftr_cl.run.folder import RunFolder
+
 
 class RunFolderUnwritable(RuntimeError):
-    """The run folder cannot be created or written; the message names it, the reason and the fix."""
+    """The run folder cannot be created or written; the message names it, the reason and the fix.
+    ``reason`` is the system's word for why (``No space left on device``)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def fsynced_write(path: Path, data: bytes) -> None:
@@ -47,20 +54,27 @@ def write_atomically(path: Path, data: bytes, *, write: Callable[[Path, bytes], 
     except BaseException as err:
         tmp.unlink(missing_ok=True)
         if isinstance(err, OSError):
-            raise RunFolderUnwritable(unwritable_message(path.parent, err, needed=len(data))) from None
+            raise RunFolderUnwritable(unwritable_message(path.parent, err, needed=len(data)), _reason(err)) from None
         raise
+
+
+def _reason(err: OSError) -> str:
+    return os.strerror(err.errno) if err.errno else str(err)
 
 
 def unwritable_message(folder: Path, err: OSError, needed: int | None = None) -> str:
     """One paragraph for a failed write into ``folder`` (disk full, read-only, no permission)."""
-    reason = os.strerror(err.errno) if err.errno else str(err)
+    reason = _reason(err)
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
         free = _free_bytes(folder)
         need = f"needs {needed:,} bytes" if needed is not None else "needs more room"
+        kept = ("the previous checkpoint is intact: free some space (or point paths.log_dir / hydra.run.dir at "
+                "another disk) and run the same command again to resume") if RunFolder(folder).checkpoint.is_file() \
+            else ("no checkpoint had been written yet: free some space (or point paths.log_dir / hydra.run.dir at "
+                  "another disk) and run the same command again, which starts the run over")
         return (f"The disk holding the run folder {folder} is full ({reason}): this write {need}"
                 f"{f' and {free:,} bytes are free' if free is not None else ''}. Nothing half-written "
-                "was left behind and the previous checkpoint is intact: free some space (or point "
-                "paths.log_dir / hydra.run.dir at another disk) and run the same command again to resume.")
+                f"was left behind and {kept}.")
     return (f"laftr-cl cannot write into the run folder {folder} ({reason}). Give a folder you can "
             "write to with paths.log_dir=... (or hydra.run.dir=... / hydra.sweep.dir=...), or fix the "
             "folder's permissions, and run the command again.")
@@ -89,7 +103,7 @@ def check_writable(folder: str | Path) -> None:
             handle.write(b"ok")
         probe.unlink()
     except OSError as err:
-        raise RunFolderUnwritable(unwritable_message(folder, err)) from None
+        raise RunFolderUnwritable(unwritable_message(folder, err), _reason(err)) from None
 
 
 def fsync_folder(folder: Path) -> None:

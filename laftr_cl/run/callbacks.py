@@ -2,13 +2,18 @@
 
 Configured in ``configs/hydra/default.yaml`` (``hydra.callbacks``):
 
-* before a single run: the run folder must be writable, and free of another live laftr-cl process
-  (:mod:`laftr_cl.run.lock`) — checked before Hydra creates its log file and ``.hydra/`` there,
-  so a read-only folder gets the project's message (not Hydra's "Unable to configure handler
-  'file'") and a second process leaves the first one's files alone;
-* before a sweep: the sweep folder must be writable; the failures noted by an earlier attempt of
-  the same sweep are forgotten (its jobs are retried);
-* after a sweep: the jobs that failed (noted in ``failed_jobs.jsonl`` by
+* before a single run: the run folder must be writable, and its lock (:mod:`laftr_cl.run.lock`) is
+  taken — before Hydra creates its log file and ``.hydra/`` there, so a read-only folder gets the
+  project's message (not Hydra's "Unable to configure handler 'file'") and a second process is
+  refused without touching the first one's files. The run holds the lock until it ends. A resume
+  whose config differs from its checkpoint's is refused here too, so ``.hydra/`` keeps showing the
+  interrupted run;
+* before a sweep: the sweep folder must be writable, and the sweep takes its lock
+  (``<sweep dir>/laftr-cl.lock``) until it ends: a second sweep into the same folder is refused
+  before it writes anything. The sweep's launch gets an id (:data:`LAUNCH_ENV`, inherited by the
+  job processes a launcher starts), which every failure note carries; the notes of an earlier
+  attempt are forgotten (its jobs are retried);
+* after a sweep: the jobs of this launch that failed (noted in ``failed_jobs.jsonl`` by
   :mod:`laftr_cl.run.outcome`) are listed, with their errors. A grid sweep (Hydra's basic
   sweeper) then exits with status 1; a search (Optuna) exits 0, failed trials being part of it.
 
@@ -19,34 +24,44 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from laftr_cl.config.settings import comparable_config
 from laftr_cl.run.atomic import RunFolderUnwritable, check_writable
-from laftr_cl.run.lock import busy_message, holder_if_locked
+from laftr_cl.run.folder import RunFolder
+from laftr_cl.run.lock import RunFolderBusy, RunLock
+from laftr_cl.run.record import other_config_message, read_record
 
 FAILED_JOBS = "failed_jobs.jsonl"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+LAUNCH_ENV = "LAFTR_CL_SWEEP_LAUNCH"
+"""The id of the sweep launch a job belongs to (set by the sweep, inherited by its job processes)."""
 
 
 def note_failed_job(sweep_dir: str | Path, note: dict[str, Any]) -> None:
-    """Appends ``note`` (job, overrides, folder, exit_code, error) to ``<sweep_dir>/failed_jobs.jsonl``."""
+    """Appends ``note`` (job, overrides, folder, exit_code, error), with this launch's id, to
+    ``<sweep_dir>/failed_jobs.jsonl``."""
     try:
         with open(Path(sweep_dir) / FAILED_JOBS, "a") as handle:  # one short append per job
-            handle.write(json.dumps(note) + "\n")
+            handle.write(json.dumps({**note, "launch": os.environ.get(LAUNCH_ENV)}) + "\n")
     except OSError:
         pass  # the job's own message and its results.json still say it
 
 
-def failed_jobs(sweep_dir: str | Path) -> list[dict[str, Any]]:
-    """The notes of :func:`note_failed_job` in ``sweep_dir``, in the order the jobs failed."""
+def failed_jobs(sweep_dir: str | Path, launch: str | None = None) -> list[dict[str, Any]]:
+    """The notes of :func:`note_failed_job` in ``sweep_dir`` (of the sweep launch ``launch`` only,
+    when given), in the order the jobs failed."""
     path = Path(sweep_dir) / FAILED_JOBS
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    notes = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [n for n in notes if launch is None or n.get("launch") == launch]
 
 
 def sweep_summary(sweep_dir: str | Path, notes: list[dict[str, Any]]) -> str:
@@ -63,30 +78,62 @@ def _refuse(message: str) -> None:
     raise SystemExit(2)
 
 
+def _other_config(config: DictConfig, folder: Path) -> str | None:
+    """Why the checkpoint in ``folder`` cannot continue a run of ``config`` (another config), or None —
+    asked before Hydra rewrites ``.hydra/``, so a refused resume leaves the interrupted run's files as
+    they were. Where the config cannot be resolved yet, the run's own check answers later."""
+    run = RunFolder(folder)
+    record = read_record(folder)
+    if config.get("resume") is False or not run.checkpoint.is_file() or not isinstance(record, dict):
+        return None
+    try:
+        HydraConfig.instance().set_config(config)  # as Hydra's run_job does next, for ${hydra:...}
+        current = OmegaConf.to_container(OmegaConf.masked_copy(config, [k for k in config if k != "hydra"]),
+                                         resolve=True)
+    except Exception:  # noqa: BLE001 - any interpolation that only resolves in the job
+        return None
+    return other_config_message(run.checkpoint, comparable_config(record.get("config") or {}), comparable_config(current))
+
+
 class RunFolderCallback(Callback):
     """See the module docstring."""
 
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        folder = Path(str(config.hydra.run.dir)).absolute()
+    def __init__(self) -> None:
+        self._lock: RunLock | None = None
+
+    def _take(self, folder: Path, kind: str) -> None:
         try:
             check_writable(folder)
-        except RunFolderUnwritable as err:
+            self._lock = RunLock(folder, announce=False, kind=kind).acquire()
+        except (RunFolderUnwritable, RunFolderBusy) as err:
             _refuse(str(err))
-        holder = holder_if_locked(folder)
-        if holder is not None and holder.get("pid") != os.getpid():
-            _refuse(busy_message(folder, holder))
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        folder = Path(str(config.hydra.run.dir)).absolute()
+        self._take(folder, "run")
+        message = _other_config(config, folder)
+        if message is not None:
+            self._release()
+            _refuse(message)
+
+    def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._release()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         folder = Path(str(config.hydra.sweep.dir)).absolute()
-        try:
-            check_writable(folder)
-        except RunFolderUnwritable as err:
-            _refuse(str(err))
+        self._take(folder, "sweep")
+        os.environ[LAUNCH_ENV] = f"{os.getpid()}-{time.time_ns()}"
         (folder / FAILED_JOBS).unlink(missing_ok=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
-        notes = failed_jobs(sweep_dir)
+        notes = failed_jobs(sweep_dir, os.environ.get(LAUNCH_ENV))
+        self._release()
         if not notes:
             return
         print(sweep_summary(sweep_dir, notes), file=sys.stderr)

@@ -5,8 +5,10 @@ A checkpoint is one ``torch.save`` of a dict:
 * ``format`` (:data:`CHECKPOINT_FORMAT`) and ``laftr_cl_version``: a file of another format or
   version is refused.
 * ``config``: the resolved run config without the settings that may differ on resume
-  (:data:`RESUMABLE_SETTINGS`); a checkpoint of another config is refused, naming the settings.
+  (:data:`~laftr_cl.config.settings.RESUMABLE_SETTINGS`); a checkpoint of another config is refused, naming the settings.
 * ``device``: ``cpu`` or ``cuda``; resuming on the other kind is refused.
+* ``data``: the fingerprint of the data it trained on (:mod:`laftr_cl.benchmarks.fingerprint`);
+  resuming on other data is refused, naming both fingerprints (a folder move is no change).
 * ``progress``: ``{"tasks_done": k, "epochs_done": e}`` — k tasks finished (trained, evaluated,
   recorded) and e epochs of task k+1 (0 for a checkpoint between tasks).
 * ``state``: the run itself, as :func:`laftr_cl.training.run_state.capture_state` returns it
@@ -42,11 +44,13 @@ from typing import Any, Callable, Mapping
 import torch
 
 import laftr_cl
+from laftr_cl.benchmarks.fingerprint import describe as describe_data
+from laftr_cl.benchmarks.fingerprint import same_data
 from laftr_cl.config.checks import ConfigError
-from laftr_cl.config.settings import RESUMABLE_SETTINGS, flatten, without
+from laftr_cl.config.settings import comparable_config
 from laftr_cl.run.atomic import fsynced_write, write_atomically
 from laftr_cl.run.folder import RunFolder
-from laftr_cl.run.record import write_record
+from laftr_cl.run.record import START_NEW, other_config_message, write_record
 from laftr_cl.training.run_state import (
     EpochCheckpoint,
     RestoreAtTaskStart,
@@ -85,16 +89,11 @@ class Progress:
                        if self.epochs_done else "")
 
 
-def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` (plain data) flattened to dotted keys, without :data:`RESUMABLE_SETTINGS`."""
-    return without(flatten(config), RESUMABLE_SETTINGS)
-
-
 def make_checkpoint(config: Mapping[str, Any], device: torch.device, progress: Progress,
-                    state: dict[str, Any]) -> dict[str, Any]:
+                    state: dict[str, Any], data: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The dict :func:`write_checkpoint` saves (see the module docstring)."""
     return {"format": CHECKPOINT_FORMAT, "laftr_cl_version": laftr_cl.__version__,
-            "config": comparable_config(config), "device": device.type,
+            "config": comparable_config(config), "device": device.type, "data": data,
             "progress": {"tasks_done": progress.tasks_done, "epochs_done": progress.epochs_done},
             "state": state}
 
@@ -123,14 +122,15 @@ def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
                      before_replace=lambda: _announce("checkpoint_renaming", progress))
 
 
-def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
-    """Loads ``path`` and checks that this run may continue from it.
+def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device,
+                    data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Loads ``path`` and checks that this run may continue from it (on the data fingerprinted by ``data``).
 
     Raises:
         CheckpointError: the file is truncated or not a checkpoint, has another format or
-            laftr-cl version, was written on another kind of device, or by another config.
+            laftr-cl version, was written on another kind of device, by another config, or on other data.
     """
-    fix_new = "or start a new run in a new folder (leave hydra.run.dir at its default)"
+    fix_new = START_NEW
     try:
         checkpoint = torch.load(path, map_location=None if torch.cuda.is_available() else "cpu",
                                 weights_only=False)  # our own file: it holds RNG and plugin objects
@@ -158,24 +158,17 @@ def read_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device)
             f"The checkpoint {path} was written by a run on {checkpoint['device']} but this run is on "
             f"{device.type}: resume it with device={checkpoint['device']} (a run continues on the "
             f"kind of device it started on), {fix_new}.")
-    _check_same_config(path, checkpoint["config"], comparable_config(config), fix_new)
-    return checkpoint
-
-
-def _check_same_config(path: Path, saved: dict[str, Any], current: dict[str, Any], fix_new: str) -> None:
-    keys = sorted(set(saved) | set(current))
-    differ = [key for key in keys if saved.get(key, "<absent>") != current.get(key, "<absent>")]
-    if differ:
-        shown = "; ".join(f"{key}: checkpoint {saved.get(key, '<absent>')!r}, this run "
-                          f"{current.get(key, '<absent>')!r}" for key in differ[:6])
-        more = f" (and {len(differ) - 6} more)" if len(differ) > 6 else ""
-        record = RunFolder(path.parent).record
-        where = (f"{record} keeps its command-line overrides and config" if record.is_file()
-                 else "its first .hydra/overrides.yaml listed them")
+    other = other_config_message(path, checkpoint["config"], comparable_config(config))
+    if other is not None:
+        raise CheckpointError(other)
+    saved = checkpoint.get("data")
+    if data is not None and saved is not None and not same_data(saved, data):
         raise CheckpointError(
-            f"The checkpoint {path} belongs to a run with another config — {shown}{more}. Resume "
-            f"with the settings of the interrupted run ({where}; .hydra/ now shows this refused run), "
-            f"{fix_new}.")
+            f"The checkpoint {path} was trained on other data than this run would continue on: the checkpoint's "
+            f"data has {describe_data(saved)}; the data under data.root={config.get('data', {}).get('root')} has "
+            f"{describe_data(data)}. Resume with data.root pointing at the files the run started on (moving "
+            f"them to another folder is fine), {fix_new}.")
+    return checkpoint
 
 
 def _announce(event: str, progress: Progress) -> None:
@@ -193,10 +186,10 @@ class RunCheckpoints:
     """
 
     def __init__(self, run_dir: Path, config: Mapping[str, Any], device: torch.device, *,
-                 resume: bool | str, enabled: bool, every_n_epochs: int) -> None:
+                 resume: bool | str, enabled: bool, every_n_epochs: int, data: Mapping[str, Any] | None = None) -> None:
         self.folder = RunFolder(run_dir)
         self.path = self.folder.checkpoint
-        self.config, self.device = config, device
+        self.config, self.device, self.data = config, device, data
         self.enabled, self.every_n_epochs = enabled, every_n_epochs
         self.previous = self._read_previous(resume)
         self.start = Progress(**self.previous["progress"]) if self.previous else Progress()
@@ -216,7 +209,7 @@ class RunCheckpoints:
                     "`laftr-cl ... resume=true hydra.run.dir=logs/runs/split_mnist/ewc/<time>`, "
                     "or leave resume at auto to start a new run.")
             return None
-        return read_checkpoint(self.path, self.config, self.device)
+        return read_checkpoint(self.path, self.config, self.device, self.data)
 
     def attach(self, strategy: Any, plugin: Any, recorder: Any,
                epochs_of_task: Callable[[int], int]) -> Progress:
@@ -253,6 +246,6 @@ class RunCheckpoints:
         if not self.enabled or self._run is None:
             return
         state = capture_state(*self._run)
-        write_checkpoint(self.path, make_checkpoint(self.config, self.device, progress, state))
+        write_checkpoint(self.path, make_checkpoint(self.config, self.device, progress, state, self.data))
         write_record(self.path.parent, self.config, vars(progress))
         _announce("checkpoint_written", progress)

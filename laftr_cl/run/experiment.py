@@ -10,6 +10,7 @@ from avalanche.training.determinism.rng_manager import RNGManager
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from laftr_cl.benchmarks.fingerprint import data_fingerprint
 from laftr_cl.config.checks import coreset_notes, validate_config
 from laftr_cl.loggers.avalanche import keep_interrupted_logs
 from laftr_cl.loggers.wandb_summary import finish_wandb
@@ -28,6 +29,7 @@ from laftr_cl.run.checkpoint import Progress, RunCheckpoints
 from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.results import ResultsRecorder
 from laftr_cl.training.batchnorm import check_batchnorm
+from laftr_cl.training.compiled_step import check_full_batches
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.strategy import build_strategy
 
@@ -46,6 +48,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     RNGManager.set_random_seeds(cfg.seed)
     benchmark = load_benchmark(cfg, device)
+    check_full_batches(cfg.train.get("compile", "none"), [t.y.shape[0] for t in benchmark.train], cfg.train.batch_size)
     notes = coreset_notes(cfg, benchmark)
     for note in notes:
         log.info(note)
@@ -54,8 +57,9 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     plugin = instantiate(cfg.regularizer.plugin) if cfg.regularizer.plugin is not None else None
     check_batchnorm(cfg, model)
     batchnorm = instantiate(cfg.batchnorm.plugin) if cfg.batchnorm.plugin is not None else None
+    fingerprint = data_fingerprint(benchmark)
     checkpoints = RunCheckpoints(Path(output_dir), config, device, resume=cfg.resume,
-                                 enabled=cfg.checkpoint.enabled,
+                                 enabled=cfg.checkpoint.enabled, data=fingerprint,
                                  every_n_epochs=cfg.checkpoint.every_n_epochs)
     if checkpoints.previous is not None:
         keep_interrupted_logs(cfg.logger)
@@ -87,7 +91,8 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         benchmark_info={"name": benchmark.name, "scenario": benchmark.scenario_kind,
                         "task_classes": benchmark.task_classes,
                         "train_sizes": [t.y.shape[0] for t in benchmark.train],
-                        "eval_split": benchmark.extra.get("eval_split", "test"), "notes": notes},
+                        "eval_split": benchmark.extra.get("eval_split", "test"), "notes": notes,
+                        "data_fingerprint": fingerprint},
     )
     train_stream, test_stream = benchmark.scenario.train_stream, benchmark.scenario.test_stream
     steps = [(train_stream, num_exp)] if joint else [(exp, i + 1) for i, exp in enumerate(train_stream)]

@@ -7,12 +7,15 @@ one paragraph on stderr and an exit status:
 =====  =======================================================================================
  2     refused before training: a bad setting, missing data, a checkpoint of another run, a
        run folder in use by another process
- 3     diverged: the loss became NaN or infinite (the last good checkpoint is kept)
+ 3     diverged: the loss became NaN or infinite (the last good checkpoint is kept), or a task
+       trained no step at all
  4     could not write into the run folder (disk full, read-only): nothing half-written is left
 130    interrupted (Ctrl-C): one line naming the last checkpoint and the command that resumes
+143    terminated (SIGTERM, what ``kill`` and SLURM send): the same line as Ctrl-C
 =====  =======================================================================================
 
-The run's ``results.json`` then says ``status: failed`` with the ``error`` (see
+The run's ``results.json`` then says ``status: failed`` (``interrupted`` for Ctrl-C and SIGTERM,
+see :mod:`laftr_cl.run.interrupts`) with the ``error`` (see
 :func:`laftr_cl.run.results.record_failure`) — except for a busy folder, whose record is the other
 process's. In a single run the process exits with the status. In a sweep (``-m``) a failed job
 is a failed job, not a failed sweep: it is noted in ``<sweep dir>/failed_jobs.jsonl`` and ends
@@ -46,13 +49,13 @@ from laftr_cl.run.atomic import RunFolderUnwritable, unwritable_message
 from laftr_cl.run.callbacks import BASIC_SWEEPER, note_failed_job
 from laftr_cl.run.checkpoint import CheckpointError, Progress
 from laftr_cl.run.folder import RunFolder
+from laftr_cl.run.interrupts import cause, exit_status
 from laftr_cl.run.lock import RunFolderBusy, RunLock
 from laftr_cl.run.record import read_record
 from laftr_cl.run.results import record_failure
-from laftr_cl.training.guards import NonFiniteLossError
+from laftr_cl.training.guards import NonFiniteLossError, NoTrainingStepError
 
 REFUSED = (ConfigError, FileNotFoundError, CheckpointError, RunFolderBusy)
-INTERRUPTED = 130
 
 
 class JobFailed(Exception):
@@ -68,7 +71,7 @@ def exit_code(err: BaseException) -> int | None:
     """The exit status of a run ended by ``err`` (see the module docstring); None for a bug."""
     if isinstance(err, REFUSED):
         return 2
-    if isinstance(err, NonFiniteLossError):
+    if isinstance(err, (NonFiniteLossError, NoTrainingStepError)):
         return 3
     if isinstance(err, RunFolderUnwritable) or (isinstance(err, OSError) and err.errno in WRITE_ERRNOS):
         return 4
@@ -94,9 +97,12 @@ def run_job(cfg: DictConfig, output_dir: str | Path) -> float | None:
     try:
         with RunLock(output_dir):
             return run_experiment(cfg, output_dir)["final"]["average_accuracy"]
-    except KeyboardInterrupt:
-        print(f"laftr-cl: {interrupted_message(output_dir)}", file=sys.stderr)
-        raise SystemExit(INTERRUPTED) from None
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (laftr_cl.run.interrupts)
+        message = interrupted_message(output_dir, cause(err))
+        record_failure(RunFolder(output_dir).results, run_config_dict(cfg), err, message,
+                       exit_code=exit_status(err), refused=False, status="interrupted")
+        print(f"laftr-cl: {message}", file=sys.stderr)
+        raise SystemExit(exit_status(err)) from None
     except Exception as err:  # noqa: BLE001 - every failure of a sweep job is that job's alone
         code = exit_code(err)
         message = _message(err, output_dir)
@@ -127,8 +133,9 @@ def _fail_sweep_job(output_dir: Path, message: str, code: int) -> None:
     return None
 
 
-def interrupted_message(output_dir: Path) -> str:
-    """One line: where the run stopped and the command that continues it."""
+def interrupted_message(output_dir: Path, what: str = "Ctrl-C") -> str:
+    """One line: where the run stopped (``what`` stopped it: ``Ctrl-C`` or ``SIGTERM``) and the
+    command that continues it."""
     record = read_record(output_dir)
     checkpoint = RunFolder(output_dir).checkpoint
     if _in_sweep():
@@ -137,7 +144,7 @@ def interrupted_message(output_dir: Path) -> str:
     else:
         again = f"run the same command with hydra.run.dir={output_dir} to continue"
     if record is None or not checkpoint.is_file():
-        return (f"interrupted (Ctrl-C) before the first checkpoint of {output_dir}: {again} — it starts this "
+        return (f"interrupted ({what}) before the first checkpoint of {output_dir}: {again} — it starts this "
                 "run over.")
     done = Progress(**record["progress"]).describe()
-    return f"interrupted (Ctrl-C); the last checkpoint, {checkpoint}, holds {done}: {again} from there."
+    return f"interrupted ({what}); the last checkpoint, {checkpoint}, holds {done}: {again} from there."

@@ -54,9 +54,10 @@ def cl_metrics(matrix: Sequence[Sequence[float]]) -> dict[str, float | None]:
 
 
 def record_failure(path: Path, config: Mapping[str, Any], error: BaseException, message: str, *,
-                   exit_code: int, refused: bool) -> bool:
-    """Marks the run of ``results.json`` at ``path`` as failed: ``status: failed`` and ``error``
-    (``type``, ``message``, ``exit_code``), keeping the rows recorded so far.
+                   exit_code: int, refused: bool, status: str = "failed") -> bool:
+    """Marks the run of ``results.json`` at ``path`` as failed (or, with ``status="interrupted"``,
+    stopped by Ctrl-C or SIGTERM): ``status`` and ``error`` (``type``, ``message``, ``exit_code``),
+    keeping the rows recorded so far.
 
     A run ``refused`` before it started (a bad setting, a checkpoint of another run, a busy
     folder) writes a record only where none exists: the folder's record belongs to another run.
@@ -69,7 +70,7 @@ def record_failure(path: Path, config: Mapping[str, Any], error: BaseException, 
         payload = json.loads(path.read_text()) if path.is_file() else {
             "config": dict(config), "accuracy_matrix": [], "average_accuracy_per_task": [], "final": {},
             "complete": False}
-        payload.update(status="failed", complete=False,
+        payload.update(status=status, complete=False,
                        error={"type": type(error).__name__, "message": message, "exit_code": exit_code})
         write_json_atomic(path, payload)
     except (OSError, ValueError, RunFolderUnwritable):
@@ -85,7 +86,7 @@ class ResultsRecorder:
     experiences seen so far, after each task), ``final`` (the :func:`cl_metrics` of the rows so
     far), ``summary_memory_bytes`` (the regularizer's stored state, when it keeps one),
     ``wall_time_s``, ``device``, ``complete`` (false until the last task is recorded) and ``status``:
-    ``running`` (or interrupted) until then, ``completed``, or ``failed`` with an ``error``
+    ``running`` until then, ``completed``, ``interrupted`` (Ctrl-C or SIGTERM) or ``failed`` with an ``error``
     (``type``, ``message``, ``exit_code``; see :func:`record_failure`).
     """
 

@@ -40,6 +40,10 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite; the message names where and the loss terms."""
 
 
+class NoTrainingStepError(RuntimeError):
+    """A task ended without a single optimizer step: its results would be those of an untrained model."""
+
+
 @dataclass(frozen=True)
 class StepPlace:
     """Where a training step was: task (experience index), epoch and step, all 0-based."""
@@ -68,6 +72,9 @@ class TrainingGuard(SupervisedPlugin):
     regularizer's term is more than ``max_regularizer_ratio`` × the cross-entropy (floored at
     ``CROSS_ENTROPY_FLOOR``).
 
+    Also raises :class:`NoTrainingStepError` when a task that had epochs to train ends without a
+    single step (a run must never be recorded as trained when it was not).
+
     Must be the first plugin of the strategy. Keeps per step only a ``[2]`` tensor (cross-entropy,
     regularizer term = total − cross-entropy) until the next check, and the first explosion of
     the regularizer's term in each task (warned about once, and named if the loss then diverges).
@@ -83,6 +90,7 @@ class TrainingGuard(SupervisedPlugin):
         self._cross_entropy: Tensor | None = None
         self._window: list[tuple[StepPlace, Tensor]] = []
         self._explosions: dict[int, str] = {}
+        self._steps_this_task = 0
 
     @classmethod
     def from_config(cls, guard: Mapping[str, Any], regularizer: Mapping[str, Any],
@@ -111,6 +119,21 @@ class TrainingGuard(SupervisedPlugin):
 
     def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
         self._check()
+
+    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        self._steps_this_task = 0
+
+    def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
+        self._steps_this_task += 1
+
+    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        if self._steps_this_task == 0 and strategy.train_epochs > 0:
+            task = getattr(strategy.experience, "current_experience", 0) + 1
+            raise NoTrainingStepError(
+                f"Task {task} ended after {strategy.train_epochs} epoch(s) without a single optimizer step "
+                f"(its training data gave no minibatch of train.batch_size={strategy.train_mb_size}), so its "
+                "results would be those of an untrained model; nothing was recorded for it. Check the data "
+                "(data.root, data.synthetic) and train.batch_size, then start a new run.")
 
     # ------------------------------------------------------------------ checks
     def _check(self) -> None:

@@ -13,7 +13,13 @@ from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
 from laftr_cl.config import options
 from laftr_cl.config.checks import ConfigError
 from laftr_cl.fsd.registry import Registry
-from laftr_cl.training.compiled_step import TrainStep, check_step_settings, is_step_penalty, run_compiled_epoch
+from laftr_cl.training.compiled_step import (
+    TrainStep,
+    check_full_batches,
+    check_step_settings,
+    is_step_penalty,
+    run_compiled_epoch,
+)
 from laftr_cl.training.precision import autocast, check_precision
 from laftr_cl.training.tensor_loader import TensorBatchLoader
 
@@ -135,7 +141,8 @@ def build_strategy(
 
     ``compile`` and ``precision`` are ``train.compile`` and ``train.precision``; a setting that
     cannot run (a compiled step with a plugin that acts inside the step, ``cudagraph`` on a CPU,
-    a compiled ``joint``) raises :class:`~laftr_cl.config.checks.ConfigError`.
+    a compiled ``joint``, a compiled step on a task smaller than one minibatch) raises
+    :class:`~laftr_cl.config.checks.ConfigError`.
     """
     strategy = STRATEGIES.get(kind)
     try:
@@ -146,6 +153,7 @@ def build_strategy(
     if kind != "naive" and (compile != "none" or precision != "fp32"):
         raise ConfigError(f"regularizer.strategy={kind} trains with Avalanche's own loop: leave "
                           "train.compile=none and train.precision=fp32 for it.")
+    check_full_batches(compile, [int(task.y.shape[0]) for task in benchmark.train], batch_size)
     extra = {"tensor_benchmark": benchmark, "compile": compile, "precision": precision} if kind == "naive" else {}
     return strategy(
         model=model,

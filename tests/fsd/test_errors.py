@@ -16,7 +16,7 @@ def mlp_and_summary(lib):
 
 @pytest.mark.parametrize(
     "layer, name",
-    [(nn.Tanh(), "nn.Tanh"), (nn.GELU(), "nn.GELU"), (nn.LayerNorm(5), "nn.LayerNorm")],
+    [(nn.Hardtanh(), "nn.Hardtanh"), (nn.Mish(), "nn.Mish"), (nn.GroupNorm(1, 5), "nn.GroupNorm")],
 )
 def test_unsupported_layer_is_named_with_its_module_path(lib, layer, name):
     net = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), layer, nn.Linear(5, 3)).double()

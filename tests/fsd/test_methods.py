@@ -11,7 +11,8 @@ from laftr_cl.fsd.baselines import coreset_fsd, coreset_summarize, fisher_fsd, f
 from laftr_cl.fsd.methods import FSD_METHODS, FsdMethod, fsd_method, summed_bytes
 
 OPTIONS = {"laftr": {"inputs": "coreset", "coreset_size": 7, "num_samples": 12}, "coreset": {"coreset_size": 7},
-           "ntk": {"coreset_size": 7}, "fisher": {"fisher": "true"}}
+           "ntk": {"coreset_size": 7}, "fisher": {"fisher": "true"},
+           "liftr": {"mode": "stochastic", "covariance": "diag", "num_samples": 12}}
 HEAD = [0, 1]
 
 
@@ -30,7 +31,7 @@ def _moved(model, scale=0.3):
 
 def test_registry_has_every_method_and_names_the_choices():
     assert FSD_METHODS.names() == sorted(OPTIONS)
-    with pytest.raises(ValueError, match="Unknown fsd method='ewc'.*coreset, fisher, laftr, ntk"):
+    with pytest.raises(ValueError, match="Unknown fsd method='ewc'.*coreset, fisher, laftr, liftr, ntk"):
         fsd_method("ewc")
 
 

@@ -9,13 +9,13 @@ from torch import nn
 from laftr_cl.fsd import summarize
 
 
-class GeluBlock(nn.Module):
+class MishBlock(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(2, 2, 3, padding=1)
 
     def forward(self, x):
-        return x + F.gelu(self.conv(x))
+        return x + F.mish(self.conv(x))
 
 
 class Branching(nn.Module):
@@ -37,14 +37,10 @@ class Net(nn.Module):
         return self.fc(h.flatten(1))
 
 
-class Attention(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.attn = nn.MultiheadAttention(2, 1, batch_first=True)
-
+class TokenSort(nn.Module):
     def forward(self, x):
         tokens = x.flatten(2).transpose(1, 2)
-        return self.attn(tokens, tokens, tokens)[0].transpose(1, 2).reshape(x.shape)
+        return tokens.sort(dim=1).values.transpose(1, 2).reshape(x.shape)
 
 
 def _summarize(model):
@@ -55,10 +51,10 @@ def _summarize(model):
 @pytest.mark.parametrize(
     "middle, message",
     [
-        (GeluBlock(), r"LAFTR cannot linearize torch.nn.functional.gelu in 'body.middle'\."),
-        (nn.Sequential(nn.Identity(), nn.GELU()), r"LAFTR cannot linearize nn.GELU in 'body.middle.1'\."),
-        (Attention(), r"LAFTR cannot linearize Tensor.transpose in 'body.middle'"),
-        (nn.Sigmoid(), r"LAFTR cannot linearize nn.Sigmoid in 'body.middle'\."),
+        (MishBlock(), r"LAFTR cannot linearize torch.nn.functional.mish in 'body.middle'\."),
+        (nn.Sequential(nn.Identity(), nn.Hardswish()), r"LAFTR cannot linearize nn.Hardswish in 'body.middle.1'\."),
+        (TokenSort(), r"LAFTR cannot linearize Tensor.sort in 'body.middle'"),
+        (nn.Softsign(), r"LAFTR cannot linearize nn.Softsign in 'body.middle'\."),
     ],
 )
 def test_unsupported_op_is_named_with_its_module_path_and_what_still_works(middle, message):
@@ -69,21 +65,38 @@ def test_unsupported_op_is_named_with_its_module_path_and_what_still_works(middl
     assert "\n" not in text
 
 
-def test_attention_module_is_named():
+def test_transformer_layer_module_is_named():
     class Direct(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.attn = nn.MultiheadAttention(16, 1, batch_first=True)
+            self.layer = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
             self.fc = nn.Linear(16, 2)
 
         def forward(self, x):
             tokens = x.flatten(1).unsqueeze(1)
-            return self.fc(self.attn(tokens, tokens, tokens)[0].flatten(1))
+            return self.fc(self.layer(tokens).flatten(1))
 
-    with pytest.raises(ValueError, match=r"LAFTR cannot linearize nn.MultiheadAttention in 'attn'"):
+    with pytest.raises(ValueError, match=r"LAFTR cannot linearize nn.TransformerEncoderLayer in 'layer'"):
         _summarize(Direct())
 
 
 def test_data_dependent_branch_names_the_module():
     with pytest.raises(ValueError, match=r"could not trace Net: The forward of 'body.middle' branches on a traced value"):
         _summarize(Net(Branching()))
+
+
+def test_shape_question_after_a_failed_op_names_that_op_not_the_head():
+    from avalanche.models import MultiHeadClassifier, MultiTaskModule
+
+    class Trunk(MultiTaskModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(10, 8), nn.GELU())  # made for 10 inputs, not 16
+            self.classifier = MultiHeadClassifier(8, 2)
+
+        def forward_single_task(self, x, task_label):
+            return self.classifier(self.body(x), task_label)
+
+    with pytest.raises(ValueError, match=r"needs a shape that is unknown because .* in 'body.1' failed on an example "
+                                         r"batch of shape \[2, 1, 4, 4\] \(RuntimeError: mat1 and mat2"):
+        _summarize(Trunk())

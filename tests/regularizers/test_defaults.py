@@ -28,6 +28,7 @@ PYTHON_CALLS = {
     "laftr_lowrank": {"inputs": "lowrank"},
     "coreset_fsd": {},
     "ntk_fsd": {},
+    "liftr": {},
     "si": {},
 }
 

@@ -91,10 +91,10 @@ def test_coreset_inputs_come_from_the_plugins_seeded_generator(benchmark):
     assert torch.equal(restored.generator.get_state(), plugin.generator.get_state())
 
 
-def test_non_relu_network_fails_at_summary_time_naming_the_layer(benchmark):
-    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.Tanh(), nn.Linear(16, 10))
+def test_unsupported_activation_fails_at_summary_time_naming_the_layer(benchmark):
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.Mish(), nn.Linear(16, 10))
     strategy = tiny_strategy(benchmark, [LaftrPlugin(num_samples=8)], net=net)
-    with pytest.raises(ValueError, match="Tanh"):
+    with pytest.raises(ValueError, match="Mish in 'net.2'"):
         strategy.train(benchmark.scenario.train_stream[0])
 
 
@@ -118,3 +118,12 @@ def test_laftr_run_writes_summary_memory_to_results(tmp_path):
     memory = results["summary_memory_bytes"]
     assert set(memory) == {"rates", "inputs", "snapshot", "output_units", "total"}
     assert memory["rates"] == 2 * 16 * 4  # one float per hidden unit per task
+
+
+def test_torch_layers_laftr_cannot_read_are_named_before_training():
+    from laftr_cl.regularizers.structure import lacks
+
+    reason = lacks("linearizable", nn.Sequential(nn.Linear(2, 2), nn.GELU(), nn.Linear(2, 2), nn.Mish()))
+    assert reason is not None and "its module 3 is a Mish, which LAFTR cannot linearize" in reason
+    transformer = nn.Sequential(nn.Linear(2, 4), nn.LayerNorm(4), nn.MultiheadAttention(4, 2), nn.SiLU())
+    assert lacks("linearizable", transformer) is None

@@ -10,14 +10,16 @@ from laftr_cl.reporting.comparison import summarize_runs, to_markdown
 from laftr_cl.reporting.groups import DuplicateSeedsError, dataset_label
 from laftr_cl.reporting.scan import load_results, scan_results
 from laftr_cl.run.experiment import run_experiment
+from laftr_cl.run.results import cl_metrics
 
 
 def _write_run(folder, benchmark, regularizer, seed, acc, memory=None, complete=True, **config):
     folder.mkdir(parents=True)
+    matrix = [[1.0, 0.5], [acc, acc]]
     (folder / "results.json").write_text(json.dumps({
         "config": {"benchmark": {"name": benchmark}, "regularizer": {"name": regularizer}, "seed": seed, **config},
-        "final": {"average_accuracy": acc, "backward_transfer": -0.1 * seed, "forgetting": 0.1 * seed},
-        "accuracy_matrix": [[1.0, 0.5], [acc - 0.1 * seed, acc + 0.1 * seed]],
+        "final": cl_metrics(matrix),  # what a run writes: read_run checks it against the matrix
+        "accuracy_matrix": matrix,
         "average_accuracy_per_task": [1.0, acc],
         "summary_memory_bytes": memory, "wall_time_s": 2.0, "complete": complete,
         "status": "completed" if complete else "running",

@@ -18,16 +18,18 @@ from laftr_cl.reporting.frontier import (
     to_markdown,
 )
 from laftr_cl.reporting.scan import load_results
+from laftr_cl.run.results import cl_metrics
 
 MLP = {"_target_": "laftr_cl.models.mlp.MLP", "input_size": 784, "hidden_sizes": [512, 512], "num_outputs": 10}
 THETA = 4 * (785 * 512 + 513 * 512 + 513 * 10)
 
 
-def _run(tmp_path, name, regularizer, plugin, accuracy, memory, seed=0, fraction=0.0):
+def _run(tmp_path, name, regularizer, plugin, accuracy, memory, seed=0, fraction=0.0, **config):
     payload = {"complete": True, "benchmark": {"name": "split_mnist"},
                "config": {"seed": seed, "model": {"net": MLP}, "data": {"validation_fraction": fraction},
-                          "regularizer": {"name": regularizer, "plugin": plugin}},
-               "accuracy_matrix": [[0.0] * 5] * 5, "final": {"average_accuracy": accuracy},
+                          "regularizer": {"name": regularizer, "plugin": plugin}, **config},
+               "accuracy_matrix": [[0.0] * 5] * 4 + [[accuracy] * 5],
+               "final": cl_metrics([[0.0] * 5] * 4 + [[accuracy] * 5]),
                "summary_memory_bytes": memory}
     folder = tmp_path / name
     folder.mkdir()
@@ -112,3 +114,36 @@ def test_compare_frontier_refuses_a_seed_counted_twice(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2 runs of the frontier point split_mnist / replay / buffer 50 have seed 0" in err
     assert str(tmp_path / "a") in err and str(tmp_path / "b") in err
+
+
+def test_runs_of_one_budget_that_differ_in_any_other_setting_are_points_of_their_own(tmp_path):
+    """Class- and task-incremental runs, and two λ, never average into one point."""
+    for seed in (0, 1):
+        _run(tmp_path, f"class{seed}", "ewc", {"ewc_lambda": 1.0}, 0.2, {}, seed=seed,
+             benchmark={"scenario": "class"}, train={"epochs": 1})
+        _run(tmp_path, f"task{seed}", "ewc", {"ewc_lambda": 1.0}, 0.95, {}, seed=seed,
+             benchmark={"scenario": "task"}, train={"epochs": 1})
+    _run(tmp_path, "lambda", "ewc", {"ewc_lambda": 100.0}, 0.9, {}, benchmark={"scenario": "task"}, train={"epochs": 1})
+    points = {p.method: p for p in frontier_points(load_results(tmp_path))}
+    assert sorted(points) == [
+        "ewc [benchmark.scenario=class, regularizer.plugin.ewc_lambda=1.0]",
+        "ewc [benchmark.scenario=task, regularizer.plugin.ewc_lambda=1.0]",
+        "ewc [benchmark.scenario=task, regularizer.plugin.ewc_lambda=100.0]",
+    ]
+    assert points["ewc [benchmark.scenario=class, regularizer.plugin.ewc_lambda=1.0]"].accuracies == (20.0, 20.0)
+    assert points["ewc [benchmark.scenario=task, regularizer.plugin.ewc_lambda=1.0]"].seeds == (0, 1)
+
+
+def test_frontier_says_it_left_out_validation_runs_and_refuses_when_nothing_else_is_there(tmp_path, capsys):
+    diag = {"anchor": "latest", "inputs": "diag", "classwise": False}
+    _run(tmp_path, "trial0", "laftr", diag, 0.5, {}, fraction=0.1)
+    _run(tmp_path, "trial1", "laftr", diag, 0.6, {}, seed=1, fraction=0.1)
+    with pytest.raises(SystemExit) as stopped:
+        compare_main([str(tmp_path), "--frontier", "--no-plots"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.count("\n") == 1
+    assert "the 2 complete run(s) were all scored on a validation split" in err and "Traceback" not in err
+    assert not (tmp_path / "frontier.md").exists()
+    _run(tmp_path, "test0", "laftr", diag, 0.9, {})
+    compare_main([str(tmp_path), "--frontier", "--no-plots"])
+    assert "left out: 2 run(s) scored on a validation split" in capsys.readouterr().out

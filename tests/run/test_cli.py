@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pytest
+import wandb
 
 from helpers import compose_run_config, run_cli, shared_dataset
 from laftr_cl.config.checks import ConfigError
@@ -133,6 +134,7 @@ def test_wandb_offline_and_tensorboard_loggers_write_real_files(tmp_path, monkey
     cfg = compose_run_config(["debug=fast", "benchmark.num_experiences=2", "regularizer=ewc",
                               "logger=[csv,tensorboard,wandb]"], tmp_path)
     results = run_experiment(cfg, tmp_path)
+    wandb.teardown()  # the wandb service writes the run file asynchronously; a process's exit waits for it, so does this
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     run = read_offline_run(runs[0])

@@ -37,6 +37,9 @@ EVERY_REGULARIZER = {
     "laftr classwise kl": ["regularizer=laftr", "regularizer.plugin.classwise=true", "regularizer.plugin.metric=kl",
                            "regularizer.plugin.inputs=diag", "regularizer.plugin.num_samples=20"],
     "laftr latest": ["regularizer=laftr", "regularizer.plugin.anchor=latest", "regularizer.plugin.inputs=diag"],
+    "liftr": ["regularizer=liftr"],
+    "liftr stochastic diag": ["regularizer=liftr", "regularizer.plugin.mode=stochastic",
+                              "regularizer.plugin.covariance=diag", "train.compile=cudagraph"],
 }
 
 

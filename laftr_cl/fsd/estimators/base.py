@@ -23,6 +23,7 @@ class Estimator:
         gate_draws: str,
         same_dropout: bool,
         bn_stats: str = "reference",
+        smooth_ops: str = "exact",
     ) -> Tensor:
         """Per-slot FSD ``[N, P]``, differentiable w.r.t. the current parameters of ``bank.view.net``.
 
@@ -34,6 +35,8 @@ class Estimator:
             same_dropout: apply one shared dropout mask to both networks.
             bn_stats: whose BatchNorm running statistics the current network uses (see
                 :data:`~laftr_cl.fsd.ops.BN_STATS`); a network without BatchNorm ignores it.
+            smooth_ops: ``exact`` or ``linearized`` norms, softmax and elementwise functions in the
+                current network (:data:`~laftr_cl.fsd.ops.SMOOTH_OPS`).
         """
         raise NotImplementedError
 

@@ -5,9 +5,10 @@ Propagates the first and second moments of the joint pair ``(a^t_l, δ_l)``, ``�
 slots. Working with δ instead of ``a_l`` avoids cancellation: δ is exactly 0 at θ = θ_t.
 
 * Linear: ``s^t = W^t a^t + b^t``, ``δs = ΔW a^t + W δ + Δb`` with ``ΔW = W − W^t``.
-* Gate: ``a^t' = z ⊙ s^t``, ``δ' = z ⊙ δs`` with z independent of the layer input and
-  ``E[z zᵀ] = p pᵀ + diag(p ⊙ (1 − p))``, so for X, Y ∈ {s^t, δs}:
-  ``E[X'] = p ⊙ E[X]``, ``Cov(X', Y') = (p pᵀ) ⊙ Cov(X, Y) + diag(p(1−p) ⊙ (Cov(X, Y)_ii + E[X_i] E[Y_i]))``.
+* Gate: ``a^t' = z ⊙ s^t + φ(0)``, ``δ' = z ⊙ δs`` with z independent of the layer input, of mean m and
+  variance v per unit (ReLU: ``m = p``, ``v = p(1 − p)``; any gated activation: the moments of its
+  :class:`~laftr_cl.fsd.gate_statistics.GateLaw`), ``E[z zᵀ] = m mᵀ + diag(v)``, so for X, Y ∈ {s^t, δs}:
+  ``E[X'] = m ⊙ E[X]`` (+ φ(0) for ``a^t``), ``Cov(X', Y') = (m mᵀ) ⊙ Cov(X, Y) + diag(v ⊙ (Cov(X, Y)_ii + E[X_i] E[Y_i]))``.
   A shared dropout mask (``same_dropout``) is the same with ``p = 1 − rate`` and a ``1/(1 − rate)`` scale.
 * Output: ``E[ρ] = ½ Σ_{k ∈ O_t} (E[δ_k]² + Var δ_k)``.
 
@@ -43,13 +44,14 @@ class ReferenceMoments:
 
 
 class _Gate:
-    """Moments through independent Bernoulli(rate) gates scaled by ``scale`` (see the module docstring)."""
+    """Moments through independent gates of mean ``rate`` and variance ``variance`` (None: a Bernoulli's,
+    ``rate(1 − rate)``), scaled by ``scale`` (see the module docstring)."""
 
-    def __init__(self, rate: Tensor | float, like: Tensor, scale: float) -> None:
+    def __init__(self, rate: Tensor | float, like: Tensor, scale: float, variance: Tensor | None = None) -> None:
         self.rate = rate if isinstance(rate, Tensor) else torch.full_like(like, rate)
         self.scale = scale
         self.outer = self.rate.unsqueeze(-1) * self.rate.unsqueeze(-2) * scale**2
-        self.spread = self.rate * (1 - self.rate) * scale**2
+        self.spread = (self.rate * (1 - self.rate) if variance is None else variance) * scale**2
 
     def mean(self, mean: Tensor) -> Tensor:
         return self.rate * mean * self.scale
@@ -84,10 +86,11 @@ class JointMoments:
             cov_dd=delta @ tt_delta + cross + cross.mT + weight @ self.cov_dd @ weight.mT,
         )
 
-    def gate(self, rate: Tensor | float, reference: ReferenceMoments, scale: float = 1.0) -> "JointMoments":
-        """Independent Bernoulli(rate) gates (``rate [N, P, h]`` or a float), outputs times ``scale``;
-        ``reference``: the reference moments after them (cached)."""
-        gated = _Gate(rate, self.mean_t, scale)
+    def gate(self, rate: Tensor | float, reference: ReferenceMoments, scale: float = 1.0,
+             variance: Tensor | None = None) -> "JointMoments":
+        """Independent gates of mean ``rate [N, P, h]`` (or a float) and ``variance`` (None: Bernoulli),
+        outputs times ``scale``; ``reference``: the reference moments after them (cached)."""
+        gated = _Gate(rate, self.mean_t, scale, variance)
         return JointMoments(
             mean_t=reference.mean,
             mean_d=gated.mean(self.mean_d),
@@ -110,6 +113,13 @@ class JointMoments:
         return mean.pow(2) + variance
 
 
+def _gate_moments(bank: SummaryBank, op: GateOp) -> tuple[Tensor, Tensor | None]:
+    """``(E[z], Var z)`` of gate ``op``'s draws (``Var`` None for a ReLU: the Bernoulli's own, as before)."""
+    if op.activation.floor == 0.0:
+        return bank.firing_rates[op.relu_index], None
+    return bank.gate_laws[op.relu_index].moments()
+
+
 def _affine(weight: Tensor, x: Tensor, bias: Tensor | None) -> Tensor:
     """``weight [N, 1, o, i]`` or ``[o, i]`` applied to ``x [N, P, i]`` → ``[N, P, o]``."""
     out = (weight @ x.unsqueeze(-1)).squeeze(-1)
@@ -127,7 +137,8 @@ class ExactEstimator(Estimator):
     """Closed form; ``num_samples``, ``noise`` and ``gate_draws`` are unused (no sampling).
     Every moment is computed in float32, also under bf16 autocast."""
 
-    def __call__(self, bank, *, metric, num_samples, noise, gate_draws, same_dropout, bn_stats="reference"):
+    def __call__(self, bank, *, metric, num_samples, noise, gate_draws, same_dropout, smooth_ops="exact",
+                 bn_stats="reference"):
         with float32_region(bank.device):
             return self._estimate(bank, metric, same_dropout)
 
@@ -140,8 +151,9 @@ class ExactEstimator(Estimator):
         reason = bank.view.mlp_error()
         if reason is not None:
             raise ValueError(
-                f"estimator=exact supports MLPs only (a chain of Linear, ReLU and Dropout layers ending in one "
-                f"Linear output layer); this network is not one: {reason}. Use estimator=bernoulli or relu."
+                f"estimator=exact supports MLPs only (a chain of Linear, gated activations such as ReLU or GELU, and "
+                f"Dropout layers ending in one Linear output layer); this network is not one: {reason}. Use "
+                "estimator=bernoulli or relu."
             )
         key = ("exact", same_dropout)
         if key not in bank.estimator_cache:
@@ -156,7 +168,8 @@ class ExactEstimator(Estimator):
             elif isinstance(op, LinearOp):
                 moments = moments.linear(*self._weights(bank, op), after[op.index])
             elif isinstance(op, GateOp):
-                moments = moments.gate(bank.firing_rates[op.relu_index], after[op.index])
+                mean, variance = _gate_moments(bank, op)
+                moments = moments.gate(mean, after[op.index], 1.0, variance)
             else:
                 keep = 1 - op.rate
                 moments = moments.gate(keep, after[op.index], 1 / keep)
@@ -201,10 +214,12 @@ class ExactEstimator(Estimator):
                                                    weight_t @ moments.cov @ weight_t.mT)
                 elif isinstance(op, GateOp) or (isinstance(op, DropoutOp) and same_dropout and op.rate > 0):
                     cls._require_linear(moments, op)
-                    rate, scale = ((bank.firing_rates[op.relu_index], 1.0) if isinstance(op, GateOp)
-                                   else (1 - op.rate, 1 / (1 - op.rate)))
-                    gated = _Gate(rate, moments.mean, scale)
-                    moments = ReferenceMoments(gated.mean(moments.mean), gated.cov(moments.cov, moments.mean, moments.mean))
+                    rate, variance, scale = (_gate_moments(bank, op) + (1.0,) if isinstance(op, GateOp)
+                                             else (1 - op.rate, None, 1 / (1 - op.rate)))
+                    gated = _Gate(rate, moments.mean, scale, variance)
+                    offset = op.activation.offset if isinstance(op, GateOp) else 0.0
+                    moments = ReferenceMoments(gated.mean(moments.mean) + offset,
+                                               gated.cov(moments.cov, moments.mean, moments.mean))
                 elif isinstance(op, (ReshapeOp, DropoutOp)):
                     continue
                 else:

@@ -26,7 +26,8 @@ class SampledEstimator(Estimator):
         """Gates for reference pre-activations ``s [N, P, S, *units]``, broadcastable to ``s``."""
         raise NotImplementedError
 
-    def __call__(self, bank, *, metric, num_samples, noise, gate_draws, same_dropout, bn_stats="reference"):
+    def __call__(self, bank, *, metric, num_samples, noise, gate_draws, same_dropout, smooth_ops="exact",
+                 bn_stats="reference"):
         rho = get_metric(metric)
         n, p, samples = bank.num_snapshots, bank.slots, bank.samples_per_slot(num_samples)
         per_step = gate_draws == "per_step"
@@ -43,6 +44,7 @@ class SampledEstimator(Estimator):
             per_step=per_step,
             slot_heads=bank.slot_heads,
             bn_stats=bn_stats,
+            smooth_ops=smooth_ops,
         )
         with torch.no_grad():
             reference = bank.view.reference_pass(x.reshape(n, p * samples, *bank.input_shape), ctx)
@@ -54,16 +56,19 @@ class SampledEstimator(Estimator):
 
 @ESTIMATORS.register("bernoulli")
 class BernoulliEstimator(SampledEstimator):
-    """Stochastic gates ``z ~ Bernoulli(p)``: per draw and unit (``per_input``) or per slot (``per_step``)."""
+    """Stochastic gates: ``z ~ Bernoulli(p)`` for a ReLU, and for any gate a draw from its
+    :class:`~laftr_cl.fsd.gate_statistics.GateLaw` (the task's mean and variance of ``g(s)`` per unit);
+    per draw and unit (``per_input``) or per slot (``per_step``)."""
 
     def gates(self, bank, relu_index, s, noise, per_step):
         shape = (*s.shape[:2], 1 if per_step else s.shape[2], *s.shape[3:])
-        return (noise.uniform(shape) < bank.firing_rates[relu_index].unsqueeze(2)).to(s.dtype)
+        return bank.gate_laws[relu_index].draw(noise.uniform(shape)).to(s.dtype)
 
 
 @ESTIMATORS.register("relu")
 class ReluEstimator(SampledEstimator):
-    """Deterministic gates ``z = 1[s^t > 0]`` of the reference network on the drawn inputs."""
+    """Deterministic gates ``z = g(s^t)`` of the reference network on the drawn inputs (ReLU: ``1[s^t > 0]``),
+    so the reference pass is the network itself on the draws."""
 
     def gates(self, bank, relu_index, s, noise, per_step):
-        return (s > 0).to(s.dtype)
+        return bank.view.activations[relu_index].gate(s)

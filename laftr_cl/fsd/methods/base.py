@@ -67,6 +67,10 @@ class FsdMethod(ABC):
         Returns a scalar (``reduction`` ``mean`` or ``sum`` over tasks) or ``[T]`` (``none``).
         """
 
+    def check_model(self, model: nn.Module, input_shape: Sequence[int], task_label: int | None = None) -> None:
+        """Raises ValueError when this method cannot summarize ``model`` on inputs of ``input_shape``
+        (e.g. an op LAFTR cannot linearize); a dry run, nothing is kept. Here: every model is fine."""
+
     def check(self, model: nn.Module, summaries: Sequence[Summary]) -> None:
         """Raises ValueError/RuntimeError when ``summaries`` do not fit ``model`` (another architecture)."""
         with torch.no_grad():
@@ -102,7 +106,8 @@ FSD_METHODS: Registry[type[FsdMethod]] = Registry("fsd method")
 
 
 def fsd_method(name: str, **options: Any) -> FsdMethod:
-    """The FSD method registered as ``name`` (``laftr``, ``coreset``, ``ntk``, ``fisher``) built with ``options``."""
+    """The FSD method registered as ``name`` (``laftr``, ``liftr``, ``coreset``, ``ntk``, ``fisher``) built with
+    ``options``."""
     return FSD_METHODS.get(name)(**options)
 
 

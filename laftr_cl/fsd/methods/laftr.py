@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from laftr_cl.fsd.api import fsd
 from laftr_cl.fsd.bank import SummaryBank
+from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
 from laftr_cl.fsd.summary import TaskSummary, summarize
 
@@ -17,7 +18,7 @@ STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
 def stored(summary: TaskSummary, storage_dtype: str | None) -> TaskSummary:
-    """``summary`` with its firing rates and input model cast to ``storage_dtype`` (θ_t stays as it is;
+    """``summary`` with its gate statistics and input model cast to ``storage_dtype`` (θ_t stays as it is;
     None: ``summary`` as it was made, in the model's dtype).
 
     The bank casts them back to the model's dtype when it stacks them, so a ``float16`` summary halves
@@ -26,7 +27,10 @@ def stored(summary: TaskSummary, storage_dtype: str | None) -> TaskSummary:
     dtype = STORAGE_DTYPES[storage_dtype] if storage_dtype is not None else summary.firing_rates[0].dtype
     if dtype == summary.firing_rates[0].dtype:
         return summary
+    second = summary.gate_second_moments
     return dataclasses.replace(summary, firing_rates=tuple(r.to(dtype) for r in summary.firing_rates),
+                               gate_second_moments=None if second is None else tuple(
+                                   None if q is None else q.to(dtype) for q in second),
                                inputs=summary.inputs.to(dtype=dtype))
 
 
@@ -37,7 +41,7 @@ class LaftrMethod(FsdMethod):
     Summary options are those of :func:`~laftr_cl.fsd.summarize` (``inputs``, ``rank``,
     ``coreset_size``, ``classwise``, ``rates``, ``batch_size``); estimate options those of
     :func:`~laftr_cl.fsd.fsd` (``estimator``, ``metric``, ``num_samples``, ``gate_draws``,
-    ``same_dropout``, ``anchor``, ``class_weights``, ``bn_stats``).
+    ``same_dropout``, ``smooth_ops``, ``anchor``, ``class_weights``, ``bn_stats``).
     """
 
     name = "laftr"
@@ -46,6 +50,7 @@ class LaftrMethod(FsdMethod):
     def __init__(self, *, estimator: str = "bernoulli", metric: str = "l2_prob", num_samples: int = 40,
                  inputs: str = "full", rank: int | None = None, coreset_size: int | None = None,
                  classwise: bool = False, rates: str = "per_unit", gate_draws: str = "per_input", same_dropout: bool = False,
+                 smooth_ops: str = "exact",
                  anchor: str = "per_task", class_weights: str = "uniform", bn_stats: str = "reference",
                  batch_size: int = 256, storage_dtype: str | None = None) -> None:
         if storage_dtype is not None and storage_dtype not in STORAGE_DTYPES:
@@ -56,8 +61,8 @@ class LaftrMethod(FsdMethod):
         self.summary_options = dict(inputs=inputs, rank=rank, coreset_size=coreset_size, classwise=classwise,
                                     rates=rates, batch_size=batch_size)
         self.fsd_options = dict(estimator=estimator, metric=metric, num_samples=num_samples, gate_draws=gate_draws,
-                                same_dropout=same_dropout, anchor=anchor, class_weights=class_weights,
-                                bn_stats=bn_stats)
+                                same_dropout=same_dropout, smooth_ops=smooth_ops, anchor=anchor,
+                                class_weights=class_weights, bn_stats=bn_stats)
 
     def summarize(self, model: nn.Module, data: Any, *, output_units: Sequence[int] | None = None,
                   generator: torch.Generator | None = None, task_label: int | None = None) -> TaskSummary:
@@ -74,6 +79,10 @@ class LaftrMethod(FsdMethod):
                  reduction: str = "mean") -> Tensor:
         return fsd(model, prepared, generator=generator, reduction=reduction, **self.fsd_options)
 
+    def check_model(self, model: nn.Module, input_shape: Sequence[int], task_label: int | None = None) -> None:
+        """Traces ``model``'s gated view (what :func:`summarize` reads): an op it cannot linearize raises here."""
+        GatedView(model, input_shape, (task_label,))
+
     def check(self, model: nn.Module, summaries: Sequence[TaskSummary]) -> None:
         self.prepare(model, summaries)  # the bank checks rates, snapshot and input shapes, output units
 
@@ -84,7 +93,8 @@ class LaftrMethod(FsdMethod):
         return earlier
 
     def stored_numbers(self, summary: TaskSummary) -> int:
-        return sum(r.numel() for r in summary.firing_rates) + sum(t.numel() for t in summary.inputs.tensors().values())
+        gates = list(summary.firing_rates) + [q for q in summary.gate_second_moments or () if q is not None]
+        return sum(r.numel() for r in gates) + sum(t.numel() for t in summary.inputs.tensors().values())
 
     def options(self) -> dict[str, Any]:
         return {**self.summary_options, **self.fsd_options, "storage_dtype": self.storage_dtype}

@@ -1,6 +1,6 @@
 """The FSD estimators the study compares, each at stated memory budgets, behind one interface.
 
-Each row is an :class:`~laftr_cl.fsd.methods.FsdMethod` (``laftr``, ``fisher``, ``coreset``,
+Each row is an :class:`~laftr_cl.fsd.methods.FsdMethod` (``laftr``, ``liftr``, ``fisher``, ``coreset``,
 ``ntk``) fitted once at θ_A on task A's training data, which then estimates FSD_A(θ) at any θ.
 ``numbers`` counts the numbers it stores for task A besides θ_A itself (which every method except
 ``coreset`` also keeps: ``keeps_snapshot``) and besides the head's unit indices.
@@ -20,7 +20,7 @@ Data = tuple[Tensor, Tensor]
 
 @dataclass(frozen=True)
 class Method:
-    """One row of the study: ``family`` (laftr, ewc, coreset, ntk), its ``setting`` (estimator,
+    """One row of the study: ``family`` (laftr, liftr, ewc, coreset, ntk), its ``setting`` (estimator,
     input model, budget), the FSD ``method`` and how many estimates (``draws``) one point averages.
     Summaries are drawn with ``seed``, a sampled estimate's inputs and gates with ``seed + 1``."""
 
@@ -80,9 +80,9 @@ def build_methods(spec: Mapping[str, Any], *, metric: str, num_samples: int, rep
                   seed: int, is_mlp: bool) -> list[Method]:
     """The methods listed under the study config's ``methods`` (see ``configs/fsd_study.yaml``).
 
-    Sampled LAFTR estimators average ``repeats`` estimates of ``num_samples`` draws each;
-    ``exact`` estimates the ``l2_logit`` FSD, the Fisher quadratic the ``kl`` FSD (its
-    second-order expansion), every other method the study's ``metric``.
+    Sampled LAFTR and stochastic LIFTR estimators average ``repeats`` estimates of ``num_samples`` draws
+    each; LAFTR's ``exact`` and LIFTR estimate the ``l2_logit`` FSD, the Fisher quadratic the ``kl`` FSD
+    (its second-order expansion), every other method the study's ``metric``.
     """
     methods: list[Method] = []
     laftr = spec.get("laftr") or {}
@@ -97,6 +97,12 @@ def build_methods(spec: Mapping[str, Any], *, metric: str, num_samples: int, rep
                                 num_samples=num_samples, **options)
             methods.append(Method("laftr", f"{estimator}, {inputs['name']}", method, seed,
                                   draws=1 if estimator == "exact" else repeats))
+    liftr = spec.get("liftr") or {}
+    for covariance in liftr.get("covariances") or []:
+        for mode in liftr.get("modes") or []:
+            method = fsd_method("liftr", mode=mode, covariance=covariance, num_samples=num_samples)
+            methods.append(Method("liftr", f"{mode}, {covariance}", method, seed,
+                                  draws=1 if mode == "deterministic" else repeats))
     ewc = spec.get("ewc") or {}
     for kind in ewc.get("fisher") or []:
         methods.append(Method("ewc", f"{kind} Fisher", fsd_method("fisher", fisher=kind,

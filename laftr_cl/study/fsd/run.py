@@ -22,6 +22,7 @@ from laftr_cl.config.checks import ConfigError
 from laftr_cl.fsd import true_fsd
 from laftr_cl.reporting.tables import markdown_table, write_csv
 from laftr_cl.run.build import build_model, load_benchmark, resolve_device
+from laftr_cl.study.fsd.checks import check_before_training
 from laftr_cl.study.fsd.methods import build_methods
 from laftr_cl.study.fsd.report import COLUMNS, scatter_plot, summarize_records
 from laftr_cl.study.fsd.trajectory import perturbations, statistics_only, train_b_with_checkpoints, train_task
@@ -38,6 +39,10 @@ def run_study(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:
     benchmark = load_benchmark(cfg, device)
     task_a, task_b = (_task(benchmark, cfg.train, key) for key in ("task_a", "task_b"))
     model = build_model(cfg, benchmark, device)
+    methods = build_methods(OmegaConf.to_container(cfg.methods), metric=cfg.fsd.metric,
+                            num_samples=cfg.fsd.num_samples, repeats=cfg.fsd.repeats, seed=cfg.seed,
+                            is_mlp=cfg.model.name == "mlp")
+    check_before_training(cfg, model, task_a, task_b, methods)
     generator = torch.Generator().manual_seed(cfg.seed)
     train = dict(batch_size=cfg.train.batch_size, lr=cfg.train.lr, generator=generator)
     start = time.perf_counter()
@@ -46,9 +51,6 @@ def run_study(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:
 
     units = model.output_units(task_a.task_label)
     data_a = (task_a.x, task_a.y)
-    methods = build_methods(OmegaConf.to_container(cfg.methods), metric=cfg.fsd.metric,
-                            num_samples=cfg.fsd.num_samples, repeats=cfg.fsd.repeats, seed=cfg.seed,
-                            is_mlp=cfg.model.name == "mlp")
     cache: dict = {}
     fitted = []
     for method in methods:

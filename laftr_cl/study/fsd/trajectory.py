@@ -77,10 +77,9 @@ def perturbations(model: nn.Module, *, count: int, min_scale: float, max_scale: 
                   generator: torch.Generator) -> list[Point]:
     """θ_A + s · rms(θ_A) · ε per parameter tensor (ε standard normal), ``count`` sizes s geometric
     in [min_scale, max_scale]: relative perturbations of growing size."""
+    check_perturbations(count, min_scale, max_scale)
     if count == 0:
         return []
-    if not 0 < min_scale <= max_scale:
-        raise ValueError(f"perturbations.min_scale={min_scale} and max_scale={max_scale} need 0 < min <= max.")
     points = []
     for scale in np.geomspace(min_scale, max_scale, count):
         moved = copy.deepcopy(model)
@@ -90,6 +89,14 @@ def perturbations(model: nn.Module, *, count: int, min_scale: float, max_scale: 
                 p.add_(float(scale) * p.pow(2).mean().sqrt() * noise)
         points.append(Point("perturbation", float(scale), _state(moved)))
     return points
+
+
+def check_perturbations(count: int, min_scale: float, max_scale: float) -> None:
+    """ValueError naming the setting when ``perturbations.*`` cannot give ``count`` sizes."""
+    if not isinstance(count, int) or count < 0:
+        raise ValueError(f"perturbations.count={count!r} must be an integer >= 0 (0: no perturbations).")
+    if count and not 0 < min_scale <= max_scale:
+        raise ValueError(f"perturbations.min_scale={min_scale} and max_scale={max_scale} need 0 < min <= max.")
 
 
 def _state(model: nn.Module) -> dict[str, Tensor]:

@@ -34,15 +34,18 @@ def test_checkpoint_steps_errors_name_the_setting():
 def test_study_on_a_tiny_mlp_writes_table_points_and_plot(tmp_path):
     rows = run_study(_config(TINY), tmp_path)
     labels = [f"{r['method']} {r['setting']}" for r in rows]
-    assert len(labels) == 3 * 4 + 2 + 2 + 1  # laftr estimators × inputs, ewc ×2, coreset ×2, ntk
-    assert {"laftr exact, full", "laftr bernoulli, coreset m=5", "ewc true Fisher", "coreset m=1000",
-            "ntk m=5"} <= set(labels)
+    assert len(labels) == 3 * 4 + 2 * 2 + 2 + 2 + 1  # laftr estimators × inputs, liftr modes × covariances, ...
+    assert {"laftr exact, full", "laftr bernoulli, coreset m=5", "liftr stochastic, full", "ewc true Fisher",
+            "coreset m=1000", "ntk m=5"} <= set(labels)
     by_label = dict(zip(labels, rows))
     # a coreset larger than task A's 60 examples holds all of it: its estimate is the truth
     assert by_label["coreset m=1000"]["median_rel_error"] < 1e-4
     assert by_label["coreset m=1000"]["numbers"] == 60 * 784 + 60 * 2 and not by_label["coreset m=1000"]["keeps_theta"]
     assert by_label["laftr exact, full"]["target"] == "l2_logit" and by_label["ewc true Fisher"]["target"] == "kl"
     assert by_label["laftr bernoulli, diag"]["numbers"] == 2 * 784 + 16  # mean, variances, rates
+    # each Linear's input mean and variance, and the rates
+    assert by_label["liftr deterministic, diag"]["numbers"] == 2 * 784 + 2 * 16 + 16
+    assert by_label["liftr deterministic, full"]["target"] == "l2_logit"
     for row in rows:
         assert row["points"] == 3 + 2 and -1 <= row["spearman"] <= 1
     assert (tmp_path / "fsd_study.png").read_bytes()[:4] == b"\x89PNG"
@@ -93,3 +96,18 @@ def test_study_on_the_bn_cnn_sees_statistics_drift_with_current_statistics_only(
     assert all(abs(estimate) < 1e-9 for _, estimate in by_setting["relu, lowrank k=3"])  # blind
     assert all(estimate > 0 for _, estimate in by_setting["relu, lowrank k=3, current BN stats"])
     assert "| statistics |" in (tmp_path / "fsd_study_by_kind.md").read_text()
+@pytest.mark.parametrize("override, message", [
+    ("fsd.metric=foo", r"Unknown metric='foo'"),
+    ("methods.laftr.rank=[5000]", r"lowrank k=5000.*rank=5000"),
+    ("fsd.truth_batch_size=0", r"fsd\.truth_batch_size=0"),
+    ("checkpoints.count=100", r"checkpoints\.count=100"),
+    ("perturbations.count=-1", r"perturbations\.count=-1"),
+])
+def test_a_setting_that_fails_after_training_is_refused_before_any(override, message, tmp_path, monkeypatch):
+    from laftr_cl.study.fsd import run as study_run
+
+    trained = []
+    monkeypatch.setattr(study_run, "train_task", lambda *args, **kwargs: trained.append(1))
+    with pytest.raises(ValueError, match=message):
+        run_study(_config([*TINY, "methods.ewc.fisher=[empirical]", override]), tmp_path)
+    assert not trained and not list(tmp_path.iterdir())
