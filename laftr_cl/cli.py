@@ -14,6 +14,7 @@ import hydra
 from omegaconf import DictConfig
 
 from laftr_cl.error_text import TRACEBACK_ENV, corrected_command, paragraph, show_traceback
+from laftr_cl.regularizers.combination import register_resolver
 
 __all__ = ["CONFIG_DIR", "TRACEBACK_ENV", "corrected_command", "main"]
 
@@ -24,6 +25,7 @@ HIDDEN_GROUPS = ("influence", "study", "data", "method_settings", "hydra", "loca
 """Config groups ``--help`` does not list: the studies' configs (their scripts read them), the
 per-protocol method settings that ``experiment`` selects itself, and Hydra's own."""
 SHOWN_HYDRA_GROUPS = ("hydra/launcher", "hydra/sweeper")
+register_resolver()  # ${method_name:...}: the name of a combination of regularizers (laftr+replay)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

@@ -16,12 +16,13 @@ from omegaconf import DictConfig, OmegaConf
 from laftr_cl.benchmarks import build_benchmark
 from laftr_cl.benchmarks.base import TensorBenchmark
 from laftr_cl.checkpointing import Progress, RunCheckpoints
-from laftr_cl.config_check import ConfigError, coreset_notes, validate_config
+from laftr_cl.config_check import ConfigError, coreset_notes, regularizer_spec, validate_config
 from laftr_cl.models import TaskMaskedClassifier
-from laftr_cl.regularizers.memory import memory_bytes
+from laftr_cl.regularizers.combination import parts
 from laftr_cl.results import ResultsRecorder, write_json_atomic
 from laftr_cl.training.device_metrics import device_metrics
 from laftr_cl.training.guards import TrainingGuard
+from laftr_cl.training.parts import RegularizerParts
 from laftr_cl.training.strategy import build_strategy
 
 log = logging.getLogger(__name__)
@@ -132,19 +133,22 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         log.info(note)
     model = build_model(cfg, benchmark, device)
     optimizer = instantiate(cfg.optimizer, params=model.parameters())
-    plugin = instantiate(cfg.regularizer.plugin) if cfg.regularizer.plugin is not None else None
+    found = [(part, regularizer_spec(cfg, part)) for part in parts(cfg)]
+    plugins = {part.path: instantiate(part.config.plugin) for part, spec in found
+               if part.config.get("plugin") is not None and not spec.owns_loop}
+    owner = next((part for part, spec in found if spec.owns_loop), None)
     checkpoints = RunCheckpoints(Path(output_dir), run_config_dict(cfg), device, resume=cfg.resume,
                                  enabled=cfg.checkpoint.enabled,
                                  every_n_epochs=cfg.checkpoint.every_n_epochs)
     checkpoints.keep_logs(cfg.logger)
-    guard = TrainingGuard.from_config(cfg.guard, cfg.regularizer, device,
+    guard = TrainingGuard.from_config(cfg.guard, cfg, device,
                                       checkpoints.path if cfg.checkpoint.enabled else None)
     loggers = build_loggers(cfg)
     strategy = build_strategy(
-        cfg.regularizer.strategy,
+        owner.config.strategy if owner is not None else cfg.regularizer.strategy,
         model=model,
         optimizer=optimizer,
-        plugins=[guard] + ([plugin] if plugin is not None else []),
+        plugins=[guard] + list(plugins.values()),
         evaluator=build_evaluator(loggers),
         benchmark=benchmark,
         device=device,
@@ -153,7 +157,10 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         eval_batch_size=cfg.train.eval_batch_size,
         compile=cfg.train.get("compile", "none"),
         precision=cfg.train.get("precision", "fp32"),
+        owner=owner.config.plugin if owner is not None else None,
     )
+    plugin = RegularizerParts([(part.name, strategy if part is owner else plugins[part.path])
+                               for part, _ in found if part is owner or part.path in plugins])
     joint = cfg.regularizer.strategy == "joint"
     num_exp = benchmark.num_experiences
     recorder = ResultsRecorder(
@@ -180,7 +187,7 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         strategy.train_epochs = epochs_of_task(index) - done_epochs
         strategy.train(to_train, num_workers=cfg.num_workers)
         metrics = strategy.eval(test_stream, num_workers=cfg.num_workers)
-        recorder.record(metrics, seen, memory_bytes(plugin) if plugin is not None else None)
+        recorder.record(metrics, seen, plugin.memory_bytes())
         checkpoints.save(Progress(tasks_done=index + 1))
         log.info("after %d task(s): average accuracy on seen tasks %.4f", seen,
                  recorder.seen_average[-1])

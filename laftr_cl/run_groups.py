@@ -8,7 +8,9 @@ checkpoint/resume, device and other plumbing), with ``data.root`` replaced by th
 Groups are named by the settings that differ between them (:func:`differing_settings`): a
 setting under ``benchmark``, ``model``, ``optimizer`` or ``regularizer`` counts only between groups
 with the same choice of that node (its ``name``, else its ``_target_``), so that EWC's
-``ewc_lambda`` is no column beside LAFTR's ``fsd_lambda`` unless two EWC groups differ in it.
+``ewc_lambda`` is no column beside LAFTR's ``fsd_lambda`` unless two EWC groups differ in it; each
+part of a combination (``combine.<part>``) is such a node too. A combination's ``regularizer.name``
+is its method name (``laftr+replay``).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
+from laftr_cl.regularizers.combination import COMBINE, run_method_name
 from laftr_cl.run_settings import NOT_GROUPED, flatten, without
 
 Run = dict[str, Any]
@@ -67,6 +70,9 @@ def group_key(run: Run) -> dict[str, Any]:
     flat = {key: value for key, value in flat.items()
             if not (key.rsplit(".", 1)[-1] == "seed" and value == config.get("seed"))}
     flat["dataset"] = dataset_label(config)
+    flat["regularizer.name"] = run_method_name(config)  # laftr+replay for a combination
+    if flat.get(COMBINE) == {}:
+        del flat[COMBINE]  # no further part: the same group as a run from before combinations
     return flat
 
 
@@ -115,14 +121,21 @@ def _choice(settings: dict[str, Any], node: str) -> Any:
     return settings.get(f"{node}.name", settings.get(f"{node}._target_"))
 
 
+def _node(key: str) -> str:
+    """The choice node a setting belongs to: its first key, or ``combine.<part>`` for a part."""
+    head, _, rest = key.partition(".")
+    return f"{head}.{rest.split('.', 1)[0]}" if head == COMBINE and rest else head
+
+
 def differing_settings(groups: list[dict[str, Any]]) -> list[str]:
     """The settings that tell ``groups`` (their settings dicts) apart, in :data:`FIXED` order then
     alphabetically; a setting of a choice node only between groups of the same choice."""
     keys = sorted({key for settings in groups for key in settings} - set(FIXED))
     differ = []
     for key in keys:
-        node = key.split(".", 1)[0]
-        by_choice = node in CHOICE_NODES and key not in (f"{node}.name", f"{node}._target_")
+        node = _node(key)
+        by_choice = (node in CHOICE_NODES or node.startswith(COMBINE + ".")) and \
+            key not in (f"{node}.name", f"{node}._target_")
         buckets: dict[str, set[str]] = defaultdict(set)
         for settings in groups:
             choice = json.dumps(_choice(settings, node), default=str) if by_choice else ""

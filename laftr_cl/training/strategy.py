@@ -124,13 +124,26 @@ def build_strategy(
     eval_batch_size: int,
     compile: str = "none",
     precision: str = "fp32",
-) -> Naive | JointTraining:
-    """Instantiates the strategy named by ``regularizer.strategy`` (``naive`` or ``joint``).
+    owner: Any = None,
+) -> Any:
+    """Instantiates the strategy named by ``regularizer.strategy`` (``naive`` or ``joint``), or with
+    ``owner`` (the ``plugin`` config of a regularizer that owns the loop: DER, ER-ACE, iCaRL) that
+    strategy, with ``plugins`` inside it.
 
     ``compile`` and ``precision`` are ``train.compile`` and ``train.precision``; a setting that
     cannot run (a compiled step with a plugin that acts inside the step, ``cudagraph`` on a CPU,
-    a compiled ``joint``) raises :class:`~laftr_cl.config_check.ConfigError`.
+    a compiled ``joint`` or DER) raises :class:`~laftr_cl.config_check.ConfigError`.
     """
+    if owner is not None:
+        if compile != "none" or precision != "fp32":
+            raise ConfigError(f"regularizer.strategy={kind} trains with Avalanche's own loop: leave "
+                              "train.compile=none and train.precision=fp32 for it.")
+        from hydra.utils import instantiate
+
+        return instantiate(owner, model=model, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
+                           train_mb_size=batch_size, train_epochs=epochs, eval_mb_size=eval_batch_size,
+                           device=device, plugins=list(plugins), evaluator=evaluator, eval_every=-1,
+                           tensor_benchmark=benchmark)
     if kind not in STRATEGIES:
         raise ValueError(
             f"regularizer.strategy={kind!r} is not a strategy: choose one of {sorted(STRATEGIES)}.")
