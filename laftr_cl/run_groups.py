@@ -8,9 +8,9 @@ checkpoint/resume, device and other plumbing), with ``data.root`` replaced by th
 Groups are named by the settings that differ between them (:func:`differing_settings`): a
 setting under ``benchmark``, ``model``, ``optimizer`` or ``regularizer`` counts only between groups
 with the same choice of that node (its ``name``, else its ``_target_``), so that EWC's
-``ewc_lambda`` is no column beside LAFTR's ``fsd_lambda`` unless two EWC groups differ in it; each
-part of a combination (``combine.<part>``) is such a node too. A combination's ``regularizer.name``
-is its method name (``laftr+replay``).
+``ewc_lambda`` is no column beside LAFTR's ``fsd_lambda`` unless two EWC groups differ in it. A
+combination's ``regularizer.name`` is its method name (``laftr+replay``), and its parts' settings
+(``combine.<part>.*``) count only between groups of the same combination.
 """
 from __future__ import annotations
 
@@ -121,10 +121,7 @@ def _choice(settings: dict[str, Any], node: str) -> Any:
     return settings.get(f"{node}.name", settings.get(f"{node}._target_"))
 
 
-def _node(key: str) -> str:
-    """The choice node a setting belongs to: its first key, or ``combine.<part>`` for a part."""
-    head, _, rest = key.partition(".")
-    return f"{head}.{rest.split('.', 1)[0]}" if head == COMBINE and rest else head
+
 
 
 def differing_settings(groups: list[dict[str, Any]]) -> list[str]:
@@ -133,9 +130,12 @@ def differing_settings(groups: list[dict[str, Any]]) -> list[str]:
     keys = sorted({key for settings in groups for key in settings} - set(FIXED))
     differ = []
     for key in keys:
-        node = _node(key)
-        by_choice = (node in CHOICE_NODES or node.startswith(COMBINE + ".")) and \
-            key not in (f"{node}.name", f"{node}._target_")
+        node = key.split(".", 1)[0]
+        if node == COMBINE:  # a part of a combination: compared between groups of that combination only
+            node = "regularizer"
+            by_choice = True
+        else:
+            by_choice = node in CHOICE_NODES and key not in (f"{node}.name", f"{node}._target_")
         buckets: dict[str, set[str]] = defaultdict(set)
         for settings in groups:
             choice = json.dumps(_choice(settings, node), default=str) if by_choice else ""

@@ -8,8 +8,8 @@ package syntax::
 
 Each part keeps its options (``combine.replay.plugin.*``), its checks, its checkpoint state and its
 bytes. The combination's name is the parts' names joined by ``+`` (``laftr+replay``), used by the
-tables and wandb. At most one part may own the training loop (a strategy: ``joint``, ``der``,
-``er_ace``, ``icarl``); the others are plugins inside it.
+tables and wandb. At most one part may own the training loop (a strategy: ``der``, ``er_ace``);
+the others are plugins inside it. ``joint`` and ``icarl`` take no other part.
 
 This module imports neither torch nor Avalanche.
 """
@@ -58,15 +58,10 @@ def run_method_name(config: Mapping[str, Any]) -> str:
     return method_name(config.get("regularizer") or {}, config.get(COMBINE) or {})
 
 
-def owns_loop(part: Part, spec: Any) -> bool:
-    """Whether ``part`` (with its declaration ``spec``) is a strategy that owns the training loop."""
-    return bool(spec.owns_loop) or part.config.get("strategy") == "joint"
-
-
 def combination_problem(found: list[tuple[Part, Any]]) -> tuple[str, str, str] | None:
     """Why these parts (each with its spec) cannot form one strategy, as ``(setting, reason, fix)``,
-    or None. Refused: ``none`` inside a combination, a regularizer listed twice, two parts that each
-    own the loop (``joint`` with anything, ``der`` with ``icarl``)."""
+    or None. Refused: ``none`` inside a combination, a regularizer listed twice, a part that runs
+    alone (``joint``, ``icarl``), two parts that each own the loop (``der`` with ``er_ace``)."""
     if len(found) < 2:
         return None
     names = [part.name for part, _ in found]
@@ -79,17 +74,15 @@ def combination_problem(found: list[tuple[Part, Any]]) -> tuple[str, str, str] |
     if repeated is not None:
         return (last.path, f"{repeated} is listed twice ({'+'.join(names)}); one part per regularizer",
                 f"~{last.path}")
-    owners = [part for part, spec in found if owns_loop(part, spec)]
+    alone = next(((part, spec) for part, spec in found if spec.alone), None)
+    if alone is not None:
+        return (alone[0].path, alone[1].alone, f"~{COMBINE}" if alone[0].path == "regularizer" else f"~{alone[0].path}")
+    owners = [part for part, spec in found if spec.owns_loop]
     if len(owners) > 1:
         a, b = owners[0], owners[1]
-        joint = [p.name for p in owners if p.config.get("strategy") == "joint"]
-        why = (f"regularizer={joint[0]} trains on all tasks at once with Avalanche's own loop and takes no "
-               "other regularizer" if joint else
-               f"{a.name} and {b.name} are both Avalanche strategies that own the training loop (each has its "
-               "own buffer and loss); one run has one loop")
-        return (b.path, why, f"~{b.path}")
+        return (b.path, f"{a.name} and {b.name} are both Avalanche strategies that own the training loop (each "
+                "has its own buffer and loss); one run has one loop", f"~{b.path}")
     return None
-
 
 
 def register_resolver() -> None:

@@ -102,6 +102,8 @@ register(RegularizerSpec(
         "fixed_memory": Option(bool, True, "memory_size is the whole memory, shared by the classes seen"),
     },
     state=("icarl_state",),
+    alone="iCaRL replaces the model by its own pair of classifiers (nearest class mean at test time) and "
+          "brings its own loss, which the other parts' terms and summaries do not see",
     memory=_icarl_bytes,
     check=_one_head("icarl", "is a class-incremental method (one head, nearest-class-mean prediction "
                     "without task labels)"),

@@ -124,6 +124,7 @@ class RegularizerSpec:
         owns_loop: ``plugin`` is an Avalanche strategy that owns the training loop (DER, ER-ACE,
             iCaRL), built with the model, optimizer and the other parts as its plugins; a run holds
             at most one such part. Its state and bytes are read from the strategy.
+        alone: why it takes no other part in a combination (iCaRL swaps the model for its own), or None.
         restore: called with the plugin after a checkpoint's ``state`` attributes are set back, to
             rebuild what is derived from them and cannot be saved (a data loader's iterator).
     """
@@ -138,13 +139,14 @@ class RegularizerSpec:
     check: Callable[[Mapping[str, Any], Any], tuple[str, Any, str, str] | None] | None = None
     owns_loop: bool = False
     restore: Callable[[Any], None] | None = None
+    alone: str | None = None
 
     def variant(self, name: str, **defaults: Any) -> "RegularizerSpec":
         """The same regularizer under another config name, with other option defaults."""
         options = {k: (Option(**{**vars(o), "default": defaults[k]}) if k in defaults else o)
                    for k, o in self.options.items()}
         return RegularizerSpec(name, self.plugin, options, self.strength, self.requires, self.state,
-                               self.memory, self.check, self.owns_loop, self.restore)
+                               self.memory, self.check, self.owns_loop, self.restore, self.alone)
 
 
 _SPECS: dict[str, RegularizerSpec] = {}

@@ -9,6 +9,7 @@ regularizers of a combination run inside them as plugins.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from avalanche.training import DER, ER_ACE, ICaRL
@@ -44,7 +45,7 @@ def split_classifier(model: nn.Module) -> tuple[nn.Module, nn.Linear]:
     if not isinstance(net, nn.Sequential) or not isinstance(net[-1], nn.Linear):
         raise ValueError(f"iCaRL needs a network whose last layer is a Linear classifier; "
                          f"{type(net).__name__} is not an nn.Sequential ending in one")
-    return net[:-1], net[-1]
+    return nn.Sequential(*list(net)[:-1]), net[-1]
 
 
 class TensorICaRL(TensorLoaderMixin, ICaRL):
@@ -61,6 +62,17 @@ class TensorICaRL(TensorLoaderMixin, ICaRL):
         features, classifier = split_classifier(model)
         super().__init__(feature_extractor=features, classifier=classifier, memory_size=memory_size,
                          buffer_transform=None, fixed_memory=fixed_memory, **kwargs)
+
+    def _before_training_exp(self, **kwargs: Any) -> None:
+        self.experience.benchmark = self._class_split()
+        super()._before_training_exp(**kwargs)
+
+    def _class_split(self) -> SimpleNamespace:
+        """What Avalanche's iCaRL reads of a class-incremental benchmark (``n_classes_per_exp``,
+        ``classes_order``), which the tensor scenarios do not carry: from the tasks' classes."""
+        classes = [list(c) for c in self.tensor_benchmark.task_classes]
+        return SimpleNamespace(n_classes_per_exp=[len(c) for c in classes],
+                               classes_order=[c for task in classes for c in task])
 
     @property
     def icarl_state(self) -> dict[str, Any]:
