@@ -57,7 +57,7 @@ register(RegularizerSpec(
     strength="alpha",
     options={
         "mem_size": _size(200, "examples in the class-balanced buffer (each with its logits)"),
-        "batch_size_mem": _size(32, "buffer examples replayed per step"),
+        "batch_size_mem": _size(128, "buffer examples replayed per step (the yaml: train.batch_size)"),
         "alpha": Option(float, 0.1, "α, weight of the MSE to the stored logits", low=0.0),
         "beta": Option(float, 0.5, "β, weight of the buffer's cross-entropy (DER++ when > 0)", low=0.0),
     },
@@ -78,7 +78,7 @@ register(RegularizerSpec(
     plugin="laftr_cl.training.rehearsal_strategies.TensorERACE",
     options={
         "mem_size": _size(200, "examples in the class-balanced buffer"),
-        "batch_size_mem": _size(32, "buffer examples replayed per step"),
+        "batch_size_mem": _size(128, "buffer examples replayed per step (the yaml: train.batch_size)"),
     },
     state=("storage_policy",),
     memory=_buffer_bytes,
