@@ -1,31 +1,21 @@
 """The ``laftr-cl`` command: a Hydra app over ``configs/``.
 
 Before Hydra runs anything, :func:`main` composes and validates every job the command asks for
-(:mod:`laftr_cl.preflight`): a bad setting is answered in one paragraph — the setting, what is
+(:mod:`laftr_cl.config.preflight`): a bad setting is answered in one paragraph — the setting, what is
 allowed, a corrected command — with exit code 2 and no traceback (``LAFTR_CL_TRACEBACK=1`` shows
 it). Only then does Hydra start the run or sweep. Imports stay light until a run needs them.
 """
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from laftr_cl.error_text import TRACEBACK_ENV, corrected_command, paragraph, show_traceback
-from laftr_cl.regularizers.combination import register_resolver
+from laftr_cl.config.errors import TRACEBACK_ENV, corrected_command, paragraph, show_traceback
+from laftr_cl.config.root import CONFIG_DIR, HIDDEN_GROUPS, SHOWN_HYDRA_GROUPS
 
 __all__ = ["CONFIG_DIR", "TRACEBACK_ENV", "corrected_command", "main"]
-
-_SHIPPED_CONFIGS = Path(__file__).resolve().parent / "configs"  # an installed wheel: configs/ ships as laftr_cl/configs
-CONFIG_DIR = str(_SHIPPED_CONFIGS if _SHIPPED_CONFIGS.is_dir() else _SHIPPED_CONFIGS.parent.parent / "configs")
-"""The Hydra config root: inside the package when installed from a wheel, the checkout's ``configs/`` otherwise."""
-HIDDEN_GROUPS = ("influence", "study", "data", "method_settings", "hydra", "local")
-"""Config groups ``--help`` does not list: the studies' configs (their scripts read them), the
-per-protocol method settings that ``experiment`` selects itself, and Hydra's own."""
-SHOWN_HYDRA_GROUPS = ("hydra/launcher", "hydra/sweeper")
-register_resolver()  # ${method_name:...}: the name of a combination of regularizers (laftr+replay)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
@@ -33,13 +23,13 @@ def _run(cfg: DictConfig) -> float | None:
     """Runs the composed experiment; returns the final average accuracy (for sweeps).
 
     Failures become one paragraph and an exit status (2 refused, 3 diverged, 4 unwritable, 130
-    Ctrl-C); in a sweep a failed job ends alone (see :mod:`laftr_cl.run_outcome`)."""
+    Ctrl-C); in a sweep a failed job ends alone (see :mod:`laftr_cl.run.outcome`)."""
     from hydra.core.hydra_config import HydraConfig
 
-    from laftr_cl.console import quiet
+    from laftr_cl.loggers.console import quiet
 
     quiet()  # again: a launcher may run this job in a process of its own
-    from laftr_cl.run_outcome import run_job
+    from laftr_cl.run.outcome import run_job
 
     return run_job(cfg, HydraConfig.get().runtime.output_dir)
 
@@ -48,8 +38,8 @@ def main() -> None:
     """``laftr-cl [hydra flags] [overrides]``: checks the command, then hands it to Hydra."""
     from hydra._internal.utils import get_args_parser
 
-    from laftr_cl.console import quiet
-    from laftr_cl.preflight import expand_home
+    from laftr_cl.config.preflight import expand_home
+    from laftr_cl.loggers.console import quiet
 
     args, _ = get_args_parser().parse_known_args(sys.argv[1:])
     expanded = expand_home(args.overrides)
@@ -67,8 +57,8 @@ def main() -> None:
 
 
 def _preflight(overrides: list[str], validate: bool, multirun: bool | None = None) -> None:
-    from laftr_cl.config_check import ConfigError
-    from laftr_cl.preflight import preflight
+    from laftr_cl.config.checks import ConfigError
+    from laftr_cl.config.preflight import preflight
 
     try:
         preflight(CONFIG_DIR, overrides, validate=validate, multirun=multirun)

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from laftr_cl.benchmarks import build_benchmark
-from laftr_cl.experiment import build_evaluator, resolve_device
 from laftr_cl.models import MLP, TaskMaskedClassifier
+from laftr_cl.run.build import build_evaluator, resolve_device
 from laftr_cl.training.strategy import build_strategy
 from laftr_cl.training.tensor_loader import TensorBatchLoader
 

@@ -38,11 +38,11 @@ from avalanche.training.plugins import EvaluationPlugin, EWCPlugin
 from torch import nn
 
 from laftr_cl.benchmarks import build_benchmark
-from laftr_cl.experiment import resolve_device
 from laftr_cl.fsd import summarize
 from laftr_cl.models import MLP, ResNet18, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.regularizers.memory import memory_bytes
+from laftr_cl.run.build import resolve_device
 from laftr_cl.training.compiled_step import TrainStep, is_step_penalty
 from laftr_cl.training.strategy import build_strategy
 

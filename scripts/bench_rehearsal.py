@@ -23,7 +23,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from avalanche.core import SupervisedPlugin  # noqa: E402
 
-import laftr_cl.experiment as experiment  # noqa: E402
+import laftr_cl.run.experiment as experiment  # noqa: E402
 from helpers import compose_run_config  # noqa: E402
 
 METHODS = {

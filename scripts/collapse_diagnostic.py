@@ -33,8 +33,8 @@ from hydra.utils import instantiate
 from torch import nn
 
 from laftr_cl.cli import CONFIG_DIR
-from laftr_cl.experiment import build_evaluator, build_model, load_benchmark, resolve_device
 from laftr_cl.fsd import fsd, summarize, true_fsd
+from laftr_cl.run.build import build_evaluator, build_model, load_benchmark, resolve_device
 from laftr_cl.training.strategy import build_strategy
 
 COLUMNS = ("task", "epoch", "acc", "acc_head", "acc_shared", "share0", "est", "lin_real", "true",

@@ -2,10 +2,10 @@
 # Downloads into ./.whl (ignored by git) the wheels that the GPU machine lacks for this project:
 # avalanche-lib, hydra-core, wandb and the dependencies of theirs that its image does not hold.
 # The GPU image has Python 3.12 with torch, torchvision, numpy, scipy, matplotlib, tensorboard,
-# torchmetrics, tqdm, requests, protobuf and more (see the device tool's KINDS.md).
+# torchmetrics, tqdm, requests, protobuf and more.
 # Usage, from the project root:   bash scripts/gpu-wheels.sh   (then: bash scripts/gpu_check.sh on the GPU machine)
-# A copy of ../shared/tools/gpu-wheels.sh with the pins of what pip resolves for laftr-cl (hydra-core 1.3.8,
-# platformdirs 4.14.9, soupsieve 4.1.4 instead of 1.3.2, 4.14.8, 4.1.3) and a git worktree's exclude file.
+# Pinned to what pip resolves for laftr-cl (hydra-core 1.3.8, platformdirs 4.14.9, soupsieve 4.1.4); it also
+# handles a git worktree's exclude file.
 # Then in each device command (carry: [".whl"]), before anything else:
 #   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
 #     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit

@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from laftr_cl.cli import CONFIG_DIR
-from laftr_cl.console import quiet
+from laftr_cl.loggers.console import quiet
 from laftr_cl.study.errors import reported
 
 

@@ -1,14 +1,11 @@
-"""Test-wide set-up: ``tests/`` on the import path (for ``helpers``), one intra-op thread where
+"""Test-wide set-up: one intra-op thread where
 tiny tensors meet a loaded 2-core machine, and the trained tiny MLP of the influence tests."""
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from helpers import trained_tiny_mlp  # noqa: E402  (after tests/ is on the path)
+from helpers import trained_tiny_mlp
 
 ONE_THREAD_FOLDERS = {"benchmarks", "reliability", "fsd", "baselines", "influence", "study"}
 """Test folders run with one torch thread: their tensors are tiny, and with two threads OpenMP

@@ -1,9 +1,12 @@
 """scripts/collapse_diagnostic.py runs on the current plugin and prints a row per epoch of every later task."""
 from __future__ import annotations
 
+import pytest
+
 from helpers import REPO_ROOT, run_python
 
 
+@pytest.mark.slow
 def test_the_collapse_diagnostic_prints_a_row_per_later_epoch():
     result = run_python([str(REPO_ROOT / "scripts" / "collapse_diagnostic.py"), "experiment=paper_split_mnist",
                          "debug=fast", "benchmark.num_experiences=2", "train.epochs=2", "model.net.hidden_sizes=[16]"])

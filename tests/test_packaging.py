@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,12 @@ def test_installed_cli_prints_a_paper_preset_and_runs_a_short_synthetic_run(venv
                 f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["complete"] is True and len(results["accuracy_matrix"]) == 2
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_py_typed_marker_under_the_package_s_version(venv):
+    import laftr_cl
+
+    (wheel,) = (venv.parent / "dist").glob("laftr_cl-*.whl")
+    assert wheel.name.startswith(f"laftr_cl-{laftr_cl.__version__}-")
+    assert "laftr_cl/py.typed" in zipfile.ZipFile(wheel).namelist()

@@ -13,25 +13,14 @@ import torch
 from laftr_cl.benchmarks.base import TensorBenchmark
 from laftr_cl.benchmarks.settings import BenchmarkSettings, make_settings
 from laftr_cl.benchmarks.validation import check_validation_fraction, hold_out_validation
+from laftr_cl.fsd.registry import Registry
 
 Builder = Callable[[BenchmarkSettings], TensorBenchmark]
 
-BENCHMARKS: dict[str, Builder] = {}
+BENCHMARKS: Registry[Builder] = Registry("benchmark")
 """Every registered benchmark, by config name."""
-
-
-def register(name: str) -> Callable[[Builder], Builder]:
-    """Decorator adding ``builder`` to ``BENCHMARKS`` under ``name``."""
-
-    def add(builder: Builder) -> Builder:
-        if name in BENCHMARKS:
-            raise ValueError(
-                f"Benchmark {name!r} is registered twice; give the new one another name."
-            )
-        BENCHMARKS[name] = builder
-        return builder
-
-    return add
+register = BENCHMARKS.register
+"""Decorator adding a builder to ``BENCHMARKS`` under a name: ``@register("split_mnist")``."""
 
 
 def build_benchmark(
@@ -80,11 +69,6 @@ def build_benchmark(
     """
     check_validation_fraction(validation_fraction)
     builder = BENCHMARKS.get(name)
-    if builder is None:
-        raise ValueError(
-            f"Unknown benchmark {name!r}: choose benchmark=<name> with name one of "
-            f"{sorted(BENCHMARKS)}."
-        )
     settings = make_settings(
         root=root,
         scenario=scenario,

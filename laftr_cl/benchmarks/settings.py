@@ -11,12 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from laftr_cl.benchmarks.base import ScenarioKind
-
-PREPROCESSING = {
-    "standardize": "(x/255 − mean)/std with the dataset's per-channel training statistics",
-    "raw": "pixels x/255 in [0, 1], as the LAFTR authors' code feeds MNIST",
-}
-"""``data.preprocessing`` options and what each does to a uint8 image."""
+from laftr_cl.config.options import PREPROCESSING
 
 _SCENARIO_MEANING = {
     "task": "task label = experience index, one head per task",

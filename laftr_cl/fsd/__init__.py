@@ -11,7 +11,7 @@ torch.fx graph), ``bank`` (summaries stacked once for
 a batched pass), ``estimators`` (bernoulli, relu, exact), ``metrics`` (l2_prob, kl, l2_logit),
 ``api`` (fsd, true_fsd), ``noise`` (all random draws).
 
-Design choices (spec §2–§6 leaves them open):
+Design choices where the paper leaves them open (docs/method.md, "Choices made here"):
 
 * Firing rates count ``s > 0`` (the reference code: ``s ≥ 0``), measured in eval mode at θ_t.
 * MaxPool is linearized: the current network is read at the reference network's argmax
@@ -27,21 +27,37 @@ Design choices (spec §2–§6 leaves them open):
 * A model whose forward takes ``task_labels`` gets one head per summary's task label; slots run
   through their own task's head (``TaskHeadOp``), all tasks still in one batched pass.
 """
-from laftr_cl.fsd.api import fsd, true_fsd
-from laftr_cl.fsd.bank import ANCHORS, CLASS_WEIGHTS, SummaryBank
-from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS, Estimator
-from laftr_cl.fsd.gated_view import SUPPORTED_LAYERS, GatedView
-from laftr_cl.fsd.input_models import (
-    INPUT_MODELS,
-    Coreset,
-    DiagGaussian,
-    FullGaussian,
-    InputModel,
-    LowRankGaussian,
-)
-from laftr_cl.fsd.metrics import METRICS
-from laftr_cl.fsd.noise import Noise
-from laftr_cl.fsd.summary import RATES, TaskSummary, summarize
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "fsd": "api", "true_fsd": "api",
+    "ANCHORS": "bank", "CLASS_WEIGHTS": "bank", "SummaryBank": "bank",
+    "ESTIMATORS": "estimators", "GATE_DRAWS": "estimators", "Estimator": "estimators",
+    "SUPPORTED_LAYERS": "gated_view", "GatedView": "gated_view",
+    "INPUT_MODELS": "input_models", "Coreset": "input_models", "DiagGaussian": "input_models",
+    "FullGaussian": "input_models", "InputModel": "input_models", "LowRankGaussian": "input_models",
+    "METRICS": "metrics",
+    "Noise": "noise",
+    "RATES": "summary", "TaskSummary": "summary", "summarize": "summary",
+}
+"""Each public name's module: loaded on first use (PEP 562), so importing ``laftr_cl.fsd.registry``
+(which the torch-free config checks do) does not import torch."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "summarize",

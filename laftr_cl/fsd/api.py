@@ -12,12 +12,10 @@ from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.precision import float32_region
+from laftr_cl.fsd.reduction import check_reduction, reduce_tasks
 from laftr_cl.fsd.summary import TaskSummary
 from laftr_cl.fsd.tensors import eval_mode, output_unit_index
 from laftr_cl.fsd.trace import forward_with_task
-
-REDUCTIONS = ("mean", "sum", "none")
-
 
 def fsd(
     model: nn.Module,
@@ -56,7 +54,7 @@ def fsd(
         class_weights: how a classwise task averages its classes: ``uniform`` (as the reference
             code) or ``frequency`` (by the classes' numbers of examples).
         generator: random source on the model's device (None: the device's default generator).
-        reduction: ``mean`` over tasks (the regularizer of spec §6), ``sum``, or ``none`` (``[T]``).
+        reduction: ``mean`` over tasks (the regularizer's term), ``sum``, or ``none`` (``[T]``).
 
     Returns:
         A scalar, or ``[T]`` with ``reduction="none"``.
@@ -68,8 +66,7 @@ def fsd(
     get_metric(metric)
     if gate_draws not in GATE_DRAWS:
         raise ValueError(f"Unknown gate_draws={gate_draws!r}: choose one of {', '.join(GATE_DRAWS)}.")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"Unknown reduction={reduction!r}: choose one of {', '.join(REDUCTIONS)}.")
+    check_reduction(reduction)
     bank = _bank(model, summaries, anchor, class_weights)
     slot_values = estimate(
         bank,
@@ -81,11 +78,7 @@ def fsd(
     )
     with float32_region(bank.device):  # the weighted mean over slots stays fp32 under bf16 autocast
         per_task = bank.per_task(slot_values)
-    if reduction == "mean":
-        return per_task.mean()
-    if reduction == "sum":
-        return per_task.sum()
-    return per_task
+    return reduce_tasks(per_task, reduction)
 
 
 def _bank(

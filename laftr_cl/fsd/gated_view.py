@@ -1,4 +1,4 @@
-"""The gated view of a ReLU network (spec §2, §5), built from the model's traced graph.
+"""The gated view of a ReLU network, built from the model's traced graph.
 
 The user's module is traced with torch.fx (:mod:`laftr_cl.fsd.trace`) and each node of the graph
 becomes an *op* (:mod:`laftr_cl.fsd.ops`, :mod:`laftr_cl.fsd.graph_ops`) that runs twice per step:

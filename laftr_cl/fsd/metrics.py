@@ -1,4 +1,4 @@
-"""Output discrepancies ρ(u_t, u) between reference and current logits (spec §1, config ``metric``).
+"""Output discrepancies ρ(u_t, u) between reference and current logits (config ``metric``).
 
 Each metric maps logits ``[..., K]`` of the reference (θ_t) and of the current network (θ) to
 ``[...]``. Outputs that are padding (a task with fewer output units than the bank's widest one)

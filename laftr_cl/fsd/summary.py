@@ -1,4 +1,4 @@
-"""Task summaries (spec §6): firing rates, input model, output units and snapshot of a finished task."""
+"""Task summaries: firing rates, input model, output units and snapshot of a finished task."""
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,4 @@
-"""The convolutional network of the LAFTR paper's Split CIFAR experiments (spec §7)."""
+"""The convolutional network of the LAFTR paper's Split CIFAR experiments (docs/paper_protocol.md)."""
 from __future__ import annotations
 
 from torch import nn

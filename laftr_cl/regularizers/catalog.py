@@ -2,15 +2,16 @@
 
 One spec per ``configs/regularizer/<name>.yaml``: the project's plugins (``laftr``, ``laftr_lowrank``,
 ``coreset_fsd``, ``ntk_fsd``, ``si``) and Avalanche's (``ewc``, ``ewc_online``, ``lwf``, ``mas``,
-``replay``), and the two without a plugin (``none``, ``joint``). Option defaults are the plugins'
-defaults as the yaml files set them (a test checks that the two agree).
+``replay``), and the two without a plugin (``none``, ``joint``). The option defaults declared here
+are the project's plugins' signature defaults (they read them from here) and the values the yaml
+files set (a test compares the values for every regularizer).
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from laftr_cl.regularizers.memory import tensor_bytes
-from laftr_cl.regularizers.specs import Option, RegularizerSpec, Requirement, register
+from laftr_cl.regularizers.specs import REGULARIZERS, Option, RegularizerSpec, Requirement, register
 
 
 def _fsd_names(registry: str) -> Any:
@@ -38,20 +39,21 @@ SEED = Option(int, 0, "draws the stored inputs", low=0)
 
 # ---------------------------------------------------------------- the project's FSD regularizers
 def _laftr_check(options: Mapping[str, Any], cfg: Any) -> tuple[str, Any, str, str] | None:
+    rank, coreset_size = LAFTR.default("rank"), LAFTR.default("coreset_size")
     if options.get("estimator") == "exact" and options.get("metric") != "l2_logit":
         return ("regularizer.plugin.metric", options.get("metric"),
                 "estimator=exact is the closed form of the l2_logit metric only", "regularizer.plugin.metric=l2_logit")
+    if options.get("inputs") == "lowrank" and options.get("rank") is None:
+        return ("regularizer.plugin.rank", None, "inputs=lowrank needs an integer rank k >= 1",
+                f"regularizer.plugin.rank={rank}")
     dim = cfg.benchmark.get("input_size")
     if options.get("inputs") == "lowrank" and isinstance(dim, int) and options.get("rank", 0) > dim:
         return ("regularizer.plugin.rank", options["rank"],
                 f"inputs=lowrank keeps rank k <= d directions, and benchmark={cfg.benchmark.name} has d={dim} inputs",
-                f"regularizer.plugin.rank={min(20, dim)}")
-    if options.get("inputs") == "lowrank" and options.get("rank") is None:
-        return ("regularizer.plugin.rank", None, "inputs=lowrank needs an integer rank k >= 1",
-                "regularizer.plugin.rank=20")
+                f"regularizer.plugin.rank={min(rank, dim)}")
     if options.get("inputs") == "coreset" and options.get("coreset_size") is None:
         return ("regularizer.plugin.coreset_size", None, "inputs=coreset needs an integer coreset_size m >= 1",
-                "regularizer.plugin.coreset_size=100")
+                f"regularizer.plugin.coreset_size={coreset_size}")
     return None
 
 
@@ -90,10 +92,10 @@ _MEMORY_FSD = {
     "seed": SEED,
     "summary_batch_size": SUMMARY_BATCH,
 }
-register(RegularizerSpec("coreset_fsd", "laftr_cl.regularizers.coreset_fsd.CoresetFsdPlugin", _MEMORY_FSD,
-                         strength="fsd_lambda"))
-register(RegularizerSpec("ntk_fsd", "laftr_cl.regularizers.ntk_fsd.NtkFsdPlugin", _MEMORY_FSD,
-                         strength="fsd_lambda"))
+CORESET_FSD = register(RegularizerSpec("coreset_fsd", "laftr_cl.regularizers.coreset_fsd.CoresetFsdPlugin",
+                                       _MEMORY_FSD, strength="fsd_lambda"))
+NTK_FSD = register(RegularizerSpec("ntk_fsd", "laftr_cl.regularizers.ntk_fsd.NtkFsdPlugin", _MEMORY_FSD,
+                                   strength="fsd_lambda"))
 
 
 # ---------------------------------------------------------------- Avalanche's plugins
@@ -105,7 +107,7 @@ def _ewc_bytes(plugin: Any) -> dict[str, int]:
 def _ewc_check(options: Mapping[str, Any], cfg: Any) -> tuple[str, Any, str, str] | None:
     if options.get("mode") == "online" and options.get("decay_factor") is None:
         return ("regularizer.plugin.decay_factor", None, "online EWC needs a decay factor in (0, 1]",
-                "regularizer.plugin.decay_factor=0.9")
+                f"regularizer.plugin.decay_factor={REGULARIZERS.get('ewc_online').default('decay_factor')}")
     return None
 
 
@@ -131,7 +133,7 @@ def _si_bytes(plugin: Any) -> dict[str, int]:
     return {"importances": tensor_bytes(importances.values()), "snapshot": tensor_bytes(snapshot.values())}
 
 
-register(RegularizerSpec(
+SI = register(RegularizerSpec(
     name="si",
     plugin="laftr_cl.regularizers.si.SynapticIntelligence",
     strength="si_lambda",

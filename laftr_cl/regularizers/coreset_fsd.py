@@ -5,7 +5,11 @@ per task (the nonparametric reference point for LAFTR). The one FSD plugin base 
 from __future__ import annotations
 
 from laftr_cl.fsd.methods import CoresetMethod
+from laftr_cl.regularizers.catalog import CORESET_FSD
 from laftr_cl.regularizers.fsd_plugin import FsdRegularizerPlugin
+
+DEFAULTS = CORESET_FSD.defaults()
+"""The options' defaults, declared once in the ``coreset_fsd`` spec (the yaml sets the same values)."""
 
 
 class CoresetFsdPlugin(FsdRegularizerPlugin):
@@ -17,7 +21,8 @@ class CoresetFsdPlugin(FsdRegularizerPlugin):
 
     log_name = "CoresetFSD"
 
-    def __init__(self, fsd_lambda: float = 1.0, coreset_size: int = 40, metric: str = "l2_prob",
-                 seed: int = 0, summary_batch_size: int = 1000) -> None:
+    def __init__(self, fsd_lambda: float = DEFAULTS["fsd_lambda"], coreset_size: int = DEFAULTS["coreset_size"],
+                 metric: str = DEFAULTS["metric"], seed: int = DEFAULTS["seed"],
+                 summary_batch_size: int = DEFAULTS["summary_batch_size"]) -> None:
         method = CoresetMethod(coreset_size=coreset_size, metric=metric, batch_size=summary_batch_size)
         super().__init__(method, fsd_lambda, summary_batch_size, seed)

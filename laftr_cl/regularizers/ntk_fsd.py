@@ -5,7 +5,11 @@ The one FSD plugin base with the
 from __future__ import annotations
 
 from laftr_cl.fsd.methods import NtkMethod
+from laftr_cl.regularizers.catalog import NTK_FSD
 from laftr_cl.regularizers.fsd_plugin import FsdRegularizerPlugin
+
+DEFAULTS = NTK_FSD.defaults()
+"""The options' defaults, declared once in the ``ntk_fsd`` spec (the yaml sets the same values)."""
 
 
 class NtkFsdPlugin(FsdRegularizerPlugin):
@@ -18,7 +22,8 @@ class NtkFsdPlugin(FsdRegularizerPlugin):
 
     log_name = "NtkFSD"
 
-    def __init__(self, fsd_lambda: float = 1.0, coreset_size: int = 40, metric: str = "l2_prob",
-                 seed: int = 0, summary_batch_size: int = 1000) -> None:
+    def __init__(self, fsd_lambda: float = DEFAULTS["fsd_lambda"], coreset_size: int = DEFAULTS["coreset_size"],
+                 metric: str = DEFAULTS["metric"], seed: int = DEFAULTS["seed"],
+                 summary_batch_size: int = DEFAULTS["summary_batch_size"]) -> None:
         method = NtkMethod(coreset_size=coreset_size, metric=metric, batch_size=summary_batch_size)
         super().__init__(method, fsd_lambda, summary_batch_size, seed)

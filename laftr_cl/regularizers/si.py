@@ -1,9 +1,14 @@
 """Synaptic Intelligence: Avalanche's plugin, with its weight copies made real on the CPU."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from avalanche.training.plugins import SynapticIntelligencePlugin
+
+from laftr_cl.regularizers.catalog import SI
+
+DEFAULTS = SI.defaults()
+"""The options' defaults, declared once in the ``si`` spec (the yaml sets the same values)."""
 
 
 class SynapticIntelligence(SynapticIntelligencePlugin):
@@ -15,7 +20,13 @@ class SynapticIntelligence(SynapticIntelligencePlugin):
     stay 0 and SI silently trains like fine-tuning. Here the two stored weight sets that must
     outlive a step — the weights before each step and the weights at the start of the task —
     are cloned after Avalanche takes them.
+
+    ``si_lambda`` and ``eps`` default to the ``si`` spec's values (Avalanche's own ``eps`` is 1e-7).
     """
+
+    def __init__(self, si_lambda: float | Sequence[float] = DEFAULTS["si_lambda"], eps: float = DEFAULTS["eps"],
+                 excluded_parameters: Sequence[str] | None = None, device: Any = "as_strategy") -> None:
+        super().__init__(si_lambda=si_lambda, eps=eps, excluded_parameters=excluded_parameters, device=device)
 
     def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         super().before_training_exp(strategy, **kwargs)

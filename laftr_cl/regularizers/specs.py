@@ -10,7 +10,8 @@ A new regularizer is one module and one yaml: the module defines the plugin and 
 :func:`register` with its spec at import; the yaml (``configs/regularizer/<name>.yaml``) sets
 ``name: <name>`` and ``plugin._target_`` to the class. :func:`spec_for` imports the ``_target_``'s
 module when the name is not registered yet. The built-in specs are in
-:mod:`laftr_cl.regularizers.catalog`.
+:mod:`laftr_cl.regularizers.catalog`, which ``laftr_cl.regularizers`` imports (so they are
+registered whenever this module is); the project's plugins take their signature defaults from them.
 
 This module imports neither torch nor Avalanche: the CLI reads specs before anything heavy loads.
 """
@@ -20,6 +21,8 @@ import importlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
+
+from laftr_cl.fsd.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,14 @@ class RegularizerSpec:
     restore: Callable[[Any], None] | None = None
     alone: str | None = None
 
+    def defaults(self) -> dict[str, Any]:
+        """Each option's default, by key: the plugin's keyword arguments when none is given."""
+        return {key: option.default for key, option in self.options.items()}
+
+    def default(self, key: str) -> Any:
+        """The default of option ``key``."""
+        return self.options[key].default
+
     def variant(self, name: str, **defaults: Any) -> "RegularizerSpec":
         """The same regularizer under another config name, with other option defaults."""
         options = {k: (Option(**{**vars(o), "default": defaults[k]}) if k in defaults else o)
@@ -149,38 +160,29 @@ class RegularizerSpec:
                                self.memory, self.check, self.owns_loop, self.restore, self.alone)
 
 
-_SPECS: dict[str, RegularizerSpec] = {}
+REGULARIZERS: Registry[RegularizerSpec] = Registry("regularizer")
+"""Every declared regularizer's spec, by config name."""
 _CLASSES: dict[str, type] = {}
 
 
 def register(spec: RegularizerSpec) -> RegularizerSpec:
     """Adds ``spec`` under ``spec.name`` (a module-level call in the regularizer's module)."""
-    if spec.name in _SPECS and _SPECS[spec.name] != spec:
-        raise ValueError(f"regularizer {spec.name!r} is declared twice")
-    _SPECS[spec.name] = spec
-    return spec
-
-
-def _load_builtin() -> None:
-    importlib.import_module("laftr_cl.regularizers.catalog")
-    importlib.import_module("laftr_cl.regularizers.rehearsal")
+    return REGULARIZERS.add(spec.name, spec)
 
 
 def spec_for(name: str, target: str | None = None) -> RegularizerSpec | None:
     """The spec registered as ``name``; imports ``target``'s module first when it is not there."""
-    _load_builtin()
-    if name not in _SPECS and target:
+    if name not in REGULARIZERS and target:
         try:
             importlib.import_module(target.rpartition(".")[0])
         except ImportError:
             return None
-    return _SPECS.get(name)
+    return REGULARIZERS.get(name) if name in REGULARIZERS else None
 
 
 def registered() -> dict[str, RegularizerSpec]:
     """Every spec registered so far (the built-in ones included), by name."""
-    _load_builtin()
-    return dict(_SPECS)
+    return REGULARIZERS.items()
 
 
 def _plugin_class(path: str) -> type:

@@ -5,7 +5,7 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from laftr_cl.config_check import ConfigError
+from laftr_cl.config.checks import ConfigError
 
 
 @contextmanager

@@ -25,10 +25,10 @@ from avalanche.core import SupervisedPlugin
 from avalanche.models.utils import avalanche_forward
 from torch import Tensor, nn
 
+from laftr_cl.config.options import COMPILE_MODES
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.precision import autocast
 
-COMPILE_MODES = ("none", "compile", "cudagraph")
 CUDAGRAPH_WARMUP = 3
 """Eager steps (on real minibatches, on a side stream) before a task's step is captured."""
 STEP_HOOKS = ("before_forward", "after_forward", "before_backward", "after_backward", "before_update", "after_update")

@@ -11,7 +11,7 @@ from typing import ContextManager
 
 import torch
 
-PRECISIONS = ("fp32", "bf16")
+from laftr_cl.config.options import PRECISIONS
 
 
 def check_precision(precision: str) -> str:

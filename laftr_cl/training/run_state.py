@@ -27,7 +27,7 @@ from avalanche.core import SupervisedPlugin
 from avalanche.training.determinism.rng_manager import RNGManager
 
 from laftr_cl.regularizers.specs import spec_of_plugin
-from laftr_cl.results import ResultsRecorder
+from laftr_cl.run.results import ResultsRecorder
 
 
 def checkpointable(plugin: Any) -> bool:

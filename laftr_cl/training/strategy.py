@@ -10,7 +10,9 @@ from avalanche.training.plugins import EvaluationPlugin
 from torch import nn
 
 from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
-from laftr_cl.config_check import ConfigError
+from laftr_cl.config import options
+from laftr_cl.config.checks import ConfigError
+from laftr_cl.fsd.registry import Registry
 from laftr_cl.training.compiled_step import TrainStep, check_step_settings, is_step_penalty, run_compiled_epoch
 from laftr_cl.training.precision import autocast, check_precision
 from laftr_cl.training.tensor_loader import TensorBatchLoader
@@ -107,7 +109,11 @@ class TensorNaive(TensorLoaderMixin, Naive):
             super()._before_backward(**kwargs)
 
 
-STRATEGIES = {"naive": TensorNaive, "joint": JointTraining}
+STRATEGIES: Registry[type[Naive] | type[JointTraining]] = Registry("regularizer.strategy")
+"""The class of each option in :data:`laftr_cl.config.options.STRATEGIES` (the names and their meaning live there)."""
+for _name, _cls in {"naive": TensorNaive, "joint": JointTraining}.items():
+    assert _name in options.STRATEGIES, f"{_name} is not declared in laftr_cl.config.options.STRATEGIES"
+    STRATEGIES.add(_name, _cls)
 
 
 def build_strategy(
@@ -132,21 +138,8 @@ def build_strategy(
 
     ``compile`` and ``precision`` are ``train.compile`` and ``train.precision``; a setting that
     cannot run (a compiled step with a plugin that acts inside the step, ``cudagraph`` on a CPU,
-    a compiled ``joint`` or DER) raises :class:`~laftr_cl.config_check.ConfigError`.
+    a compiled ``joint`` or DER) raises :class:`~laftr_cl.config.checks.ConfigError`.
     """
-    if owner is not None:
-        if compile != "none" or precision != "fp32":
-            raise ConfigError(f"regularizer.strategy={kind} trains with Avalanche's own loop: leave "
-                              "train.compile=none and train.precision=fp32 for it.")
-        from hydra.utils import instantiate
-
-        return instantiate(owner, model=model, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
-                           train_mb_size=batch_size, train_epochs=epochs, eval_mb_size=eval_batch_size,
-                           device=device, plugins=list(plugins), evaluator=evaluator, eval_every=-1,
-                           tensor_benchmark=benchmark)
-    if kind not in STRATEGIES:
-        raise ValueError(
-            f"regularizer.strategy={kind!r} is not a strategy: choose one of {sorted(STRATEGIES)}.")
     try:
         check_precision(precision)
         check_step_settings(compile, device, plugins)
@@ -155,8 +148,16 @@ def build_strategy(
     if kind != "naive" and (compile != "none" or precision != "fp32"):
         raise ConfigError(f"regularizer.strategy={kind} trains with Avalanche's own loop: leave "
                           "train.compile=none and train.precision=fp32 for it.")
+    if owner is not None:
+        from hydra.utils import instantiate
+
+        return instantiate(owner, model=model, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
+                           train_mb_size=batch_size, train_epochs=epochs, eval_mb_size=eval_batch_size,
+                           device=device, plugins=list(plugins), evaluator=evaluator, eval_every=-1,
+                           tensor_benchmark=benchmark)
+    strategy = STRATEGIES.get(kind)
     extra = {"tensor_benchmark": benchmark, "compile": compile, "precision": precision} if kind == "naive" else {}
-    return STRATEGIES[kind](
+    return strategy(
         model=model,
         optimizer=optimizer,
         criterion=nn.CrossEntropyLoss(),

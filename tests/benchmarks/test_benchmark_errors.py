@@ -103,8 +103,9 @@ def test_bad_settings_name_the_setting(
         build_benchmark(name, root=str(tmp_path), **settings)
 
 
-def test_unknown_benchmark_lists_the_choices() -> None:
-    pattern = r"Unknown benchmark 'split_mnst'.*benchmark=<name>.*'permuted_mnist'.*'split_mnist'"
+def test_unknown_benchmark_lists_the_choices_and_names_the_closest() -> None:
+    pattern = (r"Unknown benchmark='split_mnst': choose one of permuted_mnist, .*split_mnist.*\. "
+               r"Did you mean benchmark=split_mnist\?")
     with pytest.raises(ValueError, match=pattern):
         build_benchmark("split_mnst", root="/x")
 

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import compose_run_config
 from laftr_cl.benchmarks import build_benchmark
-from laftr_cl.experiment import run_experiment
+from laftr_cl.run.experiment import run_experiment
 
 
 def test_twenty_tasks_of_five_classes(tiny: dict[str, int]) -> None:

@@ -1,5 +1,5 @@
 """Fixtures for the FSD core tests: tiny seeded networks and data, recorded random draws, and a
-slow, obviously-correct per-example implementation of the sampled estimators (spec §8.7)."""
+slow, obviously-correct per-example implementation of the sampled estimators (docs/method.md, "What the tests check", 7)."""
 from __future__ import annotations
 
 import copy

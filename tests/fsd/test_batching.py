@@ -1,5 +1,5 @@
-"""Spec §8.6 (batched over T = sum of single-task calls, same draws), anchor="latest", the bank,
-and §8.7 (a slow per-example loop agrees with the fast code)."""
+"""docs/method.md, "What the tests check", 6 (batched over T = sum of single-task calls, same draws),
+anchor="latest", the bank, and 7 (a slow per-example loop agrees with the fast code)."""
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
-"""The properties of spec §8 (1–5) across estimators, input models, metrics and architectures."""
+"""The properties of docs/method.md, "What the tests check" (1–5), across estimators, input models,
+metrics and architectures."""
 from __future__ import annotations
 
 import itertools

@@ -6,9 +6,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import compose_run_config
-from laftr_cl.compare import summarize_runs
-from laftr_cl.config_check import ConfigError, validate_config
-from laftr_cl.preflight import preflight
+from laftr_cl.reporting.comparison import summarize_runs
+from laftr_cl.config.checks import ConfigError, validate_config
+from laftr_cl.config.preflight import preflight
 from laftr_cl.cli import CONFIG_DIR
 from laftr_cl.regularizers.combination import parts, run_method_name
 from laftr_cl.training.guards import strengths
@@ -68,7 +68,7 @@ def test_combinations_that_cannot_run_together_are_refused_with_the_reason(overr
 
 
 def test_a_bad_combination_is_refused_before_any_data_loads(monkeypatch, tmp_path):
-    import laftr_cl.experiment as experiment
+    import laftr_cl.run.experiment as experiment
 
     def no_data(*args, **kwargs):
         raise AssertionError("data was loaded")

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from helpers import compose_run_config, tiny_strategy, train_side_by_side
-from laftr_cl.config_check import ConfigError
-from laftr_cl.experiment import run_experiment
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.coreset_fsd import CoresetFsdPlugin
 from laftr_cl.regularizers.ntk_fsd import NtkFsdPlugin
+from laftr_cl.run.experiment import run_experiment
 
 PLUGINS = {"coreset_fsd": CoresetFsdPlugin, "ntk_fsd": NtkFsdPlugin}
 

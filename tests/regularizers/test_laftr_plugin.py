@@ -7,10 +7,10 @@ from avalanche.checkpointing import maybe_load_checkpoint, save_checkpoint
 from torch import nn
 
 from helpers import compose_run_config, tiny_strategy, train_side_by_side
-from laftr_cl.config_check import ConfigError
-from laftr_cl.experiment import run_experiment
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.fsd import fsd
 from laftr_cl.regularizers.laftr import LaftrPlugin
+from laftr_cl.run.experiment import run_experiment
 
 
 def test_loss_changes_only_from_the_second_task_on(benchmark):

@@ -5,11 +5,11 @@ from avalanche.training.plugins import EvaluationPlugin
 
 from helpers import compose_run_config
 from laftr_cl.benchmarks import build_benchmark
-from laftr_cl.config_check import ConfigError
-from laftr_cl.experiment import run_experiment
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.fsd import fsd
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
+from laftr_cl.run.experiment import run_experiment
 from laftr_cl.training.strategy import build_strategy
 
 

@@ -12,7 +12,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
 from helpers import REPO_ROOT, compose_run_config
-from laftr_cl.config_check import ConfigError, validate_config
+from laftr_cl.config.checks import ConfigError, validate_config
 from laftr_cl.regularizers.memory import memory_bytes
 from laftr_cl.regularizers.specs import Option, registered, spec_for, spec_of_plugin
 from laftr_cl.training.guards import regularizer_strength

@@ -14,10 +14,11 @@ from typing import Any
 
 import torch
 
-from helpers import compose_run_config
+from helpers import REPO_ROOT, compose_run_config
 from helpers import run_cli as helpers_run_cli
-from laftr_cl.checkpointing import CHECKPOINT_NAME, KILL_ENV
-from laftr_cl.experiment import run_experiment
+from laftr_cl.run.experiment import run_experiment
+from laftr_cl.run.folder import RunFolder
+from reliability.faults import armed, sitecustomize_dir
 
 FOUR_TASKS = ["debug=fast", "benchmark=permuted_mnist", "benchmark.num_experiences=4",
               "model.net.hidden_sizes=[16]"]
@@ -43,8 +44,8 @@ def run_killed(overrides: list[str], run_dir: Path, kill_at: str) -> int | None:
     """:func:`run_here` in a forked process (no import cost) with the fault hook set to ``kill_at``;
     returns the process's exit code (−9: killed by SIGKILL)."""
     def child() -> None:
-        os.environ[KILL_ENV] = kill_at
-        run_here(overrides, run_dir)
+        with armed(kill_at):
+            run_here(overrides, run_dir)
 
     process = multiprocessing.get_context("fork").Process(target=child)
     process.start()
@@ -53,8 +54,12 @@ def run_killed(overrides: list[str], run_dir: Path, kill_at: str) -> int | None:
 
 
 def run_cli(args: list[str], *, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    """``laftr-cl ARGS`` (:func:`helpers.run_cli`); ``kill_at`` arms the fault hook (an empty value disarms it)."""
-    env = {**ONE_THREAD_ENV, "HYDRA_FULL_ERROR": "0", "WANDB_SILENT": "true", KILL_ENV: kill_at or ""}
+    """``laftr-cl ARGS`` (:func:`helpers.run_cli`); ``kill_at`` arms the fault hook in it and in the jobs it
+    starts (:func:`reliability.faults.sitecustomize_dir`)."""
+    env = {**ONE_THREAD_ENV, "HYDRA_FULL_ERROR": "0", "WANDB_SILENT": "true"}
+    if kill_at:
+        paths = (str(sitecustomize_dir(kill_at)), str(REPO_ROOT), os.environ.get("PYTHONPATH"))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     return helpers_run_cli(args, env=env, timeout=600)
 
 
@@ -63,7 +68,7 @@ def results(run_dir: Path) -> dict[str, Any]:
 
 
 def checkpoint(run_dir: Path) -> dict[str, Any]:
-    return torch.load(run_dir / CHECKPOINT_NAME, weights_only=False)
+    return torch.load(run_dir / RunFolder.CHECKPOINT, weights_only=False)
 
 
 def assert_same_model(run_a: Path, run_b: Path) -> None:

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from fault_runs import FOUR_TASKS, REGULARIZERS, run_here
 
 from laftr_cl.benchmarks import BenchmarkDataNotFoundError, build_benchmark
-from laftr_cl.checkpointing import CHECKPOINT_NAME, CheckpointError
-from laftr_cl.config_check import ConfigError
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
+from laftr_cl.run.checkpoint import CheckpointError
+from laftr_cl.run.folder import RunFolder
+from reliability.fault_runs import FOUR_TASKS, REGULARIZERS, run_here
 
 TWO_TASKS_LAFTR = [*FOUR_TASKS, "benchmark.num_experiences=2", *REGULARIZERS["laftr"]]
 
@@ -79,26 +80,26 @@ def finished_laftr_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def run_copy(finished_laftr_run: Path, tmp_path: Path) -> Path:
-    shutil.copy(finished_laftr_run / CHECKPOINT_NAME, tmp_path / CHECKPOINT_NAME)
+    shutil.copy(finished_laftr_run / RunFolder.CHECKPOINT, tmp_path / RunFolder.CHECKPOINT)
     return tmp_path
 
 
 def _edit_checkpoint(folder: Path, edit) -> None:
-    path = folder / CHECKPOINT_NAME
+    path = folder / RunFolder.CHECKPOINT
     saved = torch.load(path, weights_only=False)
     edit(saved)
     torch.save(saved, path)
 
 
 def test_truncated_checkpoint_is_refused_naming_the_file(run_copy):
-    path = run_copy / CHECKPOINT_NAME
+    path = run_copy / RunFolder.CHECKPOINT
     path.write_bytes(path.read_bytes()[:5000])
     with pytest.raises(CheckpointError, match=rf"The checkpoint {path} cannot be read .*truncated"):
         run_here(TWO_TASKS_LAFTR, run_copy)
 
 
 def test_a_file_that_is_no_checkpoint_is_refused(run_copy):
-    torch.save([1, 2, 3], run_copy / CHECKPOINT_NAME)
+    torch.save([1, 2, 3], run_copy / RunFolder.CHECKPOINT)
     with pytest.raises(CheckpointError, match="is not a laftr-cl checkpoint"):
         run_here(TWO_TASKS_LAFTR, run_copy)
 
@@ -129,7 +130,7 @@ def test_checkpoint_of_another_version_or_device_is_refused(run_copy, field, val
 
 
 def test_summaries_that_do_not_fit_the_model_are_refused(finished_laftr_run):
-    state = torch.load(finished_laftr_run / CHECKPOINT_NAME, weights_only=False)["state"]["regularizer"]
+    state = torch.load(finished_laftr_run / RunFolder.CHECKPOINT, weights_only=False)["state"]["regularizer"]
     wider = TaskMaskedClassifier(MLP(784, [32], 10))
     with pytest.raises(ValueError, match=r"summaries of tasks \[0, 1\] do not fit the model "
                                          r"TaskMaskedClassifier: .*another architecture"):
@@ -150,7 +151,7 @@ def test_resume_true_without_a_checkpoint_says_how_to_point_at_one(tmp_path):
     with pytest.raises(CheckpointError) as caught:
         run_here([*TWO_TASKS_LAFTR, "resume=true"], tmp_path)
     message = str(caught.value)
-    assert message.startswith(f"resume=true but there is no checkpoint {tmp_path / CHECKPOINT_NAME}")
+    assert message.startswith(f"resume=true but there is no checkpoint {tmp_path / RunFolder.CHECKPOINT}")
     assert "hydra.run.dir" in message and "\n" not in message
 
 

@@ -1,6 +1,6 @@
 """A run that fails says so once and keeps the record: divergence, Ctrl-C, a full disk, a refused resume.
 
-In-process through :func:`laftr_cl.run_outcome.run_job` (the body of the ``laftr-cl`` command);
+In-process through :func:`laftr_cl.run.outcome.run_job` (the body of the ``laftr-cl`` command);
 the read-only folder case is a real ``laftr-cl`` process.
 """
 from __future__ import annotations
@@ -14,13 +14,13 @@ import sys
 
 import pytest
 import yaml
-from fault_runs import FOUR_TASKS, ONE_THREAD_ENV, checkpoint, results, run_here
 
 from helpers import REPO_ROOT, compose_run_config
-from laftr_cl import checkpointing
-from laftr_cl.checkpointing import KILL_ENV
-from laftr_cl.run_outcome import run_job
-from laftr_cl.run_record import RECORD_NAME
+from laftr_cl.run import checkpoint as checkpointing
+from laftr_cl.run.folder import RunFolder
+from laftr_cl.run.outcome import run_job
+from reliability.fault_runs import FOUR_TASKS, ONE_THREAD_ENV, checkpoint, results, run_here
+from reliability.faults import armed
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
 
@@ -45,13 +45,12 @@ def test_a_diverging_run_exits_3_and_its_results_say_failed(tmp_path, capsys):
     assert record["config"]["optimizer"]["lr"] == 1e30
 
 
-def test_ctrl_c_says_the_last_checkpoint_and_how_to_resume_in_one_line(tmp_path, capsys, monkeypatch, caplog):
-    monkeypatch.setenv(KILL_ENV, "checkpoint_written:1:SIGINT")
-    code, err = _exit_status(TWO_TASKS, tmp_path, capsys)
+def test_ctrl_c_says_the_last_checkpoint_and_how_to_resume_in_one_line(tmp_path, capsys, caplog):
+    with armed("checkpoint_written:1:SIGINT"):
+        code, err = _exit_status(TWO_TASKS, tmp_path, capsys)
     assert code == 130
     assert err == (f"laftr-cl: interrupted (Ctrl-C); the last checkpoint, {tmp_path / 'checkpoint.pt'}, holds 1 "
                    f"task(s) done: run the same command with hydra.run.dir={tmp_path} to continue from there.\n")
-    monkeypatch.delenv(KILL_ENV)
     with caplog.at_level("INFO", logger="laftr_cl"):
         assert _run_job(TWO_TASKS, tmp_path) is not None
     assert results(tmp_path)["status"] == "completed"
@@ -85,7 +84,7 @@ def test_a_full_disk_under_a_logger_is_the_same_paragraph(tmp_path, capsys, monk
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(log_file))
 
-    monkeypatch.setattr("laftr_cl.results.accuracy_row", full)  # stands in for any logger's write
+    monkeypatch.setattr("laftr_cl.run.results.accuracy_row", full)  # stands in for any logger's write
     code, err = _exit_status(TWO_TASKS, tmp_path, capsys)
     assert code == 4 and err.startswith(f"laftr-cl: The disk holding the run folder {log_file.parent} is full")
     assert "Traceback" not in err
@@ -93,13 +92,13 @@ def test_a_full_disk_under_a_logger_is_the_same_paragraph(tmp_path, capsys, monk
 
 def test_a_refused_resume_keeps_the_record_it_points_to(tmp_path, capsys):
     _run_job([*TWO_TASKS, "regularizer=ewc"], tmp_path)
-    record = (tmp_path / RECORD_NAME).read_text()
+    record = RunFolder(tmp_path).record.read_text()
     before = (tmp_path / "results.json").read_text()
     assert yaml.safe_load(record)["overrides"] == [*TWO_TASKS, "regularizer=ewc"]
     code, err = _exit_status([*TWO_TASKS, "regularizer=ewc", "regularizer.plugin.ewc_lambda=7"], tmp_path, capsys)
     assert code == 2 and "belongs to a run with another config" in err
-    assert f"{tmp_path / RECORD_NAME} keeps its command-line overrides" in err
-    assert (tmp_path / RECORD_NAME).read_text() == record  # the record it points to is unchanged
+    assert f"{RunFolder(tmp_path).record} keeps its command-line overrides" in err
+    assert RunFolder(tmp_path).record.read_text() == record  # the record it points to is unchanged
     assert (tmp_path / "results.json").read_text() == before  # and the run's results too
 
 
@@ -115,13 +114,13 @@ def _root_without_permission_override():
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
+@pytest.mark.slow
 def test_a_read_only_run_folder_gets_one_paragraph_not_hydras_handler_error(tmp_path):
     # root writes through chmod: its child runs without the capability that allows it
     folder = tmp_path / "run"
     folder.mkdir()
     os.chmod(folder, 0o555)
     env = {**os.environ, **ONE_THREAD_ENV, "HYDRA_FULL_ERROR": "0"}
-    env.pop(KILL_ENV, None)
     out = subprocess.run([sys.executable, "-m", "laftr_cl.cli", *TWO_TASKS, f"hydra.run.dir={folder}"], cwd=REPO_ROOT,
                          env=env, capture_output=True, text=True, timeout=300,
                          preexec_fn=_root_without_permission_override if os.geteuid() == 0 else None)

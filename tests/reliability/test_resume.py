@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from fault_runs import (
+
+from reliability.fault_runs import (
     FOUR_TASKS,
     REGULARIZERS,
     assert_same_model,
@@ -40,6 +41,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Callable[[tuple[s
 
 
 @pytest.mark.parametrize("regularizer", ["none", "ewc", "laftr", "replay"])
+@pytest.mark.slow
 def test_run_killed_after_task_2_of_4_resumes_to_the_same_results(regularizer, uninterrupted, tmp_path):
     overrides = (*REGULARIZERS[regularizer],)
     assert run_killed([*FOUR_TASKS, *overrides], tmp_path, "checkpoint_written:2") == SIGKILLED
@@ -55,6 +57,7 @@ def test_run_killed_after_task_2_of_4_resumes_to_the_same_results(regularizer, u
     assert (tmp_path / "csv.part1" / "eval_results.csv").is_file()  # the first attempt's log is kept
 
 
+@pytest.mark.slow
 def test_kill_during_checkpoint_write_keeps_the_previous_one_and_rerunning_resumes(uninterrupted, tmp_path):
     overrides = [*FOUR_TASKS, *REGULARIZERS["ewc"]]
     assert run_killed(overrides, tmp_path, "checkpoint_renaming:3") == SIGKILLED
@@ -70,6 +73,7 @@ def test_kill_during_checkpoint_write_keeps_the_previous_one_and_rerunning_resum
     assert not (tmp_path / "checkpoint.pt.tmp").exists()
 
 
+@pytest.mark.slow
 def test_kill_inside_a_task_resumes_from_the_epoch_checkpoint(uninterrupted, tmp_path):
     # SI resets its per-task trajectories when a task starts: the epoch checkpoint must restore them
     overrides = (*REGULARIZERS["si"], "train.epochs=3", "checkpoint.every_n_epochs=1")
@@ -81,6 +85,7 @@ def test_kill_inside_a_task_resumes_from_the_epoch_checkpoint(uninterrupted, tmp
     assert_same_model(tmp_path, uninterrupted(overrides))
 
 
+@pytest.mark.slow
 def test_preempted_submitit_job_is_requeued_and_resumes(uninterrupted, tmp_path):
     # SIGUSR2 is submitit's pre-emption signal: the job checkpoints itself through the launcher,
     # exits, and submitit starts it again with the same config in the same folder.

@@ -9,11 +9,11 @@ import time
 
 import pytest
 import yaml
-from fault_runs import FOUR_TASKS, results, run_cli
 
-from laftr_cl.run_lock import LOCK_NAME, RunLock
-from laftr_cl.wandb_offline import read_offline_run
-from laftr_cl.wandb_resume import ID_FILE
+from laftr_cl.loggers.wandb_offline import read_offline_run
+from laftr_cl.run.folder import RunFolder
+from laftr_cl.run.lock import RunLock
+from reliability.fault_runs import FOUR_TASKS, results, run_cli
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
 DIVERGES = "1e+30"  # optimizer.lr: the cross-entropy is NaN at the second step
@@ -25,6 +25,7 @@ def _jobs(sweep_dir):
 
 
 @pytest.mark.parametrize("launcher", ["basic", "local_parallel", "submitit_local_jobs"])
+@pytest.mark.slow
 def test_a_diverging_job_fails_alone_and_the_sweep_runs_the_others(launcher, tmp_path):
     args = ["-m", *TWO_TASKS, "optimizer.lr=1e30,0.001", f"hydra.sweep.dir={tmp_path}"]
     out = run_cli(args + ([] if launcher == "basic" else [f"hydra/launcher={launcher}"]))
@@ -38,6 +39,7 @@ def test_a_diverging_job_fails_alone_and_the_sweep_runs_the_others(launcher, tmp
     assert "UncompletedJobError" not in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_an_optuna_trial_that_diverges_is_failed_and_the_search_writes_its_results(tmp_path):
     out = run_cli(["-m", "hparams_search=optuna", *TWO_TASKS, "optimizer.lr=choice(1e30,0.001)",
                    "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path}"])
@@ -56,6 +58,7 @@ def _hold_the_lock(folder, ready):
     lock.release()
 
 
+@pytest.mark.slow
 def test_a_second_live_process_on_a_run_folder_is_refused_and_a_dead_ones_lock_taken_over(tmp_path):
     ready = multiprocessing.get_context("fork").Event()
     holder = multiprocessing.get_context("fork").Process(target=_hold_the_lock, args=(tmp_path, ready))
@@ -66,7 +69,7 @@ def test_a_second_live_process_on_a_run_folder_is_refused_and_a_dead_ones_lock_t
         assert out.returncode == 2
         assert out.stderr.startswith(f"laftr-cl: The run folder {tmp_path} is in use by another laftr-cl process "
                                      f"(pid {holder.pid} on host {os.uname().nodename}, started ")
-        assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME]  # nothing of the refused run
+        assert sorted(p.name for p in tmp_path.iterdir()) == [RunFolder.LOCK]  # nothing of the refused run
     finally:
         holder.kill()
         holder.join()
@@ -76,13 +79,14 @@ def test_a_second_live_process_on_a_run_folder_is_refused_and_a_dead_ones_lock_t
     assert results(tmp_path)["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_a_requeued_submitit_job_continues_its_wandb_run(tmp_path):
     out = run_cli(["-m", "hydra/launcher=submitit_local_jobs", f"hydra.sweep.dir={tmp_path}", *TWO_TASKS,
                    "logger=[csv,wandb]"], kill_at="checkpoint_written:1:SIGUSR2")
     assert out.returncode == 0, out.stderr[-3000:]
     (job,) = [p.parent for p in tmp_path.glob("*/results.json")]
     assert "resuming from" in (job / "cli.log").read_text()
-    run_id = (job / ID_FILE).read_text().strip()
+    run_id = RunFolder(job).wandb_id.read_text().strip()
     first, second = (read_offline_run(path) for path in sorted((job / "wandb").glob("offline-run-*")))
     assert first["id"] == second["id"] == run_id  # one wandb run, two attempts
     assert "final/average_accuracy" not in first["summary"]

@@ -5,9 +5,9 @@ import logging
 import re
 
 import pytest
-from fault_runs import FOUR_TASKS, checkpoint, run_cli, run_here
 
 from laftr_cl.training.guards import NonFiniteLossError
+from reliability.fault_runs import FOUR_TASKS, checkpoint, run_cli, run_here
 
 DIVERGING_SGD = ["optimizer=sgd", "optimizer.lr=1e10"]
 """Plain SGD with a huge step: the cross-entropy is NaN at the third step of the first task."""
@@ -55,6 +55,7 @@ def test_non_finite_regularizer_term_is_named_as_the_culprit(tmp_path):
         run_here([*FOUR_TASKS, "regularizer=ewc", "regularizer.plugin.ewc_lambda=1e45"], tmp_path)
 
 
+@pytest.mark.slow
 def test_cli_prints_the_error_as_one_paragraph(tmp_path):
     out = run_cli([*FOUR_TASKS, *DIVERGING_SGD, f"hydra.run.dir={tmp_path}"])
     assert out.returncode == 3

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from laftr_cl.benchmarks import build_benchmark
-from laftr_cl.experiment import build_evaluator
 from laftr_cl.models import MLP, TaskMaskedClassifier
+from laftr_cl.run.build import build_evaluator
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.strategy import build_strategy
 

@@ -6,22 +6,17 @@ Inductor's on-disk cache held the graphs (expect about a minute and a half on a 
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 import torch._inductor.config as inductor_config
 from avalanche.training.plugins import EWCPlugin
 
-from laftr_cl.config_check import ConfigError
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.fsd import summarize
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.training.compiled_step import TrainStep
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
-from fault_runs import FOUR_TASKS, assert_same_model, checkpoint, run_here, run_killed  # noqa: E402
+from reliability.fault_runs import FOUR_TASKS, assert_same_model, checkpoint, run_here, run_killed
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2", "regularizer=laftr", "regularizer.plugin.num_samples=8",
              "regularizer.plugin.inputs=diag", "train.compile=compile"]
@@ -64,6 +59,7 @@ def test_compiled_laftr_step_gives_the_eager_losses_at_two_earlier_tasks(eager_r
         torch.testing.assert_close(a, b, rtol=0, atol=1e-3)  # near-zero gradients into ~1e-4 (lr 1e-2)
 
 
+@pytest.mark.slow
 def test_a_compiled_run_killed_after_task_1_resumes_to_the_uninterrupted_result(tmp_path, eager_random_draws):
     reference = run_here(TWO_TASKS, tmp_path / "uninterrupted")
     assert run_killed(TWO_TASKS, tmp_path / "killed", "checkpoint_written:1") == -9

@@ -10,8 +10,8 @@ import torch
 from avalanche.evaluation.metrics import accuracy_metrics, loss_metrics
 from avalanche.training.plugins import EvaluationPlugin
 
-from laftr_cl.experiment import build_evaluator
 from laftr_cl.regularizers.laftr import LaftrPlugin
+from laftr_cl.run.build import build_evaluator
 
 HOST_READS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__", "__index__")
 

@@ -7,8 +7,8 @@ import importlib.util
 import pytest
 
 from helpers import compose_run_config
-from laftr_cl.config_check import ConfigError, validate_config
-from laftr_cl.experiment import run_experiment
+from laftr_cl.config.checks import ConfigError, validate_config
+from laftr_cl.run.experiment import run_experiment
 
 CLASS_IL = ["debug=fast", "benchmark=split_mnist", "benchmark.scenario=class", "model.net.hidden_sizes=[16]"]
 """Synthetic Split MNIST, one head: 5 tasks of 2 classes, 16 training examples per class."""

@@ -1,4 +1,4 @@
-"""What the FSD baselines share: the plain network, its task head, stored examples, reductions."""
+"""What the FSD baselines share: the plain network, its task head, stored examples."""
 from __future__ import annotations
 
 import dataclasses
@@ -73,21 +73,3 @@ def check_snapshot(net: nn.Module, snapshot: dict[str, Tensor], what: str) -> No
     if got != want:
         raise ValueError(f"The {what} holds parameters {got} but the model has {want}: it was made for "
                          "another architecture.")
-
-
-REDUCTIONS = ("mean", "sum", "none")
-
-
-def check_reduction(reduction: str) -> None:
-    """ValueError naming the choices for an unknown ``reduction``."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"Unknown reduction={reduction!r}: choose one of {', '.join(REDUCTIONS)}.")
-
-
-def reduce_tasks(per_task: Tensor, reduction: str) -> Tensor:
-    """``[T]`` per-task values → their ``mean`` or ``sum`` (scalars), or themselves (``none``)."""
-    if reduction == "mean":
-        return per_task.mean()
-    if reduction == "sum":
-        return per_task.sum()
-    return per_task

@@ -14,14 +14,13 @@ from torch import Tensor, nn
 
 from laftr_cl.fsd.baselines.common import (
     FieldState,
-    check_reduction,
     plain_network,
-    reduce_tasks,
     select_head,
     stored_inputs,
     with_total,
 )
 from laftr_cl.fsd.metrics import get_metric
+from laftr_cl.fsd.reduction import check_reduction, reduce_tasks
 from laftr_cl.fsd.tensors import eval_mode, output_unit_index, tensor_bytes
 
 

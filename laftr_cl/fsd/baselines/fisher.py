@@ -25,15 +25,14 @@ from torch.func import functional_call, hessian, vjp, vmap
 
 from laftr_cl.fsd.baselines.common import (
     FieldState,
-    check_reduction,
     check_snapshot,
     gather_data,
     plain_network,
-    reduce_tasks,
     select_head,
     with_total,
 )
 from laftr_cl.fsd.metrics import get_metric
+from laftr_cl.fsd.reduction import check_reduction, reduce_tasks
 from laftr_cl.fsd.tensors import detached_parameters, eval_mode, output_unit_index, tensor_bytes
 
 FISHERS = ("empirical", "true")

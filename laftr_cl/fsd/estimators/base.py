@@ -1,4 +1,4 @@
-"""The estimator interface and registry (spec §3, config ``estimator``)."""
+"""The estimator interface and registry (config ``estimator``)."""
 from __future__ import annotations
 
 from torch import Tensor

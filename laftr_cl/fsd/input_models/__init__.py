@@ -1,4 +1,4 @@
-"""Input models: what a task summary keeps of the task's inputs (spec §4, config ``inputs``).
+"""Input models: what a task summary keeps of the task's inputs (config ``inputs``).
 
 Each model is fitted once, when the summary is made, on the flattened inputs ``x_flat [N, d]``;
 all factorizations happen then, never per step. Every tensor field carries leading *batch*

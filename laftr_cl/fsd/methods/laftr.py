@@ -32,7 +32,7 @@ def stored(summary: TaskSummary, storage_dtype: str | None) -> TaskSummary:
 
 @FSD_METHODS.register("laftr")
 class LaftrMethod(FsdMethod):
-    """Firing rates, an input model and θ_t per task; the FSD estimated by a gated pass (spec §3–§6).
+    """Firing rates, an input model and θ_t per task; the FSD estimated by a gated pass (docs/method.md).
 
     Summary options are those of :func:`~laftr_cl.fsd.summarize` (``inputs``, ``rank``,
     ``coreset_size``, ``classwise``, ``rates``, ``batch_size``); estimate options those of

@@ -6,9 +6,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from laftr_cl.plots import plt, save_figure  # pyplot on the Agg backend
+from laftr_cl.reporting.plots import plt, save_figure  # pyplot on the Agg backend
+from laftr_cl.reporting.tables import Column
 from laftr_cl.study.stats import median_relative_error, pearson, spearman
-from laftr_cl.tables import Column
 
 COLUMNS: list[Column] = [
     ("method", "method", ""), ("setting", "setting", ""), ("target", "target ρ", ""),

@@ -18,13 +18,13 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from laftr_cl.config_check import ConfigError
-from laftr_cl.experiment import build_model, load_benchmark, resolve_device
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.fsd import true_fsd
+from laftr_cl.reporting.tables import markdown_table, write_csv
+from laftr_cl.run.build import build_model, load_benchmark, resolve_device
 from laftr_cl.study.fsd.methods import build_methods
 from laftr_cl.study.fsd.report import COLUMNS, scatter_plot, summarize_records
 from laftr_cl.study.fsd.trajectory import perturbations, train_b_with_checkpoints, train_task
-from laftr_cl.tables import markdown_table, write_csv
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,6 @@ grouped by kind, data set and every setting except the seed, so a Hydra multirun
 from __future__ import annotations
 
 import json
-import math
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -17,8 +15,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from laftr_cl.influence.detection import DetectionCurve
+from laftr_cl.reporting.groups import refuse_repeated_seeds, seed_groups, seed_stat
+from laftr_cl.reporting.tables import Column, markdown_table
 from laftr_cl.study.influence.report import INFLUENCE_COLUMNS, MISLABELED_COLUMNS, plot_detection
-from laftr_cl.tables import Column, markdown_table
 
 
 @dataclass(frozen=True)
@@ -51,25 +50,25 @@ def find_runs(roots: Iterable[Path]) -> list[Run]:
     return runs
 
 
-def group_key(run: Run) -> str:
-    """The run's kind and its whole config except ``seed``, serialized: equal for the seeds of one setting."""
-    config = {k: v for k, v in run.config.items() if k != "seed"}
-    return json.dumps({"kind": run.kind, **config}, sort_keys=True)
+def _settings(run: Run) -> dict[str, Any]:
+    """The run's kind and its whole config except ``seed``: equal for the seeds of one setting."""
+    return {"kind": run.kind, **{k: v for k, v in run.config.items() if k != "seed"}}
 
 
 def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """Runs with the same kind and the same settings but the seed, in first-seen order."""
-    groups: dict[str, list[Run]] = {}
-    for run in runs:
-        groups.setdefault(group_key(run), []).append(run)
+    """Runs with the same kind and the same settings but the seed, in first-seen order
+    (:func:`~laftr_cl.reporting.groups.seed_groups`), keyed by their settings as JSON.
+
+    Raises:
+        DuplicateSeedsError: a group holds one seed twice (two sweeps of one setting).
+    """
+    groups = {}
+    for settings, members in seed_groups(runs, _settings):
+        refuse_repeated_seeds(members, lambda r: r.config["seed"], lambda r: str(r.folder),
+                              f"the {settings['kind']} study with the same settings",
+                              "Pass one sweep folder per setting, or delete the extra runs.")
+        groups[json.dumps(settings, sort_keys=True)] = members
     return groups
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return math.nan, math.nan
-    return statistics.fmean(finite), statistics.stdev(finite) if len(finite) > 1 else 0.0
 
 
 def aggregate_rows(runs: Sequence[Run], columns: Sequence[Column]) -> list[dict[str, Any]]:
@@ -80,9 +79,9 @@ def aggregate_rows(runs: Sequence[Run], columns: Sequence[Column]) -> list[dict[
     for method in tables[0]:
         row: dict[str, Any] = {"method": method}
         for key, _, spec in columns[1:]:
-            mean, std = _mean_std([table[method].get(key) for table in tables if method in table])
-            row[key] = "–" if math.isnan(mean) else (
-                format(mean, spec) if len(runs) == 1 else f"{format(mean, spec)} ± {format(std, spec)}")
+            stat = seed_stat(table[method].get(key) for table in tables if method in table)
+            row[key] = "–" if stat is None else (
+                format(stat.mean, spec) if len(runs) == 1 else f"{format(stat.mean, spec)} ± {format(stat.std, spec)}")
         rows.append(row)
     return rows
 

@@ -23,13 +23,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from laftr_cl.influence.detection import detection_curve, random_curve
 from laftr_cl.influence.response import self_loss_changes
+from laftr_cl.reporting.tables import markdown_table
+from laftr_cl.run.atomic import write_json_atomic
 from laftr_cl.study.influence.data import flip_labels
 from laftr_cl.study.influence.methods import run_method
 from laftr_cl.study.influence.report import MISLABELED_COLUMNS, plot_detection
 from laftr_cl.study.influence.setup import load_data, mlp_name, selected_methods, solver_settings, trained_mlp
 from laftr_cl.study.stats import spearman
 from laftr_cl.study.training import accuracy, example_losses
-from laftr_cl.tables import markdown_table, write_json
 
 
 def run_mislabeled(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:
@@ -68,7 +69,7 @@ def run_mislabeled(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]
     print(header + "\n" + markdown_table(list(rows.values()), MISLABELED_COLUMNS))
     plot_detection(curves, out / "detection_curves.png", title=f"{cfg.data.name}: {int(flipped.sum())} of "
                    f"{cfg.num_train} labels flipped")
-    write_json(out / "results.json", {
+    write_json_atomic(out / "results.json", {
         "config": OmegaConf.to_container(cfg, resolve=True), "summary": header, "table": list(rows.values()),
         "flipped": flipped.nonzero().flatten().tolist(),
         "scores": {name: s.tolist() for name, s in scores.items()},

@@ -1,4 +1,4 @@
-"""The influence studies' table columns and plots (PNG); tables and JSON are :mod:`laftr_cl.tables`."""
+"""The influence studies' table columns and plots (PNG); tables and JSON are :mod:`laftr_cl.reporting.tables`."""
 from __future__ import annotations
 
 import math
@@ -8,8 +8,8 @@ from typing import Mapping
 from torch import Tensor
 
 from laftr_cl.influence.detection import DetectionCurve
-from laftr_cl.plots import plt, save_figure  # pyplot on the Agg backend
-from laftr_cl.tables import Column
+from laftr_cl.reporting.plots import plt, save_figure  # pyplot on the Agg backend
+from laftr_cl.reporting.tables import Column
 
 INFLUENCE_COLUMNS: list[Column] = [
     ("method", "method", ""), ("pearson", "Pearson", ".3f"), ("spearman", "Spearman", ".3f"),

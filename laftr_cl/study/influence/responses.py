@@ -23,12 +23,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from laftr_cl.influence.response import loss_changes, self_loss_changes
+from laftr_cl.reporting.tables import markdown_table
+from laftr_cl.run.atomic import write_json_atomic
 from laftr_cl.study.influence.methods import run_method
 from laftr_cl.study.influence.report import INFLUENCE_COLUMNS, plot_scatter
 from laftr_cl.study.influence.setup import load_data, mlp_name, selected_methods, solver_settings, trained_mlp
 from laftr_cl.study.stats import mean_over_rows, median_norm_ratio, pearson, sign_agreement, spearman
 from laftr_cl.study.training import accuracy
-from laftr_cl.tables import markdown_table, write_json
 
 
 def run_influence(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:
@@ -66,7 +67,7 @@ def run_influence(cfg: DictConfig, out_dir: str | Path) -> list[dict[str, Any]]:
     print(header + "\n" + table)
     plot_scatter(reference, {n: c for n, c in changes.items() if n != cfg.reference}, out / "influence_scatter.png",
                  title=f"{cfg.data.name}: test-loss change / ε, method vs {cfg.reference}")
-    write_json(out / "results.json", {
+    write_json_atomic(out / "results.json", {
         "config": OmegaConf.to_container(cfg, resolve=True), "summary": header, "table": rows,
         "loss_changes": {n: c.tolist() for n, c in changes.items()},
         "self_loss_changes": {n: c.tolist() for n, c in self_changes.items()},

@@ -8,10 +8,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
-from laftr_cl.config_check import ConfigError
-from laftr_cl.experiment import resolve_device
+from laftr_cl.config.checks import ConfigError
 from laftr_cl.influence.response import SolverSettings
 from laftr_cl.models import MLP
+from laftr_cl.run.build import resolve_device
 from laftr_cl.study.influence.data import Split, load_split
 from laftr_cl.study.training import train_classifier
 

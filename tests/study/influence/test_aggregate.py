@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from helpers import REPO_ROOT, run_python
+from laftr_cl.reporting.groups import DuplicateSeedsError
+from laftr_cl.run.atomic import write_json_atomic
 from laftr_cl.study.influence.aggregate import (
     INFLUENCE_COLUMNS,
     aggregate_rows,
@@ -12,7 +14,6 @@ from laftr_cl.study.influence.aggregate import (
     mean_detection_curves,
     summary_markdown,
 )
-from laftr_cl.tables import write_json
 
 
 def config(seed: int, data: str = "mnist_5k", epsilon_scale: float = 1.0) -> dict:
@@ -22,12 +23,12 @@ def config(seed: int, data: str = "mnist_5k", epsilon_scale: float = 1.0) -> dic
 def influence_run(folder, seed, pearson, build_s=None, **kw):
     table = [{"method": "true_fsd", "pearson": 1.0, "build_s": 0.0},
              {"method": "laftr_diag", "pearson": pearson, "build_s": build_s}]
-    write_json(folder / "results.json", {"config": config(seed, **kw), "summary": f"run {seed}", "table": table,
+    write_json_atomic(folder / "results.json", {"config": config(seed, **kw), "summary": f"run {seed}", "table": table,
                                          "loss_changes": {}, "self_loss_changes": {}})
 
 
 def mislabeled_run(folder, seed, found):
-    write_json(folder / "results.json", {
+    write_json_atomic(folder / "results.json", {
         "config": config(seed), "summary": f"run {seed}", "flipped": [1],
         "table": [{"method": "loss", "area": 0.5}], "curves": {"loss": found},
     })
@@ -44,7 +45,7 @@ def sweep(tmp_path):
         (tmp_path / f"m{seed}").mkdir()
         mislabeled_run(tmp_path / f"m{seed}", seed, found)
     (tmp_path / "other").mkdir()
-    write_json(tmp_path / "other" / "results.json", {"final": {}})  # a CL run's results: not a study run
+    write_json_atomic(tmp_path / "other" / "results.json", {"final": {}})  # a CL run's results: not a study run
     return tmp_path
 
 
@@ -93,3 +94,10 @@ def test_script_writes_tables_and_plots_and_rejects_empty_folders(sweep, tmp_pat
     assert empty.returncode == 2 and "run them first" in empty.stderr
     missing = run_python([script, str(out / "nope")])
     assert missing.returncode == 2 and "No such folder" in missing.stderr
+
+
+def test_a_seed_twice_in_one_setting_is_refused_not_averaged(sweep):
+    (sweep / "again").mkdir()
+    influence_run(sweep / "again", 1, 0.2)  # seed 1 of the three-seed setting, a second time
+    with pytest.raises(DuplicateSeedsError, match=r"2 runs of the influence study with the same settings have seed 1"):
+        group_runs(find_runs([sweep]))
