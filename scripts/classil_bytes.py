@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from laftr_cl.reporting.scan import scan_results  # noqa: E402
-from laftr_cl.reporting.groups import group_runs  # noqa: E402
+from laftr_cl.reporting.groups import FIXED, differing_settings, group_runs  # noqa: E402
 
 KINDS = {"examples": "buffer", "logits": "logits", "snapshot": "θ-sized", "importances": "θ-sized"}
 COLUMNS = ("buffer", "logits", "summaries", "θ-sized")
@@ -39,10 +39,14 @@ def main() -> None:
     print("| method | " + " | ".join(f"{c} (bytes)" for c in COLUMNS) + " | total (bytes) |")
     print("| --- " * (len(COLUMNS) + 2) + "|")
     rows = []
-    for settings, members in group_runs(runs, duplicates="latest"):
+    groups = group_runs(runs, duplicates="latest")
+    columns = [key for key in differing_settings([settings for settings, _ in groups]) if key not in FIXED]
+    for settings, members in groups:
         kinds = [by_kind(run.get("summary_memory_bytes")) for run in members]
         means = {c: statistics.fmean(k[c] for k in kinds) for c in COLUMNS}
-        rows.append((settings["regularizer.name"], means))
+        label = ", ".join([settings["regularizer.name"]] + [f"{k.rsplit('.', 1)[-1]}={settings[k]}" for k in columns
+                                                           if settings.get(k) is not None])
+        rows.append((label, means))
     for name, means in sorted(rows, key=lambda r: sum(r[1].values())):
         cells = " | ".join(f"{means[c]:,.0f}" for c in COLUMNS)
         print(f"| {name} | {cells} | {sum(means.values()):,.0f} |")
