@@ -94,6 +94,15 @@ def _icarl_bytes(strategy: Any) -> dict[str, int]:
             "snapshot": tensor_bytes(old_model.parameters()) if old_model is not None else 0}
 
 
+def _class_incremental(options: Mapping[str, Any], cfg: Any) -> tuple[str, Any, str, str] | None:
+    scenario = cfg.benchmark.get("scenario")
+    if scenario != "class":
+        return ("benchmark.scenario", scenario, "regularizer=icarl is a class-incremental method: one head, new classes "
+                "in each task (its exemplars and class means are per class, and a class seen again breaks them)",
+                "benchmark.scenario=class")
+    return None
+
+
 register(RegularizerSpec(
     name="icarl",
     plugin="laftr_cl.training.rehearsal_strategies.TensorICaRL",
@@ -105,8 +114,7 @@ register(RegularizerSpec(
     alone="iCaRL replaces the model by its own pair of classifiers (nearest class mean at test time) and "
           "brings its own loss, which the other parts' terms and summaries do not see",
     memory=_icarl_bytes,
-    check=_one_head("icarl", "is a class-incremental method (one head, nearest-class-mean prediction "
-                    "without task labels)"),
+    check=_class_incremental,
     owns_loop=True,
 ))
 
