@@ -21,10 +21,6 @@ FORBIDDEN = {
 }
 """A data folder (``data.root=../shared/datasets/...``) is data on the project's machine, not a citation."""
 
-PENDING_PAGES = {"docs/class_incremental.md"}
-"""Pages that branches in progress add and docs/method.md already links to ("Further"); drop each name
-once its page is merged, so that the link is checked like every other."""
-
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -87,8 +83,7 @@ def test_every_relative_link_reaches_a_file_and_heading(page):
         linked = (page.parent / file_part).resolve() if file_part else page
         name = linked.relative_to(REPO_ROOT).as_posix() if linked.is_relative_to(REPO_ROOT) else str(linked)
         if not linked.exists():
-            if name not in PENDING_PAGES:
-                broken.append(f"{target} (no file {name})")
+            broken.append(f"{target} (no file {name})")
         elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
             broken.append(f"{target} (no heading #{anchor} in {name})")
     assert not broken, f"{page.relative_to(REPO_ROOT)} links to what does not exist: " + ", ".join(broken)

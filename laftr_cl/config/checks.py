@@ -17,6 +17,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from laftr_cl.config.errors import ConfigError, closest, fail
 from laftr_cl.config.options import COMPILE_MODES, PRECISIONS, PREPROCESSING, STRATEGIES
 from laftr_cl.config.targets import check_class_order, check_targets
+from laftr_cl.regularizers.combination import Part, combination_problem, parts
 from laftr_cl.regularizers.specs import RegularizerSpec, registered, spec_for
 
 MAX_SEED = 2**32 - 1
@@ -96,10 +97,12 @@ def _check_choice(setting: str, value: Any, options: dict[str, str], example: st
 
 def _check_training(cfg: DictConfig) -> None:
     """``train.precision``, ``train.compile`` and ``regularizer.strategy``, alone and together."""
-    precision, compile_mode, strategy = cfg.train.precision, cfg.train.compile, cfg.regularizer.get("strategy")
+    precision, compile_mode = cfg.train.precision, cfg.train.compile
     _check_choice("train.precision", precision, PRECISIONS, "fp32")
     _check_choice("train.compile", compile_mode, COMPILE_MODES, "none")
-    _check_choice("regularizer.strategy", strategy, STRATEGIES, "naive")
+    for part in parts(cfg):
+        _check_choice(part.setting("strategy"), part.config.get("strategy"), STRATEGIES, "naive")
+    strategy = next((s for s in (p.config.get("strategy") for p in parts(cfg)) if s != "naive"), "naive")
     if compile_mode == "cudagraph" and not _runs_on_cuda(cfg.device):
         fail("train.compile", compile_mode, f"it captures the step in a CUDA graph but this run is on "
              f"device={cfg.device} without CUDA", "train.compile=compile", " Or use device=cuda.")
@@ -186,41 +189,60 @@ def _check_model(cfg: DictConfig) -> None:
 
 
 # ---------------------------------------------------------------------------- the regularizer
-def regularizer_spec(cfg: DictConfig) -> RegularizerSpec:
-    """The declaration of the configured regularizer; a :class:`ConfigError` when it has none."""
-    reg = cfg.regularizer
+def regularizer_spec(cfg: DictConfig, part: Part | None = None) -> RegularizerSpec:
+    """The declaration of the configured regularizer (or of one ``part`` of a combination); a
+    :class:`ConfigError` when it has none."""
+    part = part or parts(cfg)[0]
+    reg = part.config
     plugin = reg.get("plugin")
     target = plugin.get("_target_") if isinstance(plugin, DictConfig) else None
     spec = spec_for(str(reg.get("name")), target)
     if spec is None:
         raise ConfigError(
-            f"regularizer={reg.get('name')} declares nothing: every regularizer registers a RegularizerSpec "
+            f"{part.path}={reg.get('name')} declares nothing: every regularizer registers a RegularizerSpec "
             "(laftr_cl.regularizers.specs.register) in the module of its plugin, named as its yaml's "
-            f"`name:`. Known regularizers: {', '.join(sorted(registered()))}.", "regularizer", "regularizer=none")
+            f"`name:`. Known regularizers: {', '.join(sorted(registered()))}.", part.path, "regularizer=none")
     return spec
 
 
 def check_regularizer(cfg: DictConfig, net: Any = None) -> None:
-    """The plugin's options against its declaration: known keys, types, ranges, choices, the
-    declared cross-option checks, and (with ``net``, else a freshly built one when it matters)
-    the structure it needs of the model."""
-    spec = regularizer_spec(cfg)
-    plugin = cfg.regularizer.get("plugin")
+    """Every part of the regularizer (:mod:`laftr_cl.regularizers.combination`) on its own — its
+    options against its declaration — then whether the parts can form one strategy."""
+    found = [(part, regularizer_spec(cfg, part)) for part in parts(cfg)]
+    for part, spec in found:
+        check_part(cfg, part, spec, net)
+    problem = combination_problem(found)
+    if problem is not None:
+        setting, why, fix = problem
+        names = "+".join(part.name for part, _ in found)
+        raise ConfigError(
+            f"The regularizers {names} cannot be combined: {why}. Fix it on the command line, e.g. "
+            f"`laftr-cl ... {fix}`, or pick parts that can run in one strategy (plugins such as laftr, "
+            "replay, ewc, lwf, agem or gdumb, with at most one of der, er_ace, icarl).", setting, fix)
+
+
+def check_part(cfg: DictConfig, part: Part, spec: RegularizerSpec, net: Any = None) -> None:
+    """One part's options against its declaration: known keys, types, ranges, choices, the declared
+    cross-option checks, and (with ``net``, else a freshly built one when it matters) the structure
+    it needs of the model. Settings are named by the part's key (``combine.replay.plugin.mem_size``)."""
+    plugin = part.config.get("plugin")
     if plugin is None:
         return
+    prefix = part.setting("plugin")
     options = {k: v for k, v in plugin.items() if k != "_target_"}
     for key, value in options.items():
         if key not in spec.options:
-            unknown_option(spec, key, value)
+            unknown_option(spec, key, value, prefix)
         option = spec.options[key]
         if not option.accepts(value):
             choices = option.allowed_choices() or []
-            fail(f"regularizer.plugin.{key}", value, f"regularizer={spec.name} takes {option.describe()}",
-                 f"regularizer.plugin.{key}={_yaml(option.example())}", closest(value, choices) if choices else "")
+            fail(f"{prefix}.{key}", value, f"regularizer={spec.name} takes {option.describe()}",
+                 f"{prefix}.{key}={_yaml(option.example())}", closest(value, choices) if choices else "")
     if spec.check is not None:
         problem = spec.check(options, cfg)
         if problem is not None:
-            fail(*problem)
+            setting, value, allowed, fix = problem
+            fail(_in_part(setting, prefix), value, allowed, _in_part(fix, prefix))
     needs = [r for r in spec.requires if r.applies(options)]
     if needs:
         from hydra.utils import instantiate
@@ -238,16 +260,22 @@ def check_regularizer(cfg: DictConfig, net: Any = None) -> None:
                     + (f", or another {next(iter(need.when))}" if need.when else "") + ".", "model", "model=mlp")
 
 
-def unknown_option(spec: RegularizerSpec, key: str, value: Any) -> NoReturn:
-    """Raises the :class:`ConfigError` for an option ``key`` that regularizer ``spec`` does not have."""
-    setting = f"regularizer.plugin.{key}"
+def _in_part(setting: str, prefix: str) -> str:
+    """A spec's ``regularizer.plugin.<key>`` spelled for the part whose options are at ``prefix``."""
+    return prefix + setting[len("regularizer.plugin"):] if setting.startswith("regularizer.plugin") else setting
+
+
+def unknown_option(spec: RegularizerSpec, key: str, value: Any, prefix: str = "regularizer.plugin") -> NoReturn:
+    """Raises the :class:`ConfigError` for an option ``key`` that regularizer ``spec`` does not have
+    (``prefix``: where the part's options are, ``combine.<name>.plugin`` for a further part)."""
+    setting = f"{prefix}.{key}"
     others = sorted(name for name, s in registered().items() if key in s.options)
     where = f" {key} is an option of regularizer={', '.join(others)}." if others else ""
     if not spec.options:
         fail(setting, value, f"regularizer={spec.name} has no options", f"~{setting}", where)
     names = list(spec.options)
     guess = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
-    fix = f"regularizer.plugin.{guess[0]}={_yaml(value)}" if guess else f"~{setting}"
+    fix = f"{prefix}.{guess[0]}={_yaml(value)}" if guess else f"~{setting}"
     fail(setting, value, f"regularizer={spec.name} has no option {key!r}; its options are {', '.join(names)}", fix,
          closest(key, names) + where)
 

@@ -27,5 +27,11 @@ COMPILE_MODES = {
 STRATEGIES = {
     "naive": "fine-tuning task after task (plus the regularizer's plugin)",
     "joint": "Avalanche's joint training on all tasks at once (an upper bound)",
+    "der": "Avalanche's DER (DER++ when beta > 0): its own loop, a buffer of examples and their logits",
+    "er_ace": "Avalanche's ER_ACE: its own loop, replay with the asymmetric cross-entropy",
+    "icarl": "Avalanche's ICaRL: its own model pair, loss and herding exemplars",
 }
-"""``regularizer.strategy`` options (each yaml of ``configs/regularizer/`` picks one)."""
+"""``regularizer.strategy`` options (each yaml of ``configs/regularizer/`` picks one). ``der``, ``er_ace`` and
+``icarl`` are strategies of the regularizer that owns the loop (its ``plugin`` node builds it), not of
+:data:`laftr_cl.training.strategy.STRATEGIES`; in a combination the run trains with the one part's
+strategy that is not ``naive``."""

@@ -92,6 +92,7 @@ def _jobs(overrides: list[str], multirun: bool | None) -> Iterator[tuple[list[st
     """The override list of each job (the product of every enumerable sweep, capped), with its
     composed config when it is already at hand (a single run)."""
     parsed = _parse(overrides)
+    _refuse_regularizer_list(parsed)
     base = [o.input_line for o in parsed if not o.is_sweep_override()]
     given = {o.get_key_element() for o in parsed}
     sweeps = {o.get_key_element(): o for o in parsed if o.is_sweep_override()}
@@ -116,6 +117,22 @@ def _jobs(overrides: list[str], multirun: bool | None) -> Iterator[tuple[list[st
         return
     for combination in itertools.islice(itertools.product(*axes), MAX_JOBS_CHECKED):
         yield base + list(combination), None
+
+
+def _refuse_regularizer_list(parsed: list) -> None:
+    """``regularizer=[laftr,replay]`` would merge the two yaml files into one node (Hydra's list of
+    group options shares one package): refuse it, naming the spelling that keeps each part apart."""
+    for override in parsed:
+        if override.get_key_element().lstrip("+~") == "regularizer" and isinstance(override.value(), list):
+            names = [str(v) for v in override.value()]
+            if not names:
+                continue
+            fix = f"regularizer={names[0]} " + " ".join(f"+regularizer@combine.{n}={n}" for n in names[1:])
+            raise ConfigError(
+                f"Invalid setting regularizer={override.input_line.split('=', 1)[1]}: a list of regularizers "
+                "would merge their options into one node. Combine regularizers by composing each further one "
+                f"under its own key of combine: `laftr-cl ... {fix}` (docs/class_incremental.md).",
+                "regularizer", fix)
 
 
 def _first(override) -> str | None:

@@ -26,12 +26,15 @@ class TaskMaskedClassifier(MultiTaskModule):
 
     Attributes:
         net: the wrapped network (any module mapping ``x`` to logits over all classes).
+        num_outputs: the units of its last ``Linear`` (one per class of the benchmark), or None.
     """
 
     def __init__(self, net: nn.Module, task_classes: Sequence[Sequence[int]] | None = None) -> None:
         super().__init__()
         self.net = net
         self.multi_head = task_classes is not None
+        linear = [m for m in net.modules() if isinstance(m, nn.Linear)]
+        self.num_outputs = linear[-1].out_features if linear else None
         if task_classes is not None:
             num_outputs = _num_outputs(net)
             mask = torch.zeros(len(task_classes), num_outputs, dtype=torch.bool)
@@ -53,12 +56,18 @@ class TaskMaskedClassifier(MultiTaskModule):
             return None
         return torch.nonzero(self.task_mask[task]).flatten().tolist()
 
-    def forward(self, x: Tensor, task_labels: Tensor | int | None) -> Tensor | dict[int, Tensor]:
+    def forward(self, x: Tensor, task_labels: Tensor | int | None | str = "single") -> Tensor | dict[int, Tensor]:
         """``x [B, ...]``, ``task_labels [B]`` (or an int) → logits ``[B, num_outputs]``.
 
         ``task_labels=None`` follows Avalanche's ``MultiTaskModule`` contract (used by LwF):
-        a dict from each task seen in training to that task's logits.
+        a dict from each task seen in training to that task's logits. Called without task labels
+        (Avalanche's DER stores its buffer's logits so), a single head returns its logits; a
+        multi-head model cannot answer and raises.
         """
+        if isinstance(task_labels, str):
+            if self.task_mask is not None:
+                raise TypeError("A multi-head model needs the task labels of its inputs.")
+            return self.net(x)
         if task_labels is None:
             return self.forward_all_tasks(x)
         logits = self.net(x)

@@ -227,4 +227,5 @@ register(RegularizerSpec(
 
 # ---------------------------------------------------------------- no plugin
 register(RegularizerSpec("none", None))
-register(RegularizerSpec("joint", None))
+register(RegularizerSpec("joint", None, alone="regularizer=joint trains on all tasks at once with Avalanche's "
+                         "own loop and takes no other regularizer"))

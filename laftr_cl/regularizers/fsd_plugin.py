@@ -37,10 +37,19 @@ def experience_task_label(strategy: Any) -> int:
 
 
 def head_units(strategy: Any) -> list[int] | None:
-    """The output units O_t of the current experience's head, or None (all outputs of its head)."""
-    task = experience_task_label(strategy)
+    """The output units O_t the FSD of the current experience compares, or None (all outputs).
+
+    Task-incremental (a head per task): the units of the experience's head. One head (class- and
+    domain-incremental): every class seen so far, this experience's included — the classes θ_t was
+    trained to tell apart; the units of classes not seen yet carry no function of θ_t worth keeping.
+    None when those are all the outputs (domain-incremental, or the last task of a class split).
+    """
     model = strategy.model
-    return model.output_units(task) if hasattr(model, "output_units") else None
+    units = model.output_units(experience_task_label(strategy)) if hasattr(model, "output_units") else None
+    if units is not None or getattr(model, "multi_head", True):
+        return units
+    seen = sorted(int(c) for c in getattr(strategy.experience, "classes_seen_so_far", ()))
+    return None if not seen or seen == list(range(getattr(model, "num_outputs", None) or 0)) else seen
 
 
 def publish(strategy: Any, source: str, name: str, value: float) -> None:

@@ -23,7 +23,10 @@ def tensor_bytes(tensors: Iterable[Any]) -> int:
 def memory_bytes(plugin: Any) -> dict[str, int] | None:
     """The plugin's stored state in bytes by part, with a ``total``; None if it keeps nothing."""
     if hasattr(plugin, "memory_bytes"):
-        parts = dict(plugin.memory_bytes())
+        found = plugin.memory_bytes()
+        if found is None:
+            return None
+        parts = dict(found)
     else:
         spec = spec_of_plugin(plugin)
         if spec is None or spec.memory is None:

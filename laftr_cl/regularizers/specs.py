@@ -122,6 +122,14 @@ class RegularizerSpec:
         memory: the plugin's kept bytes by part; None when the plugin has ``memory_bytes()``.
         check: cross-option checks ``check(options, cfg)``, returning a problem as
             ``(setting, value, allowed, fix)`` or None (e.g. ``rank`` at most the input size).
+            Settings are spelled ``regularizer.plugin.<key>``; in a combination the checks rename
+            them to the part's own key (``combine.<name>.plugin.<key>``).
+        owns_loop: ``plugin`` is an Avalanche strategy that owns the training loop (DER, ER-ACE,
+            iCaRL), built with the model, optimizer and the other parts as its plugins; a run holds
+            at most one such part. Its state and bytes are read from the strategy.
+        alone: why it takes no other part in a combination (iCaRL swaps the model for its own), or None.
+        restore: called with the plugin after a checkpoint's ``state`` attributes are set back, to
+            rebuild what is derived from them and cannot be saved (a data loader's iterator).
     """
 
     name: str
@@ -132,6 +140,9 @@ class RegularizerSpec:
     state: tuple[str, ...] = ()
     memory: Callable[[Any], dict[str, int]] | None = None
     check: Callable[[Mapping[str, Any], Any], tuple[str, Any, str, str] | None] | None = None
+    owns_loop: bool = False
+    restore: Callable[[Any], None] | None = None
+    alone: str | None = None
 
     def defaults(self) -> dict[str, Any]:
         """Each option's default, by key: the plugin's keyword arguments when none is given."""
@@ -146,7 +157,7 @@ class RegularizerSpec:
         options = {k: (Option(**{**vars(o), "default": defaults[k]}) if k in defaults else o)
                    for k, o in self.options.items()}
         return RegularizerSpec(name, self.plugin, options, self.strength, self.requires, self.state,
-                               self.memory, self.check)
+                               self.memory, self.check, self.owns_loop, self.restore, self.alone)
 
 
 REGULARIZERS: Registry[RegularizerSpec] = Registry("regularizer")

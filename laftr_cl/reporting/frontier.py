@@ -106,8 +106,8 @@ def theta_bytes(config: dict[str, Any]) -> int:
 def split_bytes(memory: dict[str, int] | None, num_tasks: int, theta: int) -> tuple[float, float, float]:
     """``(bytes per task, copies of θ, total bytes)`` of a run's ``summary_memory_bytes``."""
     memory = {k: v for k, v in (memory or {}).items() if k != "total"}
-    theta_part = sum(v for k, v in memory.items() if k in THETA_PARTS)
-    rest = sum(v for k, v in memory.items() if k not in THETA_PARTS)
+    theta_part = sum(v for k, v in memory.items() if k.rsplit(".", 1)[-1] in THETA_PARTS)  # laftr.snapshot too
+    rest = sum(v for k, v in memory.items() if k.rsplit(".", 1)[-1] not in THETA_PARTS)
     return rest / num_tasks, theta_part / theta, float(rest + theta_part)
 
 

@@ -12,7 +12,9 @@ aggregate use them.
 Groups are named by the settings that differ between them (:func:`differing_settings`): a
 setting under ``benchmark``, ``model``, ``optimizer``, ``regularizer`` or ``batchnorm`` counts only between groups
 with the same choice of that node (its ``name``, else its ``_target_``), so that EWC's
-``ewc_lambda`` is no column beside LAFTR's ``fsd_lambda`` unless two EWC groups differ in it.
+``ewc_lambda`` is no column beside LAFTR's ``fsd_lambda`` unless two EWC groups differ in it. A
+combination's ``regularizer.name`` is its method name (``laftr+replay``), and its parts' settings
+(``combine.<part>.*``) count only between groups of the same combination.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple, TypeVar
 
 from laftr_cl.config.settings import NOT_GROUPED, flatten, without
+from laftr_cl.regularizers.combination import COMBINE, run_method_name
 
 Run = dict[str, Any]
 
@@ -79,6 +82,9 @@ def group_key(run: Run) -> dict[str, Any]:
     flat = {key: value for key, value in flat.items()
             if not (key.rsplit(".", 1)[-1] == "seed" and value == config.get("seed"))}
     flat["dataset"] = dataset_label(config)
+    flat["regularizer.name"] = run_method_name(config)  # laftr+replay for a combination
+    if flat.get(COMBINE) == {}:
+        del flat[COMBINE]  # no further part: the same group as a run from before combinations
     return flat
 
 
@@ -166,6 +172,9 @@ def _choice(settings: dict[str, Any], node: str) -> Any:
     return settings.get(f"{node}.name", settings.get(f"{node}._target_"))
 
 
+
+
+
 def differing_settings(groups: list[dict[str, Any]]) -> list[str]:
     """The settings that tell ``groups`` (their settings dicts) apart, in :data:`FIXED` order then
     alphabetically; a setting of a choice node only between groups of the same choice."""
@@ -173,7 +182,11 @@ def differing_settings(groups: list[dict[str, Any]]) -> list[str]:
     differ = []
     for key in keys:
         node = key.split(".", 1)[0]
-        by_choice = node in CHOICE_NODES and key not in (f"{node}.name", f"{node}._target_")
+        if node == COMBINE:  # a part of a combination: compared between groups of that combination only
+            node = "regularizer"
+            by_choice = True
+        else:
+            by_choice = node in CHOICE_NODES and key not in (f"{node}.name", f"{node}._target_")
         buckets: dict[str, set[str]] = defaultdict(set)
         for settings in groups:
             choice = json.dumps(_choice(settings, node), default=str) if by_choice else ""

@@ -219,8 +219,9 @@ class RunCheckpoints:
         not fit this run, ConfigError when the regularizer's state cannot be checkpointed.
         """
         if self.enabled and not checkpointable(plugin):
+            which = getattr(plugin, "not_checkpointable", lambda: [type(plugin).__name__])()
             raise ConfigError(
-                f"checkpoint.enabled=true but the regularizer's plugin {type(plugin).__name__} has "
+                f"checkpoint.enabled=true but the regularizer {', '.join(which)} has "
                 "no known state to save: run it with `laftr-cl ... checkpoint.enabled=false`.")
         self._run = (strategy, plugin, recorder)
         if self.previous is not None:

@@ -11,9 +11,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from laftr_cl.benchmarks.fingerprint import data_fingerprint
-from laftr_cl.config.checks import coreset_notes, validate_config
+from laftr_cl.config.checks import coreset_notes, regularizer_spec, validate_config
 from laftr_cl.loggers.avalanche import keep_interrupted_logs
 from laftr_cl.loggers.wandb_summary import finish_wandb
+from laftr_cl.regularizers.combination import parts
 from laftr_cl.regularizers.memory import kept_bytes
 from laftr_cl.run.atomic import write_json_atomic
 from laftr_cl.run.build import (
@@ -31,6 +32,7 @@ from laftr_cl.run.results import ResultsRecorder
 from laftr_cl.training.batchnorm import check_batchnorm
 from laftr_cl.training.compiled_step import check_full_batches
 from laftr_cl.training.guards import TrainingGuard
+from laftr_cl.training.parts import RegularizerParts
 from laftr_cl.training.strategy import build_strategy
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,10 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         log.info(note)
     model = build_model(cfg, benchmark, device)
     optimizer = instantiate(cfg.optimizer, params=model.parameters())
-    plugin = instantiate(cfg.regularizer.plugin) if cfg.regularizer.plugin is not None else None
+    found = [(part, regularizer_spec(cfg, part)) for part in parts(cfg)]
+    plugins = {part.path: instantiate(part.config.plugin) for part, spec in found
+               if part.config.get("plugin") is not None and not spec.owns_loop}
+    owner = next((part for part, spec in found if spec.owns_loop), None)
     check_batchnorm(cfg, model)
     batchnorm = instantiate(cfg.batchnorm.plugin) if cfg.batchnorm.plugin is not None else None
     fingerprint = data_fingerprint(benchmark)
@@ -63,14 +68,14 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
                                  every_n_epochs=cfg.checkpoint.every_n_epochs)
     if checkpoints.previous is not None:
         keep_interrupted_logs(cfg.logger)
-    guard = TrainingGuard.from_config(cfg.guard, cfg.regularizer, device,
+    guard = TrainingGuard.from_config(cfg.guard, cfg, device,
                                       checkpoints.path if cfg.checkpoint.enabled else None)
     loggers = build_loggers(cfg, config)
     strategy = build_strategy(
-        cfg.regularizer.strategy,
+        owner.config.strategy if owner is not None else cfg.regularizer.strategy,
         model=model,
         optimizer=optimizer,
-        plugins=[guard] + [p for p in (plugin, batchnorm) if p is not None],
+        plugins=[guard] + list(plugins.values()) + ([batchnorm] if batchnorm is not None else []),
         evaluator=build_evaluator(loggers),
         benchmark=benchmark,
         device=device,
@@ -79,7 +84,10 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         eval_batch_size=cfg.train.eval_batch_size,
         compile=cfg.train.get("compile", "none"),
         precision=cfg.train.get("precision", "fp32"),
+        owner=owner.config.plugin if owner is not None else None,
     )
+    plugin = RegularizerParts([(part.name, strategy if part is owner else plugins[part.path])
+                               for part, _ in found if part is owner or part.path in plugins])
     joint = cfg.regularizer.strategy == "joint"
     num_exp = benchmark.num_experiences
     recorder = ResultsRecorder(

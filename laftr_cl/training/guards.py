@@ -23,6 +23,7 @@ import torch
 from avalanche.core import SupervisedPlugin
 from torch import Tensor
 
+from laftr_cl.regularizers.combination import parts
 from laftr_cl.regularizers.specs import spec_for
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,19 @@ class StepPlace:
                 f"step {self.step + 1} of the epoch (iteration {self.iteration + 1} of the run)")
 
 
-def regularizer_strength(regularizer: Mapping[str, Any]) -> str:
-    """``"regularizer.plugin.ewc_lambda=100.0"`` for the ``regularizer`` config node, or a note."""
+def regularizer_strength(regularizer: Mapping[str, Any], path: str = "regularizer") -> str:
+    """``"regularizer.plugin.ewc_lambda=100.0"`` for the ``regularizer`` config node (or a part of a
+    combination at ``path``, e.g. ``combine.replay``), or a note."""
     plugin = regularizer.get("plugin") or {}
     spec = spec_for(str(regularizer.get("name")), plugin.get("_target_"))
     if spec is not None and spec.strength is not None and spec.strength in plugin:
-        return f"λ: regularizer.plugin.{spec.strength}={plugin[spec.strength]}"
-    return f"regularizer={regularizer.get('name')} has no λ"
+        return f"λ: {path}.plugin.{spec.strength}={plugin[spec.strength]}"
+    return f"{'regularizer' if path == 'regularizer' else path}={regularizer.get('name')} has no λ"
+
+
+def strengths(config: Mapping[str, Any]) -> str:
+    """:func:`regularizer_strength` of every part of a run config's regularizer, joined by ``; ``."""
+    return "; ".join(regularizer_strength(part.config, part.path) for part in parts(config))
 
 
 class TrainingGuard(SupervisedPlugin):
@@ -93,14 +100,15 @@ class TrainingGuard(SupervisedPlugin):
         self._steps_this_task = 0
 
     @classmethod
-    def from_config(cls, guard: Mapping[str, Any], regularizer: Mapping[str, Any],
+    def from_config(cls, guard: Mapping[str, Any], config: Mapping[str, Any],
                     device: torch.device, checkpoint_path: Path | None) -> "TrainingGuard":
-        """From the ``guard`` and ``regularizer`` config nodes (``check_every: auto`` by device)."""
+        """From the run config's ``guard`` node and its regularizer's parts (``check_every: auto``
+        by device)."""
         every = guard["check_every"]
         if every == "auto":
             every = CUDA_CHECK_EVERY if device.type == "cuda" else 1
         return cls(check_every=int(every), max_regularizer_ratio=float(guard["max_regularizer_ratio"]),
-                   strength=regularizer_strength(regularizer), checkpoint_path=checkpoint_path)
+                   strength=strengths(config), checkpoint_path=checkpoint_path)
 
     # ------------------------------------------------------------------ hooks
     def before_backward(self, strategy: Any, **kwargs: Any) -> None:

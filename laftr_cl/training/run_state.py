@@ -7,7 +7,9 @@
 * ``regularizer``: the plugin's state — ``LaftrPlugin.state_dict()`` (the task summaries), or for
   Avalanche's plugins the attributes their declaration lists (``RegularizerSpec.state``; EWC: parameters and
   Fisher per task; SI: ``ewc_data`` and ``syn_data``; MAS: parameters and importances; LwF: the
-  previous model; replay: the buffer); None without a regularizer.
+  previous model; replay: the buffer; DER: the buffer with its logits, read from the strategy);
+  a combination's parts each under their name (:class:`~laftr_cl.training.parts.RegularizerParts`);
+  None without a regularizer.
 * ``plugins``: the state of the strategy's other stateful plugins (those with a ``checkpoint_name``,
   e.g. ``batchnorm=per_task``'s statistics), by that name.
 * ``clock``: the strategy's iteration/epoch/experience counters (EWC keys its Fisher by them).
@@ -31,7 +33,10 @@ from laftr_cl.run.results import ResultsRecorder
 
 
 def checkpointable(plugin: Any) -> bool:
-    """Whether the state of ``plugin`` (a regularizer or None) can be saved and restored."""
+    """Whether the state of ``plugin`` (a regularizer, the parts of a combination, or None) can be
+    saved and restored."""
+    if hasattr(plugin, "checkpointable"):
+        return plugin.checkpointable()
     return plugin is None or hasattr(plugin, "load_state_dict") or _attributes(plugin) is not None
 
 
@@ -58,6 +63,9 @@ def load_plugin_state(plugin: Any, state: dict[str, Any] | None, model: Any) -> 
         return
     for name, value in state.items():  # a copy: the plugin mutates its state in place, and a
         setattr(plugin, name, copy.deepcopy(value))  # mid-task state is applied twice
+    spec = spec_of_plugin(plugin)
+    if spec is not None and spec.restore is not None:
+        spec.restore(plugin)
 
 
 def _stateful_plugins(strategy: Any, regularizer: Any) -> list[Any]:

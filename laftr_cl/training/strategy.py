@@ -136,15 +136,17 @@ def build_strategy(
     eval_batch_size: int,
     compile: str = "none",
     precision: str = "fp32",
-) -> Naive | JointTraining:
-    """Instantiates the strategy named by ``regularizer.strategy`` (``naive`` or ``joint``).
+    owner: Any = None,
+) -> Any:
+    """Instantiates the strategy named by ``regularizer.strategy`` (``naive`` or ``joint``), or with
+    ``owner`` (the ``plugin`` config of a regularizer that owns the loop: DER, ER-ACE, iCaRL) that
+    strategy, with ``plugins`` inside it.
 
     ``compile`` and ``precision`` are ``train.compile`` and ``train.precision``; a setting that
     cannot run (a compiled step with a plugin that acts inside the step, ``cudagraph`` on a CPU,
-    a compiled ``joint``, a compiled step on a task smaller than one minibatch) raises
+    a compiled ``joint`` or DER, a compiled step on a task smaller than one minibatch) raises
     :class:`~laftr_cl.config.checks.ConfigError`.
     """
-    strategy = STRATEGIES.get(kind)
     try:
         check_precision(precision)
         check_step_settings(compile, device, plugins)
@@ -154,6 +156,14 @@ def build_strategy(
         raise ConfigError(f"regularizer.strategy={kind} trains with Avalanche's own loop: leave "
                           "train.compile=none and train.precision=fp32 for it.")
     check_full_batches(compile, [int(task.y.shape[0]) for task in benchmark.train], batch_size)
+    if owner is not None:
+        from hydra.utils import instantiate
+
+        return instantiate(owner, model=model, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
+                           train_mb_size=batch_size, train_epochs=epochs, eval_mb_size=eval_batch_size,
+                           device=device, plugins=list(plugins), evaluator=evaluator, eval_every=-1,
+                           tensor_benchmark=benchmark)
+    strategy = STRATEGIES.get(kind)
     extra = {"tensor_benchmark": benchmark, "compile": compile, "precision": precision} if kind == "naive" else {}
     return strategy(
         model=model,

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The class-incremental tables (docs/class_incremental.md): every method × seeds 0–4 on one benchmark at one
+# buffer budget, as one `laftr-cl -m` multirun per method, LANES of them side by side.
+#   scripts/classil_sweep.sh EXPERIMENT BUDGET OUT_DIR [METHOD ...]
+#   e.g. scripts/classil_sweep.sh classil_split_mnist 200 logs/classil/split_mnist/b200 replay der laftr+replay
+# Then: laftr-cl-compare OUT_DIR --out docs/class_incremental/...
+# Methods without a buffer (none, ewc, lwf, laftr) do not depend on BUDGET.
+set -euo pipefail
+experiment=$1 budget=$2 out=$3; shift 3
+lanes=${LANES:-2}
+mkdir -p "$out"
+seeds=${SEEDS:-0,1,2,3,4}
+laftr="regularizer=laftr regularizer.plugin.anchor=latest regularizer.plugin.inputs=lowrank regularizer.plugin.rank=20 regularizer.plugin.fsd_lambda=${LAFTR_LAMBDA:-10}"
+declare -A method=(
+  [none]="regularizer=none"
+  [ewc]="regularizer=ewc"
+  [lwf]="regularizer=lwf"
+  [replay]="regularizer=replay regularizer.plugin.mem_size=$budget"
+  [der]="regularizer=der regularizer.plugin.mem_size=$budget regularizer.plugin.alpha=0.3 regularizer.plugin.beta=0.5"
+  [er_ace]="regularizer=er_ace regularizer.plugin.mem_size=$budget"
+  [icarl]="regularizer=icarl regularizer.plugin.memory_size=$budget"
+  [agem]="regularizer=agem regularizer.plugin.patterns_per_experience=$((budget / 5))"
+  [gdumb]="regularizer=gdumb regularizer.plugin.mem_size=$budget"
+  [laftr]="$laftr"
+  [laftr+replay]="$laftr +regularizer@combine.replay=replay combine.replay.plugin.mem_size=$budget"
+  [coreset_fsd+replay]="regularizer=coreset_fsd regularizer.plugin.fsd_lambda=${CORESET_LAMBDA:-3} +regularizer@combine.replay=replay combine.replay.plugin.mem_size=$budget"
+)
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(replay der er_ace laftr+replay laftr ewc none lwf agem gdumb icarl coreset_fsd+replay)
+for name in "${names[@]}"; do
+  [ -n "${method[$name]:-}" ] || { echo "unknown method $name; known: ${!method[*]}" >&2; exit 2; }
+  echo "$name|${method[$name]}"
+done | xargs -P "$lanes" -I{} bash -c '
+  name=${1%%|*} overrides=${1#*|}
+  start=$(date +%s)
+  python -m laftr_cl.cli -m experiment='"$experiment"' $overrides seed='"$seeds"' \
+    hydra.sweep.dir='"$out"'/$name ${EXTRA:-} > '"$out"'/$name.log 2>&1 || echo "$name failed, see '"$out"'/$name.log"
+  echo "$name: $(( $(date +%s) - start )) s"
+' _ {}
