@@ -77,9 +77,10 @@ class ShapeTracer(fx.Tracer):
     and ``paths`` maps each node to the qualified name of the module whose forward made it.
     """
 
-    def __init__(self, example: Tensor) -> None:
+    def __init__(self, example: Tensor, task_label: int | None = None) -> None:
         super().__init__()
         self.example = example
+        self.task_label = task_label
         self.shadows: dict[fx.Node, Any] = {}
         self.paths: dict[fx.Node, str] = {}
         self.shadow_errors: dict[fx.Node, str] = {}
@@ -155,8 +156,12 @@ class ShapeTracer(fx.Tracer):
         return proxy
 
     def _shadow(self, kind: str, target: Any, args: tuple, kwargs: dict) -> Any:
-        if kind == "placeholder":  # the input, or another argument at its default value (None if it has none)
-            return self.example if target == self._input_name else (args[0] if args else _UNKNOWN)
+        if kind == "placeholder":  # the input, task_labels (traced as a constant), or another argument at its default
+            if target == self._input_name:
+                return self.example
+            if is_task_labels_placeholder(target) and self.task_label is not None:
+                return self.task_label
+            return args[0] if args else _UNKNOWN
         missing = False
 
         def to_shadow(v: Any) -> Any:
@@ -198,6 +203,13 @@ def _attribute(root: nn.Module, target: str) -> Any:
     return value
 
 
+def is_task_labels_placeholder(target: str) -> bool:
+    """Whether a placeholder is ``task_labels`` traced as a constant (fx names it ``task_labels_<n>`` and guards
+    it with an assert, so it must take the traced value, whatever the forward's default for it is)."""
+    name, _, count = target.rpartition("_")
+    return name == "task_labels" and count.isdigit()
+
+
 def takes_task_labels(model: nn.Module) -> bool:
     """Whether ``model.forward`` has a ``task_labels`` argument (Avalanche's ``MultiTaskModule``)."""
     return "task_labels" in inspect.signature(model.forward).parameters
@@ -235,10 +247,10 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], task_label: int 
     """
     param = next(model.parameters())
     example = torch.zeros(EXAMPLE_BATCH, *input_shape, device=param.device, dtype=param.dtype)
-    tracer = ShapeTracer(example)
     concrete = None
     if takes_task_labels(model):
         concrete = {"task_labels": 0 if task_label is None else int(task_label)}
+    tracer = ShapeTracer(example, None if concrete is None else concrete["task_labels"])
     modes = {m: m.training for m in model.modules()}
     attributes = set(vars(model))
     model.eval()

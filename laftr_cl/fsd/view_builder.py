@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from laftr_cl.fsd.activations import RELU, Pointwise, module_activation
 from laftr_cl.fsd.graph_ops import CatOp, PerExampleOp, ReshapeOp
 from laftr_cl.fsd.ops import INPUT, BatchNormOp, ConvOp, DropoutOp, GateOp, LinearOp, MaxPoolOp, Op, PoolSettings
-from laftr_cl.fsd.trace import EXAMPLE_BATCH, Trace
+from laftr_cl.fsd.trace import EXAMPLE_BATCH, Trace, is_task_labels_placeholder
 from laftr_cl.fsd.view_arithmetic import ArithmeticRules
 from laftr_cl.fsd.view_rules import BATCH_AGNOSTIC_CALLS, BATCH_AGNOSTIC_MODULES, TransformerRules
 from laftr_cl.fsd.view_values import Act, ParamValue, Pending
@@ -119,7 +119,9 @@ class _Builder(TransformerRules, ArithmeticRules):
             if node.op == "placeholder":
                 if first_input:
                     self.env[node] = Act(INPUT, True)
-                else:  # another argument at its default value, or task_labels (traced as a constant, no default)
+                elif is_task_labels_placeholder(node.target) and self.trace.task_label is not None:
+                    self.env[node] = self.trace.task_label  # traced as a constant (whatever its default)
+                else:  # another argument at its default value
                     self.env[node] = node.args[0] if node.args else self.trace.task_label
                 first_input = False
             elif node.op == "get_attr":
