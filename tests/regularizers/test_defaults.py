@@ -53,7 +53,10 @@ def composed_options(name: str) -> dict[str, Any]:
 
 
 def test_every_project_plugin_is_checked():
-    project = {name for name, spec in registered().items() if spec.plugin and spec.plugin.startswith("laftr_cl.")}
+    # the loop-owning rehearsal strategies (der, er_ace, icarl) are Avalanche's classes with Avalanche's
+    # signatures, built with a model: only their yaml is compared with the spec (below)
+    project = {name for name, spec in registered().items()
+               if spec.plugin and spec.plugin.startswith("laftr_cl.") and not spec.owns_loop}
     assert project == set(PYTHON_CALLS)
 
 
