@@ -4,7 +4,7 @@ The names a script needs, importable from here::
 
     from laftr_cl import LaftrPlugin, summarize, fsd
 
-* Avalanche plugins: :class:`LaftrPlugin`, :class:`CoresetFsdPlugin`, :class:`NtkFsdPlugin`,
+* Avalanche plugins: :class:`LaftrPlugin`, :class:`LiftrPlugin`, :class:`CoresetFsdPlugin`, :class:`NtkFsdPlugin`,
   :class:`SynapticIntelligence`, and their base :class:`FsdRegularizerPlugin`.
 * The framework-free FSD core (torch only): the package :mod:`fsd` itself (``fsd.fsd(...)``: the
   estimate from summaries; ``from laftr_cl.fsd import fsd`` for the function), :func:`summarize`
@@ -15,7 +15,7 @@ The names a script needs, importable from here::
 * Declaring a regularizer: :class:`RegularizerSpec`, :class:`Option`, :class:`Requirement`,
   :func:`register`, :func:`spec_for`, :func:`memory_bytes`; :class:`Registry` (every choice by name).
 * Benchmarks and models: :func:`build_benchmark`, :data:`BENCHMARKS`, :class:`MLP`,
-  :class:`CifarNet`, :class:`ResNet18`, :class:`TaskMaskedClassifier`.
+  :class:`CifarNet`, :class:`BnCnn`, :class:`ResNet18`, :class:`ViT`, :class:`TaskMaskedClassifier`.
 
 Each name is imported on first use (PEP 562), so ``import laftr_cl`` (the CLI starts from it) loads
 neither torch nor Avalanche.
@@ -31,6 +31,7 @@ _EXPORTS = {
     "LaftrPlugin": "laftr_cl.regularizers.laftr",
     "CoresetFsdPlugin": "laftr_cl.regularizers.coreset_fsd",
     "NtkFsdPlugin": "laftr_cl.regularizers.ntk_fsd",
+    "LiftrPlugin": "laftr_cl.regularizers.liftr",
     "SynapticIntelligence": "laftr_cl.regularizers.si",
     "FsdRegularizerPlugin": "laftr_cl.regularizers.fsd_plugin",
     "summarize": "laftr_cl.fsd",
@@ -56,6 +57,8 @@ _EXPORTS = {
     "MLP": "laftr_cl.models",
     "CifarNet": "laftr_cl.models",
     "ResNet18": "laftr_cl.models",
+    "BnCnn": "laftr_cl.models",
+    "ViT": "laftr_cl.models",
     "TaskMaskedClassifier": "laftr_cl.models",
 }
 """Each public name's module (``fsd`` is the module itself)."""
@@ -68,10 +71,11 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from laftr_cl.fsd import ESTIMATORS, INPUT_MODELS, METRICS, SummaryBank, TaskSummary, summarize, true_fsd
     from laftr_cl.fsd.methods import FSD_METHODS, FsdMethod, fsd_method
     from laftr_cl.fsd.registry import Registry
-    from laftr_cl.models import MLP, CifarNet, ResNet18, TaskMaskedClassifier
+    from laftr_cl.models import MLP, BnCnn, CifarNet, ResNet18, TaskMaskedClassifier, ViT
     from laftr_cl.regularizers.coreset_fsd import CoresetFsdPlugin
     from laftr_cl.regularizers.fsd_plugin import FsdRegularizerPlugin
     from laftr_cl.regularizers.laftr import LaftrPlugin
+    from laftr_cl.regularizers.liftr import LiftrPlugin
     from laftr_cl.regularizers.memory import memory_bytes
     from laftr_cl.regularizers.ntk_fsd import NtkFsdPlugin
     from laftr_cl.regularizers.si import SynapticIntelligence
