@@ -200,7 +200,7 @@ class _Builder(TransformerRules, ArithmeticRules):
         elif isinstance(module, nn.ReLU):
             self.gate(node, acts, node.args[0] if module.inplace else None, RELU)
         elif not (x.static and module_activation(module) is not None) and self.transformer_module(node, module, acts):
-            pass
+            return  # a transformer layer: transformer_module added its op
         elif isinstance(module, nn.MaxPool2d):
             if module.return_indices:
                 self.fail(node, "return_indices=True")
@@ -261,7 +261,7 @@ class _Builder(TransformerRules, ArithmeticRules):
         elif (method and target in ("masked_fill", "masked_fill_")) or (not method and target is operator.setitem):
             self._fill(node, args, kwargs, static, mutated)
         elif not (static and len(acts) == 1) and self.transformer_function(node, args, kwargs, acts):
-            pass
+            return  # a transformer function: transformer_function added its op
         elif static and len(acts) == 1:
             self.add(node, PerExampleOp, acts, _bind(node, args, kwargs), static=True)
         else:
