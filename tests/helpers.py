@@ -123,3 +123,47 @@ def train_side_by_side(plain, regularized, experiences) -> list[list[bool]]:
             strategy.train(exp)
         same.append([torch.equal(a, b) for a, b in zip(plain.model.parameters(), regularized.model.parameters())])
     return same
+
+
+def perturbed(model: nn.Module, scale: float = 0.2, seed: int = 1) -> nn.Module:
+    """A deep copy with Gaussian noise of std ``scale`` added to every parameter."""
+    import copy
+
+    other = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return other
+
+
+def assert_gradient_matches_finite_differences(value, params: list[torch.Tensor], *, seed: int = 5,
+                                               eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-9) -> None:
+    """The autograd gradient of the scalar ``value()`` along a random direction in ``params`` equals the
+    central finite difference (float64 parameters; ``value`` must draw the same randomness every call)."""
+    grads = torch.autograd.grad(value(), params)
+    g = torch.Generator().manual_seed(seed)
+    direction = [torch.randn(p.shape, generator=g, dtype=p.dtype) for p in params]
+    with torch.no_grad():
+        for p, v in zip(params, direction):
+            p.add_(eps * v)
+        plus = value()
+        for p, v in zip(params, direction):
+            p.sub_(2 * eps * v)
+        minus = value()
+        for p, v in zip(params, direction):
+            p.add_(eps * v)
+    analytic = sum((gr * v).sum() for gr, v in zip(grads, direction))
+    assert torch.allclose(analytic, (plus - minus) / (2 * eps), rtol=rtol, atol=atol)
+
+
+def mean_forgetting(strategy, benchmark, num_tasks: int) -> float:
+    """Trains ``strategy`` on each experience of an Avalanche task-incremental ``benchmark`` and returns the
+    mean over tasks 0..T−2 of (accuracy right after learning it − accuracy after the last task)."""
+    key = "Top1_Acc_Exp/eval_phase/test_stream/Task{0:03d}/Exp{0:03d}"
+    first = []
+    for task, experience in enumerate(benchmark.train_stream):
+        strategy.train(experience)
+        first.append(strategy.eval(benchmark.test_stream[task:task + 1])[key.format(task)])
+    final = strategy.eval(benchmark.test_stream)
+    return sum(first[t] - final[key.format(t)] for t in range(num_tasks - 1)) / (num_tasks - 1)

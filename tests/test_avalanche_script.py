@@ -14,7 +14,7 @@ from avalanche.training.plugins import EvaluationPlugin, ReplayPlugin
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from helpers import shared_dataset
+from helpers import mean_forgetting, shared_dataset
 from laftr_cl.models import ResNet18
 from laftr_cl.regularizers.laftr import LaftrPlugin
 
@@ -73,13 +73,7 @@ def _forgetting(plugins, root) -> float:
     torch.manual_seed(0)
     benchmark = SplitMNIST(5, return_task_id=True, class_ids_from_zero_in_each_exp=True, seed=0, dataset_root=root)
     strategy = _strategy(MTSimpleMLP(hidden_size=256), plugins, epochs=3, lr=5e-3)
-    key = "Top1_Acc_Exp/eval_phase/test_stream/Task{0:03d}/Exp{0:03d}"
-    first = []
-    for task, experience in enumerate(benchmark.train_stream):
-        strategy.train(experience)
-        first.append(strategy.eval(benchmark.test_stream[task:task + 1])[key.format(task)])
-    final = strategy.eval(benchmark.test_stream)
-    return sum(first[t] - final[key.format(t)] for t in range(4)) / 4
+    return mean_forgetting(strategy, benchmark, num_tasks=5)
 
 
 def test_laftr_forgets_less_than_naive_on_split_mnist_5k():

@@ -13,7 +13,7 @@ from avalanche.training import Naive
 from avalanche.training.plugins import EvaluationPlugin
 from torch import nn
 
-from helpers import shared_dataset
+from helpers import mean_forgetting, shared_dataset
 from laftr_cl.regularizers.laftr import LaftrPlugin
 
 
@@ -57,13 +57,7 @@ def _forgetting(plugins, root) -> float:
     evaluator = EvaluationPlugin(accuracy_metrics(experience=True), loggers=[])
     strategy = Naive(model=model, optimizer=torch.optim.Adam(model.parameters(), lr=3e-3), train_mb_size=64,
                      train_epochs=3, eval_mb_size=500, plugins=plugins, evaluator=evaluator)
-    key = "Top1_Acc_Exp/eval_phase/test_stream/Task{0:03d}/Exp{0:03d}"
-    first = []
-    for task, experience in enumerate(benchmark.train_stream):
-        strategy.train(experience)
-        first.append(strategy.eval(benchmark.test_stream[task:task + 1])[key.format(task)])
-    final = strategy.eval(benchmark.test_stream)
-    return sum(first[t] - final[key.format(t)] for t in range(4)) / 4
+    return mean_forgetting(strategy, benchmark, num_tasks=5)
 
 
 @pytest.mark.slow

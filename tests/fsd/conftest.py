@@ -2,7 +2,6 @@
 slow, obviously-correct per-example implementation of the sampled estimators (docs/method.md, "What the tests check", 7)."""
 from __future__ import annotations
 
-import copy
 from types import SimpleNamespace
 from typing import Callable
 
@@ -11,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers import tiny_mlp
+from helpers import perturbed, tiny_mlp
 from laftr_cl.fsd import Noise, TaskSummary
 
 make_mlp = tiny_mlp  # Flatten → (Linear → ReLU [→ Dropout])* → Linear (tests/helpers.py)
@@ -42,16 +41,6 @@ def task_data(n=120, shape=(6,), classes=3, seed=0, dtype=torch.float64):
     mix = torch.randn(d, d, generator=g, dtype=dtype) / d**0.5
     x = torch.randn(n, d, generator=g, dtype=dtype) @ mix + 0.5 * y[:, None].to(dtype)
     return x.reshape(n, *shape), y
-
-
-def perturb(model: nn.Module, scale=0.2, seed=1) -> nn.Module:
-    """A deep copy with Gaussian noise of std ``scale`` added to every parameter."""
-    other = copy.deepcopy(model)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in other.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return other
 
 
 class RecordingNoise(Noise):
@@ -213,7 +202,7 @@ def lib():
         make_mlp=make_mlp,
         make_cnn=make_cnn,
         task_data=task_data,
-        perturb=perturb,
+        perturb=perturbed,
         RecordingNoise=RecordingNoise,
         ReplayNoise=ReplayNoise,
         naive_sampled_fsd=naive_sampled_fsd,

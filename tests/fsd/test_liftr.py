@@ -8,6 +8,8 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import assert_gradient_matches_finite_differences
+
 from laftr_cl.fsd.liftr import LiftrBank, LiftrSummary, liftr_fsd, liftr_summarize
 
 DTYPE = torch.float64
@@ -116,23 +118,7 @@ def test_gradients_match_finite_differences(mode, covariance):
         g = torch.Generator().manual_seed(3)  # the same draws every call
         return liftr_fsd(bank, mode=mode, num_samples=16, generator=g)
 
-    params = list(current.parameters())
-    grads = torch.autograd.grad(value(), params)
-    g = torch.Generator().manual_seed(5)
-    direction = [torch.randn(p.shape, generator=g, dtype=DTYPE) for p in params]
-    eps = 1e-6
-    with torch.no_grad():
-        for p, v in zip(params, direction):
-            p.add_(eps * v)
-        plus = value()
-        for p, v in zip(params, direction):
-            p.sub_(2 * eps * v)
-        minus = value()
-        for p, v in zip(params, direction):
-            p.add_(eps * v)
-    numeric = (plus - minus) / (2 * eps)
-    analytic = sum((gr * v).sum() for gr, v in zip(grads, direction))
-    assert torch.allclose(analytic, numeric, rtol=1e-5, atol=1e-9)
+    assert_gradient_matches_finite_differences(value, list(current.parameters()))
 
 
 def test_a_bank_for_the_deterministic_mode_keeps_no_factors():

@@ -7,6 +7,8 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import assert_gradient_matches_finite_differences
+
 from laftr_cl.fsd.liftr import LiftrBank, liftr_fsd, liftr_summarize
 
 DTYPE = torch.float64
@@ -86,22 +88,7 @@ def test_gradients_match_finite_differences(net, mode, covariance):
     def value():
         return liftr_fsd(bank, mode=mode, num_samples=8, generator=torch.Generator().manual_seed(2))
 
-    params = list(current.parameters())
-    grads = torch.autograd.grad(value(), params)
-    direction = [torch.randn(p.shape, generator=torch.Generator().manual_seed(i), dtype=DTYPE)
-                 for i, p in enumerate(params)]
-    eps = 1e-6
-    with torch.no_grad():
-        for p, v in zip(params, direction):
-            p.add_(eps * v)
-        plus = value()
-        for p, v in zip(params, direction):
-            p.sub_(2 * eps * v)
-        minus = value()
-        for p, v in zip(params, direction):
-            p.add_(eps * v)
-    analytic = sum((gr * v).sum() for gr, v in zip(grads, direction))
-    assert torch.allclose(analytic, (plus - minus) / (2 * eps), rtol=1e-5, atol=1e-9)
+    assert_gradient_matches_finite_differences(value, list(current.parameters()))
 
 
 def test_masked_or_cross_attention_is_refused():

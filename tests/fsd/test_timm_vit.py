@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from laftr_cl.fsd import fsd, summarize
-from test_transformer_ops import _moved, _passes
+from helpers import perturbed
+from test_transformer_ops import _passes
 
 timm_vit = pytest.importorskip("timm.models.vision_transformer")
 
@@ -23,5 +24,5 @@ def test_timm_vision_transformer_summarizes_and_is_linearized_at_the_reference(o
     torch.testing.assert_close(reference, model(x), rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(current, model(x), rtol=1e-10, atol=1e-12)
     at = fsd(model, [summary], num_samples=4, generator=torch.Generator().manual_seed(0))
-    after = fsd(_moved(model, 0.05), [summary], num_samples=4, generator=torch.Generator().manual_seed(0))
+    after = fsd(perturbed(model, 0.05), [summary], num_samples=4, generator=torch.Generator().manual_seed(0))
     assert abs(at.item()) < 1e-12 and after.item() > 1e-6

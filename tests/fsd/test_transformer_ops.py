@@ -10,6 +10,7 @@ import torch
 from avalanche.models.dynamic_modules import IncrementalClassifier
 from torch import nn
 
+from helpers import perturbed
 from laftr_cl.fsd import SummaryBank, fsd, summarize
 from laftr_cl.fsd.ops import PassContext
 from laftr_cl.models import ViT, TaskMaskedClassifier
@@ -24,16 +25,6 @@ def _data(n=24, seed=0):
 def _model(variant: str, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return TinyViT(**VARIANTS[variant]).double().eval()
-
-
-def _moved(model: nn.Module, scale: float, seed: int = 1) -> nn.Module:
-    """A copy with every parameter moved by ``scale`` times a fixed random direction."""
-    other = copy.deepcopy(model)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in other.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return other
 
 
 def _passes(model: nn.Module, summary, x: torch.Tensor,
@@ -61,7 +52,7 @@ def test_reference_pass_is_the_network_and_the_current_pass_its_linearization(va
     if "-relu" in variant:  # a ReLU is its own gate: the linearization's error is O(ε²)
         errors, moves = [], []
         for eps in (1e-5, 1e-6):  # small enough that no ReLU flips
-            moved = _moved(model, eps)
+            moved = perturbed(model, eps)
             _, current = _passes(moved, summary, x)
             errors.append((current - moved(x)).abs().max().item())
             moves.append((moved(x) - model(x)).abs().max().item())
@@ -81,7 +72,7 @@ def test_fsd_is_zero_at_the_summarized_parameters(variant, estimator):
         value = fsd(model, [summary], estimator=estimator, metric=metric, num_samples=6,
                     generator=torch.Generator().manual_seed(0))
         assert abs(value.item()) < 1e-12, (metric, value)
-    moved = fsd(_moved(model, 0.05), [summary], estimator=estimator, metric="l2_logit", num_samples=6,
+    moved = fsd(perturbed(model, 0.05), [summary], estimator=estimator, metric="l2_logit", num_samples=6,
                 generator=torch.Generator().manual_seed(0))
     assert moved.item() > 1e-6
 
@@ -90,7 +81,7 @@ def test_gradient_matches_finite_differences_on_a_float64_vit():
     model = _model("mha-layer-gelu")
     x, y = _data()
     summary = summarize(model, (x, y), inputs="diag")
-    moved = _moved(model, 0.05)
+    moved = perturbed(model, 0.05)
     params = dict(moved.named_parameters())
     g = torch.Generator().manual_seed(3)
     direction = {k: torch.randn(p.shape, generator=g, dtype=p.dtype) for k, p in params.items()}
@@ -142,7 +133,7 @@ def test_multi_task_transformer_under_avalanche_heads_summarizes_per_task():
     x, y = _data()
     summaries = [summarize(model, (x, y % 2), inputs="diag", task_label=t) for t in (0, 1)]
     assert [s.task_label for s in summaries] == [0, 1]
-    values = fsd(_moved(model, 0.05), summaries, estimator="bernoulli", num_samples=6, reduction="none",
+    values = fsd(perturbed(model, 0.05), summaries, estimator="bernoulli", num_samples=6, reduction="none",
                  generator=torch.Generator().manual_seed(0))
     assert values.shape == (2,) and bool((values > 0).all())
 
@@ -154,5 +145,5 @@ def test_project_vit_with_task_masked_heads_is_zero_at_theta_t_and_not_after():
     summary = summarize(model, (x, y % 2), inputs="diag", output_units=[0, 1], task_label=0)
     assert summary.gate_second_moments is not None  # GELU: smooth gates keep E[g²]
     at = fsd(model, [summary], num_samples=6, generator=torch.Generator().manual_seed(0))
-    after = fsd(_moved(model, 0.05), [summary], num_samples=6, generator=torch.Generator().manual_seed(0))
+    after = fsd(perturbed(model, 0.05), [summary], num_samples=6, generator=torch.Generator().manual_seed(0))
     assert abs(at.item()) < 1e-12 and after.item() > 1e-6
