@@ -167,3 +167,16 @@ def mean_forgetting(strategy, benchmark, num_tasks: int) -> float:
         first.append(strategy.eval(benchmark.test_stream[task:task + 1])[key.format(task)])
     final = strategy.eval(benchmark.test_stream)
     return sum(first[t] - final[key.format(t)] for t in range(num_tasks - 1)) / (num_tasks - 1)
+
+
+def regularized_from_the_second_task(benchmark, plugin) -> None:
+    """Trains a plain and a ``plugin``-regularized :func:`tiny_strategy` side by side on two tasks and asserts
+    the regularizer changes nothing on the first task and something on the second, keeping one summary a task
+    whose output units are the task's head (``[2, 3]`` for task 1)."""
+    plain = tiny_strategy(benchmark, [])
+    regularized = tiny_strategy(benchmark, [plugin])
+    same = train_side_by_side(plain, regularized, list(benchmark.scenario.train_stream)[:2])
+    assert all(same[0]), "the first task must train exactly as without a regularizer"
+    assert not all(same[1])
+    assert sorted(plugin.summaries) == [0, 1]
+    assert plugin.summaries[1].output_units.tolist() == [2, 3]
