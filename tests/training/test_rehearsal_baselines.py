@@ -20,6 +20,7 @@ THETA = 4 * (784 * 16 + 16 + 16 * 10 + 10)  # the MLP 784-16-10 in float32
     (["regularizer=der", "regularizer.plugin.mem_size=20"], {"examples": 20 * EXAMPLE, "logits": 20 * 10 * 4}),
     (["regularizer=er_ace", "regularizer.plugin.mem_size=20"], {"examples": 20 * EXAMPLE}),
     (["regularizer=agem", "regularizer.plugin.patterns_per_experience=4"], {"examples": 5 * 4 * EXAMPLE}),
+    (["regularizer=gem", "regularizer.plugin.patterns_per_experience=4"], {"examples": 5 * 4 * EXAMPLE}),
     (["regularizer=gdumb", "regularizer.plugin.mem_size=20"], {"examples": 20 * EXAMPLE, "snapshot": THETA}),
     # 2 exemplars per class for 10 classes; a 16-wide mean per class; the model before the last task
     (["regularizer=icarl", "regularizer.plugin.memory_size=20"],
@@ -52,7 +53,9 @@ def test_a_one_head_baseline_is_refused_in_a_task_incremental_run(name):
     assert err.value.setting == "benchmark.scenario" and err.value.fix == "benchmark.scenario=class"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("quadprog") is not None, reason="quadprog is installed")
-def test_gem_without_its_qp_solver_is_refused_before_training():
-    with pytest.raises(ConfigError, match="quadprog"):
+def test_gem_without_its_qp_solver_is_refused_before_training(monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "quadprog" else find_spec(name, *a))
+    with pytest.raises(ConfigError, match="quadprog") as err:
         validate_config(compose_run_config(["regularizer=gem"]))
+    assert err.value.fix == "regularizer=agem"
