@@ -1,15 +1,15 @@
 """Tracing a user's network into a torch.fx graph, with the per-example shape of every value.
 
-``torch.fx.symbolic_trace`` records the ops a module's ``forward`` calls; torch.nn layers stay
-whole (``call_module`` nodes), except torch.nn's composite transformer blocks
-(:data:`TRACED_THROUGH`: ``nn.TransformerEncoderLayer``, ``nn.TransformerEncoder``), whose Python
-forward is traced into the layers it calls (``nn.MultiheadAttention``, ``nn.Linear``, ``nn.LayerNorm``,
-dropout, the activation), with PyTorch's fused fast path off. Plain fx cannot answer ``x.shape`` or
-``x.size(0)`` with numbers, and common code branches on them (Avalanche's ``MultiHeadClassifier`` compares its head's width
-with its mask). :class:`ShapeTracer` therefore carries a *shadow* value along each proxy: the real
-result of the op on a small example batch (``EXAMPLE_BATCH`` rows), so shapes are concrete
-numbers while the graph stays symbolic. Branching on a traced *value* (``if x.sum() > 0``) cannot
-be traced and raises :class:`TraceFailure` naming the module whose ``forward`` did it.
+``torch.fx.symbolic_trace`` records the ops a module's ``forward`` calls; torch.nn layers stay whole
+(``call_module`` nodes), except torch.nn's composite transformer blocks (:data:`TRACED_THROUGH`:
+``nn.TransformerEncoderLayer``, ``nn.TransformerEncoder``), whose Python forward is traced into the
+layers it calls (``nn.MultiheadAttention``, ``nn.Linear``, ``nn.LayerNorm``, dropout, the
+activation), with PyTorch's fused fast path off. Plain fx cannot answer ``x.shape`` or ``x.size(0)``
+with numbers, and common code branches on them (Avalanche's ``MultiHeadClassifier`` compares its
+head's width with its mask). :class:`ShapeTracer` therefore carries a *shadow* value along each
+proxy: the real result of the op on a small example batch (``EXAMPLE_BATCH`` rows), so shapes are
+concrete numbers while the graph stays symbolic. Branching on a traced *value* (``if x.sum() > 0``)
+cannot be traced and raises :class:`TraceFailure` naming the module whose ``forward`` did it.
 
 A model whose ``forward`` takes ``task_labels`` (Avalanche's ``MultiTaskModule``) is traced once
 per task label, with the label as a constant: each trace is the network of that task's head.
@@ -59,9 +59,17 @@ class _ShadowProxy(fx.Proxy):
     @property
     def is_nested(self) -> Any:
         """Whether the value is a nested tensor (``nn.TransformerEncoder`` asks), from the shadow."""
+        return self._attribute("is_nested")
+
+    @property
+    def dtype(self) -> Any:
+        """The value's dtype (an encoder layer's mask is cast to it), from the shadow."""
+        return self._attribute("dtype")
+
+    def _attribute(self, name: str) -> Any:
         if isinstance(self.shadow, Tensor):
-            return self.shadow.is_nested
-        return self.tracer.create_proxy("call_function", getattr, (self, "is_nested"), {})
+            return getattr(self.shadow, name)
+        return self.tracer.create_proxy("call_function", getattr, (self, name), {})
 
     def size(self, dim: int | None = None) -> Any:
         if isinstance(self.shadow, Tensor):

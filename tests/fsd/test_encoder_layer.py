@@ -108,3 +108,41 @@ def test_a_float32_encoder_in_eval_mode_is_traced_without_the_fused_fast_path():
     values = [_laftr(net, s) for net, s in zip(moved, summaries)]
     torch.testing.assert_close(values[0], values[1])
     assert torch.backends.mha.get_fastpath_enabled()  # the setting is restored after tracing
+
+
+def test_a_padding_mask_is_refused_naming_the_layers_attention():
+    class Padded(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed, self.layer, self.head = nn.Linear(8, 8), nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), \
+                nn.Linear(8, 2)
+
+        def forward(self, x):
+            tokens = self.embed(x.reshape(x.shape[0], 4, 8))
+            padding = torch.zeros(x.shape[0], 4, dtype=torch.bool)
+            return self.head(self.layer(tokens, src_key_padding_mask=padding)[:, 0])
+
+    x, y = torch.randn(10, 32, dtype=torch.float64), torch.arange(10) % 2
+    with pytest.raises(ValueError, match=r"nn.MultiheadAttention in 'layer.self_attn': key_padding_mask"):
+        summarize(Padded().double(), (x, y), inputs="diag")
+    with pytest.raises(ValueError, match=r"nn.MultiheadAttention in 'layer.self_attn'"):
+        liftr_summarize(Padded().double(), (x, y), covariance="diag")
+
+
+def test_a_sequence_first_encoder_layer_is_read_by_laftr_and_refused_by_liftr():
+    class SequenceFirst(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed, self.layer, self.head = nn.Linear(8, 8), nn.TransformerEncoderLayer(8, 2, 16), nn.Linear(8, 2)
+
+        def forward(self, x):
+            tokens = self.embed(x.reshape(x.shape[0], 4, 8)).transpose(0, 1)  # [L, B, width]
+            return self.head(self.layer(tokens).transpose(0, 1)[:, 0])
+
+    torch.manual_seed(0)
+    net = SequenceFirst().double()
+    x, y = torch.randn(10, 32, dtype=torch.float64), torch.arange(10) % 2
+    summary = summarize(net, (x, y), inputs="diag")
+    assert abs(_laftr(net, summary).item()) < 1e-12 and _laftr(perturbed(net, 0.05), summary).item() > 1e-6
+    with pytest.raises(ValueError, match=r"LIFTR cannot propagate through Tensor.transpose.*acts on the batch dimension"):
+        liftr_summarize(net, (x, y), covariance="diag")
