@@ -1,5 +1,6 @@
-"""Small tensor facts every part of laftr-cl shares (torch only): bytes held, eval mode, a detached
-copy of the parameters, a uniform draw of rows, a task's output units as an index."""
+"""Small tensor facts every part of laftr-cl shares (torch only): bytes held, eval mode, PyTorch's fused
+attention kernels off, a detached copy of the parameters, a uniform draw of rows, a task's output units as
+an index."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -7,6 +8,7 @@ from typing import Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 
 def tensor_bytes(tensors: Iterable[Tensor | None]) -> int:
@@ -24,6 +26,26 @@ def eval_mode(module: nn.Module) -> Iterator[None]:
     finally:
         for m, training in modes.items():
             m.train(training)
+
+
+@contextmanager
+def unfused_attention() -> Iterator[None]:
+    """Runs the block with PyTorch's fused attention kernels off, restoring the settings after.
+
+    In eval mode without gradients ``nn.MultiheadAttention`` and ``nn.TransformerEncoderLayer`` call one
+    fused kernel (``torch._native_multi_head_attention``, ``torch._transformer_encoder_layer_fwd``), and
+    ``F.scaled_dot_product_attention`` picks a flash or memory-efficient kernel; forward-mode
+    differentiation (``torch.func.jvp``) goes through none of them. Here the modules' fast path is off
+    (``torch.backends.mha``) and attention uses the math backend (``torch.nn.attention.SDPBackend.MATH``):
+    the same maths, op by op.
+    """
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
 
 
 def detached_parameters(net: nn.Module) -> dict[str, Tensor]:

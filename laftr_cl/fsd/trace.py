@@ -1,12 +1,15 @@
 """Tracing a user's network into a torch.fx graph, with the per-example shape of every value.
 
-``torch.fx.symbolic_trace`` records the ops a module's ``forward`` calls; torch.nn layers stay
-whole (``call_module`` nodes). Plain fx cannot answer ``x.shape`` or ``x.size(0)`` with numbers,
-and common code branches on them (Avalanche's ``MultiHeadClassifier`` compares its head's width
-with its mask). :class:`ShapeTracer` therefore carries a *shadow* value along each proxy: the real
-result of the op on a small example batch (``EXAMPLE_BATCH`` rows), so shapes are concrete
-numbers while the graph stays symbolic. Branching on a traced *value* (``if x.sum() > 0``) cannot
-be traced and raises :class:`TraceFailure` naming the module whose ``forward`` did it.
+``torch.fx.symbolic_trace`` records the ops a module's ``forward`` calls; torch.nn layers stay whole
+(``call_module`` nodes), except torch.nn's composite transformer blocks (:data:`TRACED_THROUGH`:
+``nn.TransformerEncoderLayer``, ``nn.TransformerEncoder``), whose Python forward is traced into the
+layers it calls (``nn.MultiheadAttention``, ``nn.Linear``, ``nn.LayerNorm``, dropout, the
+activation), with PyTorch's fused fast path off. Plain fx cannot answer ``x.shape`` or ``x.size(0)``
+with numbers, and common code branches on them (Avalanche's ``MultiHeadClassifier`` compares its
+head's width with its mask). :class:`ShapeTracer` therefore carries a *shadow* value along each
+proxy: the real result of the op on a small example batch (``EXAMPLE_BATCH`` rows), so shapes are
+concrete numbers while the graph stays symbolic. Branching on a traced *value* (``if x.sum() > 0``)
+cannot be traced and raises :class:`TraceFailure` naming the module whose ``forward`` did it.
 
 A model whose ``forward`` takes ``task_labels`` (Avalanche's ``MultiTaskModule``) is traced once
 per task label, with the label as a constant: each trace is the network of that task's head.
@@ -22,10 +25,13 @@ import torch
 import torch.fx as fx
 from torch import Tensor, nn
 
+from laftr_cl.fsd.tensors import unfused_attention
+
 EXAMPLE_BATCH = 2
 """Rows of the example batch the shadows are computed on (the batch size the shapes report)."""
 
-
+TRACED_THROUGH = (nn.TransformerEncoderLayer, nn.TransformerEncoder)
+"""torch.nn modules that are not leaves: their forward is traced (it calls only layers laftr-cl reads)."""
 
 _UNKNOWN = object()
 """A shadow that could not be computed (an op failed on the example batch, or read such a value)."""
@@ -49,6 +55,21 @@ class _ShadowProxy(fx.Proxy):
     @property
     def ndim(self) -> Any:
         return self.dim()
+
+    @property
+    def is_nested(self) -> Any:
+        """Whether the value is a nested tensor (``nn.TransformerEncoder`` asks), from the shadow."""
+        return self._attribute("is_nested")
+
+    @property
+    def dtype(self) -> Any:
+        """The value's dtype (an encoder layer's mask is cast to it), from the shadow."""
+        return self._attribute("dtype")
+
+    def _attribute(self, name: str) -> Any:
+        if isinstance(self.shadow, Tensor):
+            return getattr(self.shadow, name)
+        return self.tracer.create_proxy("call_function", getattr, (self, name), {})
 
     def size(self, dim: int | None = None) -> Any:
         if isinstance(self.shadow, Tensor):
@@ -98,6 +119,9 @@ class ShapeTracer(fx.Tracer):
             return super().call_module(m, forward, args, kwargs)
         finally:
             self._stack.pop()
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return not isinstance(m, TRACED_THROUGH) and super().is_leaf_module(m, module_qualified_name)
 
     def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict) -> Any:
         if self._computing_shadow:
@@ -240,7 +264,9 @@ class Trace:
 
 def trace_model(model: nn.Module, input_shape: tuple[int, ...], task_label: int | None = None) -> Trace:
     """Trace ``model``'s forward on inputs ``[B, *input_shape]`` (with ``task_labels=task_label`` when
-    the forward takes task labels), in eval mode (modes restored).
+    the forward takes task labels), in eval mode (modes restored), with PyTorch's fused attention off
+    (:func:`laftr_cl.fsd.tensors.unfused_attention`), so that a transformer block's forward takes its
+    op-by-op path whatever its own fast-path checks would find.
 
     Raises:
         TraceFailure: the forward cannot be traced; the message names the module and the reason.
@@ -255,7 +281,8 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], task_label: int 
     attributes = set(vars(model))
     model.eval()
     try:
-        graph = tracer.trace(model, concrete_args=concrete)
+        with unfused_attention():
+            graph = tracer.trace(model, concrete_args=concrete)
         constants = {n: _attribute(model, n.target) for n in graph.nodes if n.op == "get_attr"}
     except TraceFailure:
         raise

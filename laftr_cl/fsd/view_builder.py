@@ -24,7 +24,8 @@ from laftr_cl.fsd.view_values import Act, ParamValue, Pending
 
 SUPPORTED_SUMMARY = (
     "Linear, Conv2d, activations (ReLU, LeakyReLU, GELU, SiLU, Tanh, Sigmoid, ELU, Softplus; modules or functions), "
-    "BatchNorm1d/2d (eval mode), LayerNorm, RMSNorm, nn.MultiheadAttention, scaled_dot_product_attention, softmax, "
+    "BatchNorm1d/2d (eval mode), LayerNorm, RMSNorm, nn.MultiheadAttention, nn.TransformerEncoderLayer and "
+    "nn.TransformerEncoder (read through their forward), scaled_dot_product_attention, softmax, "
     "matmul, products, exp/sqrt/rsqrt/pow, residual +/−, torch.cat, parameters read directly (class tokens, "
     "positional embeddings), indexing, transpose/permute/unbind/chunk, average / adaptive-average / max pooling, "
     "mean, flatten/view/reshape, dropout and identity"

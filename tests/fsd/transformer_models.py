@@ -132,3 +132,59 @@ VARIANTS = {
     "hand_causal-layer-relu": dict(attention="hand_causal", norm="layer", act=nn.ReLU),
 }
 """Ways of writing a transformer the tests run through the gated view."""
+
+
+class HandEncoderLayer(nn.Module):
+    """``nn.TransformerEncoderLayer(batch_first=True)`` written out with the layers it holds (same names, so
+    the two load each other's state dicts): attention and a feed-forward block, pre- or post-norm."""
+
+    def __init__(self, width: int, heads: int, hidden: int, activation: str, norm_first: bool) -> None:
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(width, heads, dropout=0.1, batch_first=True)
+        self.linear1, self.linear2 = nn.Linear(width, hidden), nn.Linear(hidden, width)
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.dropout, self.dropout1, self.dropout2 = nn.Dropout(0.1), nn.Dropout(0.1), nn.Dropout(0.1)
+        self.activation = {"relu": F.relu, "gelu": F.gelu}[activation]
+        self.norm_first = norm_first
+
+    def _sa_block(self, x: Tensor) -> Tensor:
+        return self.dropout1(self.self_attn(x, x, x, need_weights=False)[0])
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x))
+            return x + self._ff_block(self.norm2(x))
+        x = self.norm1(x + self._sa_block(x))
+        return self.norm2(x + self._ff_block(x))
+
+
+class EncoderViT(nn.Module):
+    """Patch embedding, class token, positional embedding, then ``layers`` encoder layers — torch.nn's own
+    (``encoder="torch"``: one ``nn.TransformerEncoderLayer``, or an ``nn.TransformerEncoder`` of
+    ``layers``, its parameters under ``blocks.layers.<i>``) or :class:`HandEncoderLayer` (``encoder="hand"``,
+    under ``blocks.<i>``) — and a head on the class token."""
+
+    def __init__(self, encoder: str = "torch", activation: str = "gelu", norm_first: bool = True, layers: int = 1,
+                 classes: int = 3, width: int = 8, heads: int = 2, side: int = 8, patch: int = 4) -> None:
+        super().__init__()
+        tokens = (side // patch) ** 2 + 1
+        self.patch = nn.Conv2d(1, width, patch, stride=patch)
+        self.cls_token = nn.Parameter(0.1 * torch.randn(1, 1, width))
+        self.pos_embed = nn.Parameter(0.1 * torch.randn(1, tokens, width))
+        if encoder == "hand":
+            self.blocks = nn.Sequential(*[HandEncoderLayer(width, heads, 2 * width, activation, norm_first)
+                                          for _ in range(layers)])
+        else:
+            layer = nn.TransformerEncoderLayer(width, heads, dim_feedforward=2 * width, dropout=0.1,
+                                               activation=activation, batch_first=True, norm_first=norm_first)
+            self.blocks = (nn.Sequential(layer) if layers == 1
+                           else nn.TransformerEncoder(layer, num_layers=layers, enable_nested_tensor=False))
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.blocks(x)[:, 0])

@@ -33,7 +33,7 @@ from laftr_cl.fsd.baselines.common import (
 )
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.reduction import check_reduction, reduce_tasks
-from laftr_cl.fsd.tensors import detached_parameters, eval_mode, output_unit_index, tensor_bytes
+from laftr_cl.fsd.tensors import detached_parameters, eval_mode, output_unit_index, tensor_bytes, unfused_attention
 
 FISHERS = ("empirical", "true")
 
@@ -126,7 +126,8 @@ Factor = Callable[[Tensor, Tensor | None], Tensor]
 
 def _diagonal_curvature(net: nn.Module, x: Tensor, y: Tensor | None, units: Tensor | None, batch_size: int,
                         factor: Factor) -> dict[str, Tensor]:
-    """mean over ``x`` of ``Σ_c (Jᵀ l_c)²`` per parameter (eval mode), with ``L = factor(logits, y)``."""
+    """mean over ``x`` of ``Σ_c (Jᵀ l_c)²`` per parameter (eval mode), with ``L = factor(logits, y)``
+    (attention unfused: ``vmap`` has no batching rule for PyTorch's fused attention kernels)."""
     param = next(net.parameters())
     params = {name: p.detach() for name, p in net.named_parameters()}
     total = {name: torch.zeros_like(p) for name, p in params.items()}
@@ -136,7 +137,7 @@ def _diagonal_curvature(net: nn.Module, x: Tensor, y: Tensor | None, units: Tens
         (pulled,) = vmap(pullback)(columns.mT)  # one pulled-back column per l_c: [C, *shape]
         return {name: g.pow(2).sum(0) for name, g in pulled.items()}
 
-    with eval_mode(net):
+    with eval_mode(net), unfused_attention():
         for start in range(0, x.shape[0], batch_size):
             chunk = x[start : start + batch_size].to(param.device, param.dtype)
             with torch.no_grad():

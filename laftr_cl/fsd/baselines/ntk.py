@@ -4,7 +4,7 @@
     FSD_t(θ) ≈ mean over the m stored x of ρ(f(x; θ_t)[O_t], f_lin(x; θ)[O_t])
 
 ``J (θ − θ_t)`` is one Jacobian–vector product (``torch.func.jvp``: forward-mode AD, no Jacobian
-is formed), differentiable w.r.t. θ through the tangent. f_lin agrees with f to first order in
+is formed; ``nn.MultiheadAttention`` runs unfused, see :func:`laftr_cl.fsd.tensors.unfused_attention`), differentiable w.r.t. θ through the tangent. f_lin agrees with f to first order in
 θ − θ_t, so the estimate agrees with the true discrepancy on the stored inputs to that order.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from laftr_cl.fsd.baselines.common import (
 )
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.reduction import check_reduction, reduce_tasks
-from laftr_cl.fsd.tensors import detached_parameters, eval_mode, output_unit_index, tensor_bytes
+from laftr_cl.fsd.tensors import detached_parameters, eval_mode, output_unit_index, tensor_bytes, unfused_attention
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +75,8 @@ def ntk_fsd(
     reduction: str = "mean",
 ) -> Tensor:
     """Mean over each task's stored inputs of ρ between the reference outputs and the linearized
-    network's outputs at the current θ; one ``jvp`` per task (eval mode: dropout off).
+    network's outputs at the current θ; one ``jvp`` per task (eval mode: dropout off; PyTorch's fused attention
+    kernels, which forward mode cannot differentiate, off: a transformer runs its op-by-op forward).
 
     Returns a scalar (``reduction`` ``mean`` or ``sum`` over tasks) or ``[T]`` (``none``).
     """
@@ -87,7 +88,7 @@ def ntk_fsd(
     params = dict(net.named_parameters())
     param = next(iter(params.values()))
     values = []
-    with eval_mode(net):
+    with eval_mode(net), unfused_attention():
         for summary in summaries:
             check_snapshot(net, summary.snapshot, "NTK summary's snapshot")
             anchor = {k: v.to(param.device, param.dtype) for k, v in summary.snapshot.items()}

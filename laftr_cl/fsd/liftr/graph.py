@@ -17,6 +17,8 @@ Step kinds (``Step.kind``):
 * ``linear_map``: a parameter-free op linear in one value that keeps the batch dim: transpose,
   permute, indexing (``h[:, 0]``), ``mean`` over feature dims; ``factor`` is 1, or 1/k for a mean over k.
 * ``attention``: ``nn.MultiheadAttention`` (``batch_first``, self-attention ``attn(h, h, h)``, no masks).
+  ``nn.TransformerEncoderLayer`` and ``nn.TransformerEncoder`` are traced through their forward
+  (:data:`laftr_cl.fsd.trace.TRACED_THROUGH`) into these steps.
 * ``static``: any parameter-free op of the input alone (before the first layer with parameters):
   the same in both networks, so its change is 0.
 
@@ -56,8 +58,9 @@ _PERMUTE = {"transpose", "permute", "swapaxes", "movedim", torch.transpose, torc
             "__getitem__"}
 _MEAN = {"mean", torch.mean}
 SUPPORTED = ("nn.Linear, nn.Conv2d, pointwise activations (ReLU, GELU, tanh, sigmoid, SiLU, ELU, softplus, leaky ReLU, Mish), "
-             "nn.LayerNorm over the last dim, nn.MultiheadAttention (self-attention, batch_first), residual +/−, "
-             "multiplication by a number, flatten/view/reshape, transpose/permute/indexing/mean over features, "
+             "nn.LayerNorm over the last dim, nn.MultiheadAttention (self-attention, batch_first), "
+             "nn.TransformerEncoderLayer/nn.TransformerEncoder (batch_first, read through their forward), "
+             "residual +/−, multiplication by a number, flatten/view/reshape, transpose/permute/indexing/mean over features, "
              "parameters added to or concatenated with a value, dropout and identity")
 
 

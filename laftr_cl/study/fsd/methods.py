@@ -116,8 +116,9 @@ def build_methods(spec: Mapping[str, Any], *, metric: str, num_samples: int, rep
 
 
 def _input_models(laftr: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``{inputs, rank, coreset_size, rates, bn_stats, name}`` per input model, budget, firing-rate layout and
-    BatchNorm statistics (``bn_stats``: whose the current network uses) asked for."""
+    """``{inputs, rank, coreset_size, rates, bn_stats, smooth_ops, name}`` per input model, budget, firing-rate
+    layout, BatchNorm statistics (``bn_stats``: whose the current network uses) and way the current network runs
+    norms, softmax and elementwise functions (``smooth_ops``: exact or linearized) asked for."""
     models = []
     for inputs in laftr.get("inputs") or []:
         if inputs == "lowrank":
@@ -131,5 +132,8 @@ def _input_models(laftr: Mapping[str, Any]) -> list[dict[str, Any]]:
     with_rates = [{**m, "rates": r, "name": m["name"] if r == "per_unit" else f"{m['name']}, {r} rates"}
                   for m in models for r in layouts]
     statistics = laftr.get("bn_stats") or ["reference"]
-    return [{**m, "bn_stats": b, "name": m["name"] if b == "reference" else f"{m['name']}, {b} BN stats"}
-            for m in with_rates for b in statistics]
+    with_statistics = [{**m, "bn_stats": b, "name": m["name"] if b == "reference" else f"{m['name']}, {b} BN stats"}
+                       for m in with_rates for b in statistics]
+    smooth = laftr.get("smooth_ops") or ["exact"]
+    return [{**m, "smooth_ops": o, "name": m["name"] if o == "exact" else f"{m['name']}, {o} smooth ops"}
+            for m in with_statistics for o in smooth]

@@ -14,9 +14,10 @@ COLUMNS: list[Column] = [
     ("method", "method", ""), ("setting", "setting", ""), ("target", "target ρ", ""),
     ("numbers", "memory (numbers)", ","), ("keeps_theta", "keeps θ_A", ""), ("pearson", "Pearson", ".3f"),
     ("pearson_log", "Pearson (log)", ".3f"), ("spearman", "Spearman", ".3f"),
-    ("median_rel_error", "median rel. error", ".3f"),
+    ("spearman_trajectory", "Spearman (trajectory)", ".3f"), ("median_rel_error", "median rel. error", ".3f"),
 ]
-"""One row per method: memory (numbers stored besides θ_A), agreement over the study's points."""
+"""One row per method: memory (numbers stored besides θ_A), agreement over the study's points (Spearman
+(trajectory): over the checkpoints while training task B only, NaN with fewer than two)."""
 
 
 def summarize_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -29,6 +30,7 @@ def summarize_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for members in groups.values():
         first = members[0]
         truths, estimates = [m["truth"] for m in members], [m["estimate"] for m in members]
+        trajectory = [(m["estimate"], m["truth"]) for m in members if m["kind"] == "trajectory"]
         positive = [(e, t) for e, t in zip(estimates, truths) if e > 0 and t > 0]
         rows.append({
             "method": first["method"], "setting": first["setting"], "target": first["target"],
@@ -37,6 +39,7 @@ def summarize_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "pearson_log": pearson(*zip(*[(math.log(e), math.log(t)) for e, t in positive]))
             if len(positive) > 1 else math.nan,
             "spearman": spearman(estimates, truths),
+            "spearman_trajectory": spearman(*zip(*trajectory)) if len(trajectory) > 1 else math.nan,
             "median_rel_error": median_relative_error(estimates, truths),
             "mean_ratio": sum(estimates) / sum(truths) if sum(truths) > 0 else math.nan,
         })

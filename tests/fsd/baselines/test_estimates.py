@@ -7,6 +7,7 @@ from baseline_helpers import moved, random_direction, tiny_data, tiny_mlp
 from torch import nn
 
 from laftr_cl.fsd import true_fsd
+from laftr_cl.models.vit import ViT
 from laftr_cl.fsd.baselines import (
     CoresetSummary,
     FisherSummary,
@@ -203,3 +204,39 @@ def test_errors_name_the_setting():
         coreset_fsd(model, [_summarize("coreset", model, data)], reduction="max")
     with pytest.raises(ValueError, match="another architecture"):
         ntk_fsd(tiny_mlp(sizes=(6, 7, 5, 4)), [_summarize("ntk", model, data)])
+
+
+def _tiny_vit_and_images(n: int = 12) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    """The project's ViT (``nn.MultiheadAttention`` blocks) on 8×8 images, float32: the dtype for which
+    PyTorch's fused attention kernels run in eval mode."""
+    torch.manual_seed(0)
+    model = ViT(1, 64, 3, patch_size=4, width=8, depth=2, heads=2)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 1, 8, 8, generator=generator)
+    return model, (x, torch.randint(2, (n,), generator=generator))
+
+
+def test_ntk_runs_through_multihead_attention_and_equals_the_true_discrepancy_to_first_order():
+    model, data = _tiny_vit_and_images()
+    summary = ntk_summarize(model, data, coreset_size=12)
+    assert ntk_fsd(model, [summary], metric="l2_logit").item() == 0.0
+    direction = random_direction(model)
+    errors = []
+    for scale in (1e-2, 1e-3):
+        current = moved(model, direction, scale)
+        truth = true_fsd(current, model, data, metric="l2_logit").item()
+        value = ntk_fsd(current, [summary], metric="l2_logit")
+        assert torch.isfinite(value) and value.item() > 0
+        errors.append(abs(value.item() - truth) / truth)
+    assert errors[1] < 0.05 and errors[1] < errors[0]  # relative error O(scale), up to float32 rounding
+    assert torch.backends.mha.get_fastpath_enabled()  # the setting is restored
+
+
+@pytest.mark.parametrize("fisher", ["empirical", "true"])
+def test_fisher_runs_through_multihead_attention(fisher):
+    model, data = _tiny_vit_and_images()
+    summary = fisher_summarize(model, data, fisher=fisher, output_units=HEAD, batch_size=5)
+    assert all(torch.isfinite(d).all() for d in summary.diagonal.values())
+    assert summary.diagonal["blocks.0.attn.in_proj_weight"].abs().sum() > 0
+    assert fisher_fsd(model, [summary]).item() == 0.0
+    assert fisher_fsd(moved(model, random_direction(model), 1e-2), [summary]).item() > 0

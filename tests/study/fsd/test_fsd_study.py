@@ -4,6 +4,8 @@ import csv
 import pytest
 
 from helpers import compose_config
+from laftr_cl.study.fsd.methods import build_methods
+from laftr_cl.study.fsd.report import summarize_records
 from laftr_cl.study.fsd.run import run_study
 from laftr_cl.study.fsd.trajectory import checkpoint_steps
 
@@ -29,6 +31,27 @@ def test_checkpoint_steps_errors_name_the_setting():
         checkpoint_steps(10, 20, "log")
     with pytest.raises(ValueError, match=r"checkpoints\.spacing"):
         checkpoint_steps(10, 2, "cubic")
+
+
+def test_trajectory_spearman_ranks_the_checkpoints_only():
+    base = {"label": "a", "method": "a", "setting": "", "target": "kl", "numbers": 1, "keeps_theta": True}
+    points = [("trajectory", 1.0, 1.0), ("trajectory", 2.0, 3.0), ("trajectory", 3.0, 2.0),
+              ("perturbation", 0.1, 9.0), ("perturbation", 0.2, 8.0)]
+    records = [{**base, "kind": kind, "position": 0, "truth": truth, "estimate": estimate}
+               for kind, truth, estimate in points]
+    (row,) = summarize_records(records)
+    assert row["spearman_trajectory"] == pytest.approx(0.5)  # ranks (1, 2, 3) against (1, 3, 2)
+    assert row["spearman"] == pytest.approx(-0.7)  # all five points: 1 − 6·34/(5·24)
+    (lone,) = summarize_records(records[:1] + records[3:])
+    assert lone["spearman_trajectory"] != lone["spearman_trajectory"]  # NaN with one checkpoint
+
+
+def test_smooth_ops_make_one_laftr_row_each():
+    spec = {"laftr": {"estimators": ["bernoulli"], "inputs": ["diag"], "smooth_ops": ["exact", "linearized"]}}
+    rows = build_methods(spec, metric="kl", num_samples=4, repeats=1, seed=0, is_mlp=False)
+    assert [r.label for r in rows] == ["laftr bernoulli, diag", "laftr bernoulli, diag, linearized smooth ops"]
+    assert [r.method.fsd_options["smooth_ops"] for r in rows] == ["exact", "linearized"]
+    assert rows[0].method.summary_key() == rows[1].method.summary_key()  # one summary serves both
 
 
 def test_study_on_a_tiny_mlp_writes_table_points_and_plot(tmp_path):
