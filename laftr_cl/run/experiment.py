@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from laftr_cl.benchmarks.fingerprint import data_fingerprint
+from laftr_cl.config.batches import check_full_batches
 from laftr_cl.config.checks import coreset_notes, regularizer_spec, validate_config
 from laftr_cl.loggers.avalanche import keep_interrupted_logs
 from laftr_cl.loggers.wandb_summary import finish_wandb
@@ -30,7 +31,6 @@ from laftr_cl.run.checkpoint import Progress, RunCheckpoints
 from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.results import ResultsRecorder
 from laftr_cl.training.batchnorm import check_batchnorm
-from laftr_cl.training.compiled_step import check_full_batches
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.parts import RegularizerParts
 from laftr_cl.training.strategy import build_strategy
