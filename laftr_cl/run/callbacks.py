@@ -8,6 +8,8 @@ Configured in ``configs/hydra/default.yaml`` (``hydra.callbacks``):
   refused without touching the first one's files. The run holds the lock until it ends. A resume
   whose config differs from its checkpoint's is refused here too, so ``.hydra/`` keeps showing the
   interrupted run;
+  A run refused before training in a folder this launch created (or found empty) leaves nothing
+  behind: :func:`discard_new_run_folder` removes what it wrote (and the folders this launch made);
 * before a sweep: the sweep folder must be writable, and the sweep takes its lock
   (``<sweep dir>/laftr-cl.lock``) until it ends: a second sweep into the same folder is refused
   before it writes anything. The sweep's launch gets an id (:data:`LAUNCH_ENV`, inherited by the
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -73,6 +76,45 @@ def sweep_summary(sweep_dir: str | Path, notes: list[dict[str, Any]]) -> str:
             f"hydra.sweep.dir={sweep_dir} to retry them: finished jobs are not trained again.")
 
 
+_NEW_FOLDERS: dict[Path, Path | None] = {}
+"""Run folder → the outermost folder of its path that this launch created; None: the folder was there,
+empty (this launch made all it holds)."""
+
+
+def _outermost_new(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet (``folder`` when it is there
+    and empty); raises FileExistsError when ``folder`` holds anything."""
+    if folder.exists():
+        if not folder.is_dir() or any(folder.iterdir()):
+            raise FileExistsError(folder)
+        return None
+    while not folder.parent.exists():
+        folder = folder.parent
+    return folder
+
+
+def discard_new_run_folder(folder: str | Path) -> bool:
+    """Empties run folder ``folder`` when this launch made all it holds, and removes it (with its
+    parents that this launch created and that are empty now) when this launch created it; whether it
+    did. For a run refused before training: what is there (Hydra's ``.hydra/`` and log, the lock)
+    tells nothing the message does not."""
+    folder = Path(folder).absolute()
+    if folder not in _NEW_FOLDERS:
+        return False
+    top = _NEW_FOLDERS.pop(folder)
+    for entry in list(folder.iterdir()) if folder.is_dir() else []:
+        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    for parent in [folder, *folder.parents] if top is not None else []:
+        if not parent.is_relative_to(top):
+            break
+        try:
+            parent.rmdir()
+        except OSError:  # not empty (another run's folder), or already gone
+            if parent.exists():
+                break
+    return True
+
+
 def _refuse(message: str) -> None:
     print(f"laftr-cl: {message}", file=sys.stderr)
     raise SystemExit(2)
@@ -115,7 +157,13 @@ class RunFolderCallback(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         folder = Path(str(config.hydra.run.dir)).absolute()
+        try:
+            top, fresh = _outermost_new(folder), True
+        except FileExistsError:  # a folder with files in it: a refusal records itself there
+            top, fresh = None, False
         self._take(folder, "run")
+        if fresh:
+            _NEW_FOLDERS[folder] = top
         message = _other_config(config, folder)
         if message is not None:
             self._release()

@@ -60,6 +60,9 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     plugins = {part.path: instantiate(part.config.plugin) for part, spec in found
                if part.config.get("plugin") is not None and not spec.owns_loop}
     owner = next((part for part, spec in found if spec.owns_loop), None)
+    for checked in plugins.values():  # e.g. LAFTR on an op it cannot linearize: refused before anything is logged
+        if hasattr(checked, "check_model"):
+            checked.check_model(model, benchmark.input_shape, benchmark.train[0].task_label)
     check_batchnorm(cfg, model)
     batchnorm = instantiate(cfg.batchnorm.plugin) if cfg.batchnorm.plugin is not None else None
     fingerprint = data_fingerprint(benchmark)
