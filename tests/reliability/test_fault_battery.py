@@ -19,7 +19,7 @@ import time
 import pytest
 import yaml
 
-from helpers import compose_run_config, shared_dataset
+from helpers import REPO_ROOT, compose_run_config, run_python, shared_dataset
 from laftr_cl import cli
 from laftr_cl.reporting import output
 from laftr_cl.reporting.compare import main as compare_main
@@ -123,6 +123,35 @@ def test_an_interruption_while_starting_is_one_line(signal_class, code, tmp_path
     err = capsys.readouterr().err
     assert stopped.value.code == code and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("laftr-cl: interrupted (") and "while starting, before any training" in err
+    assert not (tmp_path / "run").exists()
+
+
+INTERRUPT_AT_IMPORT = """\
+import os, signal, sys
+
+
+class _SignalAtImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "hydra":  # the first heavy import of laftr-cl's start-up
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.{signal_name})
+        return None
+
+
+sys.meta_path.insert(0, _SignalAtImport())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_name, what, code", [("SIGINT", "Ctrl-C", 130), ("SIGTERM", "SIGTERM", 143)])
+def test_an_interruption_while_the_command_imports_is_one_line(signal_name, what, code, tmp_path):
+    """Ctrl-C in the first second (Python importing Hydra, before ``main`` runs): one line, no traceback."""
+    (tmp_path / "sitecustomize.py").write_text(INTERRUPT_AT_IMPORT.format(signal_name=signal_name))
+    done = run_python(["-m", "laftr_cl.cli", *TWO_TASKS, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path,
+                      env={"PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)])}, timeout=120)
+    assert done.returncode == code, done.stderr
+    assert done.stderr == (f"laftr-cl: interrupted ({what}) while starting, before any training: nothing was "
+                           "trained; run the same command again to start the run.\n")
     assert not (tmp_path / "run").exists()
 
 
