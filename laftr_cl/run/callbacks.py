@@ -7,14 +7,15 @@ Configured in ``configs/hydra/default.yaml`` (``hydra.callbacks``):
   project's message (not Hydra's "Unable to configure handler 'file'") and a second process is
   refused without touching the first one's files. The run holds the lock until it ends. A resume
   whose config differs from its checkpoint's is refused here too, so ``.hydra/`` keeps showing the
-  interrupted run;
-  A run refused before training in a folder this launch created (or found empty) leaves nothing
-  behind: :func:`discard_new_run_folder` removes what it wrote (and the folders this launch made);
+  interrupted run. A run refused before training in a folder this launch created (or found empty)
+  leaves nothing behind: :func:`discard_new_run_folder` removes what it wrote (and the folders this
+  launch made);
 * before a sweep: the sweep folder must be writable, and the sweep takes its lock
   (``<sweep dir>/laftr-cl.lock``) until it ends: a second sweep into the same folder is refused
-  before it writes anything. The sweep's launch gets an id (:data:`LAUNCH_ENV`, inherited by the
-  job processes a launcher starts), which every failure note carries; the notes of an earlier
-  attempt are forgotten (its jobs are retried);
+  before it writes anything. A grid sweep whose folder holds, for one of its jobs, the checkpoint of
+  a job with another config is refused here too, before Hydra writes into that job's folder. The
+  sweep's launch gets an id (:data:`LAUNCH_ENV`, inherited by the job processes a launcher starts),
+  which every failure note carries; the notes of an earlier attempt are forgotten (its jobs are retried);
 * after a sweep: the jobs of this launch that failed (noted in ``failed_jobs.jsonl`` by
   :mod:`laftr_cl.run.outcome`) are listed, with their errors. A grid sweep (Hydra's basic
   sweeper) then exits with status 1; a search (Optuna) exits 0, failed trials being part of it.
@@ -33,13 +34,13 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from laftr_cl.config.settings import comparable_config
 from laftr_cl.run.atomic import RunFolderUnwritable, check_writable
 from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.lock import RunFolderBusy, RunLock
-from laftr_cl.run.record import other_config_message, read_record
+from laftr_cl.run.record import START_NEW, START_NEW_SWEEP, other_config_message, read_record
 
 FAILED_JOBS = "failed_jobs.jsonl"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -120,7 +121,7 @@ def _refuse(message: str) -> None:
     raise SystemExit(2)
 
 
-def _other_config(config: DictConfig, folder: Path) -> str | None:
+def _other_config(config: DictConfig, folder: Path, start_new: str = START_NEW) -> str | None:
     """Why the checkpoint in ``folder`` cannot continue a run of ``config`` (another config), or None —
     asked before Hydra rewrites ``.hydra/``, so a refused resume leaves the interrupted run's files as
     they were. Where the config cannot be resolved yet, the run's own check answers later."""
@@ -134,7 +135,36 @@ def _other_config(config: DictConfig, folder: Path) -> str | None:
                                          resolve=True)
     except Exception:  # noqa: BLE001 - any interpolation that only resolves in the job
         return None
-    return other_config_message(run.checkpoint, comparable_config(record.get("config") or {}), comparable_config(current))
+    return other_config_message(run.checkpoint, comparable_config(record.get("config") or {}), comparable_config(current),
+                                start_new)
+
+
+def _sweep_job_of_another_config(config: DictConfig, sweep_dir: Path) -> str | None:
+    """Why a job of this grid sweep cannot run in its folder, which holds the checkpoint of a job with
+    another config (the grid changed since the sweep last ran there), or None. The jobs are enumerated
+    as Hydra's basic sweeper does, before it writes anything into their folders."""
+    if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER or not any(sweep_dir.glob(f"**/{RunFolder.CHECKPOINT}")):
+        return None
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    loader = GlobalHydra.instance().config_loader()
+    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    overrides = OverridesParser.create(config_loader=loader).parse_overrides([*params, *config.hydra.overrides.task])
+    jobs = [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+    try:
+        for num, job in enumerate(jobs):
+            job_config = loader.load_sweep_config(config, list(job))
+            with open_dict(job_config):
+                job_config.hydra.job.id = job_config.hydra.job.num = num
+            folder = sweep_dir / str(job_config.hydra.sweep.subdir)
+            message = _other_config(job_config, folder, START_NEW_SWEEP) if folder.is_dir() else None
+            if message is not None:
+                return f"Job {num} of this sweep ({' '.join(job)}) cannot run in its folder: {message}"
+        return None
+    finally:
+        HydraConfig.instance().set_config(config)
 
 
 class RunFolderCallback(Callback):
@@ -175,6 +205,10 @@ class RunFolderCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         folder = Path(str(config.hydra.sweep.dir)).absolute()
         self._take(folder, "sweep")
+        message = _sweep_job_of_another_config(config, folder)
+        if message is not None:
+            self._release()
+            _refuse(message)
         os.environ[LAUNCH_ENV] = f"{os.getpid()}-{time.time_ns()}"
         (folder / FAILED_JOBS).unlink(missing_ok=True)
 

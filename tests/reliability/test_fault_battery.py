@@ -237,6 +237,21 @@ def test_a_resume_with_another_config_is_refused_before_hydra_rewrites_the_folde
     assert (tmp_path / "laftr-cl.lock").read_text() == ""  # released, nobody to take over from
 
 
+@pytest.mark.slow
+def test_a_sweep_whose_job_folder_holds_another_config_is_refused_before_hydra_writes(tmp_path):
+    """The grid changed (its λs swapped places): job 0's folder holds job 1's finished run of before."""
+    sweep = ["-m", *TWO_TASKS, "regularizer=ewc", f"hydra.sweep.dir={tmp_path}"]
+    assert run_cli([*sweep, "regularizer.plugin.ewc_lambda=1,10"]).returncode == 0
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "laftr-cl.lock"]
+    before = {p: p.read_bytes() for p in files}
+    out = run_cli([*sweep, "regularizer.plugin.ewc_lambda=10,1"])
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.startswith("laftr-cl: Job 0 of this sweep (") and "regularizer.plugin.ewc_lambda: " \
+        "checkpoint 1, this run 10" in out.stderr and "hydra.sweep.dir" in out.stderr
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.name != "laftr-cl.lock") == sorted(files)
+    assert {p: p.read_bytes() for p in files} == before  # .hydra/ of both jobs, multirun.yaml: as they were
+
+
 def test_failure_notes_belong_to_their_own_launch(tmp_path, monkeypatch):
     for launch, job in (("first", 0), ("second", 1), ("first", 2)):
         monkeypatch.setenv(LAUNCH_ENV, launch)
