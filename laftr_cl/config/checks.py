@@ -14,12 +14,12 @@ from typing import Any, NoReturn
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from laftr_cl.config.batches import check_full_batches, task_sizes
+from laftr_cl.config.compile_checks import check_compiled_step
 from laftr_cl.config.errors import ConfigError, closest, fail
 from laftr_cl.config.options import COMPILE_MODES, PRECISIONS, PREPROCESSING, STRATEGIES
 from laftr_cl.config.targets import check_class_order, check_targets
 from laftr_cl.regularizers.combination import Part, combination_problem, parts
-from laftr_cl.regularizers.specs import RegularizerSpec, compiled_step_names, registered, spec_for
+from laftr_cl.regularizers.specs import RegularizerSpec, registered, spec_for
 
 MAX_SEED = 2**32 - 1
 """NumPy's seeds are 32-bit; Avalanche seeds NumPy with ``seed``."""
@@ -113,21 +113,7 @@ def _check_training(cfg: DictConfig) -> None:
         fail(setting, value, f"regularizer.strategy={strategy} trains with Avalanche's own loop, which takes "
              "train.compile=none and train.precision=fp32", fix)
     if compile_mode != "none":
-        _check_compiled_step(cfg, compile_mode)
-        sizes = task_sizes(cfg)
-        if sizes is not None:
-            check_full_batches(compile_mode, sizes[0], cfg.train.batch_size, exact=sizes[1])
-
-
-def _check_compiled_step(cfg: DictConfig, compile_mode: str) -> None:
-    """Every part of the regularizer must run inside the compiled step (its spec's ``compiled_step``)."""
-    for part in parts(cfg):
-        spec = regularizer_spec(cfg, part)
-        if part.config.get("plugin") is None or spec.compiled_step:
-            continue
-        fail("train.compile", compile_mode, f"it runs forward, loss, backward and update as one compiled step, but "
-             f"{part.path}={spec.name} acts inside the step (between the loss and the update); compiled steps "
-             f"take regularizer={', '.join(compiled_step_names())}", "train.compile=none")
+        check_compiled_step(cfg, compile_mode)
 
 
 def _runs_on_cuda(device: str) -> bool:

@@ -10,7 +10,7 @@ step — as one compiled function (``compile``) or one replayed CUDA graph (``cu
   draws come from the device's generator, whose state the graph advances on every replay.
 
 Both need fixed shapes: the strategy drops each epoch's last partial minibatch, and a task with
-no full minibatch is refused before training (:mod:`laftr_cl.config.batches`). The regularizer
+no full minibatch is refused before training (:mod:`laftr_cl.config.compile_checks`). The regularizer
 is inside the step, so plugins that act between forward and update (Avalanche's ``before_backward``
 and the like: EWC, SI, LwF, MAS) cannot be used with them; the step's regularizer is any plugin
 with ``penalty(model)`` / ``record_penalty(value)`` / ``prepare(model)`` (LAFTR and the FSD

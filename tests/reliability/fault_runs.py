@@ -6,6 +6,7 @@ another process computes exactly what an uninterrupted one does.
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -69,7 +70,7 @@ def cli_here(args: list[str], monkeypatch, capsys) -> subprocess.CompletedProces
     """``laftr-cl ARGS`` in this process (:func:`laftr_cl.cli.main`: the checks, Hydra, its callbacks, the
     run or the sweep on Hydra's basic or Optuna sweeper, without a process's import cost), as
     :func:`run_cli` answers it. SIGTERM's handler and the sweep launch id are given back afterwards
-    (``monkeypatch``)."""
+    (``monkeypatch``), and so are the root logger's handlers (Hydra configures logging for the run)."""
     from laftr_cl import cli
     from laftr_cl.run.callbacks import LAUNCH_ENV
 
@@ -77,6 +78,8 @@ def cli_here(args: list[str], monkeypatch, capsys) -> subprocess.CompletedProces
     monkeypatch.setenv(LAUNCH_ENV, "")
     capsys.readouterr()
     sigterm = signal.getsignal(signal.SIGTERM)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     try:
         cli.main()
         code = 0
@@ -84,6 +87,14 @@ def cli_here(args: list[str], monkeypatch, capsys) -> subprocess.CompletedProces
         code = ended.code if isinstance(ended.code, int) else 1
     finally:
         signal.signal(signal.SIGTERM, sigterm)
+        for handler in root.handlers[:]:  # Hydra's console handler writes into this test's captured stream
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)
     captured = capsys.readouterr()
     return subprocess.CompletedProcess(args, code, captured.out, captured.err)
 

@@ -23,6 +23,7 @@ from laftr_cl.config.errors import ConfigError
 from laftr_cl.run.experiment import run_experiment
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.training.guards import NoTrainingStepError, TrainingGuard
+from reliability.fault_runs import cli_here
 
 SYN = ["data.synthetic={train_per_class: 5, test_per_class: 2}", "logger=csv", "train.epochs=1", "device=cpu"]
 """The tiny synthetic run every case starts from."""
@@ -174,8 +175,9 @@ def test_a_run_refused_once_its_data_is_read_leaves_nothing_behind(args, names, 
     if empty_folder:
         run_dir.mkdir()
     monkeypatch.chdir(tmp_path)
-    code, err = _refusal([*(a for a in SYN if not a.startswith("data.synthetic")), *args(tmp_path),
-                          f"hydra.run.dir={run_dir}"], monkeypatch, capsys)
+    out = cli_here([*(a for a in SYN if not a.startswith("data.synthetic")), *args(tmp_path),
+                    f"hydra.run.dir={run_dir}"], monkeypatch, capsys)
+    code, err = out.returncode, out.stderr
     assert code == 2
     assert err.startswith("laftr-cl: ") and err.count("\n") == 1 and "Traceback" not in err, err
     assert re.search(names, err), err

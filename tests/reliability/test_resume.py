@@ -18,6 +18,7 @@ from reliability.fault_runs import (
     REGULARIZERS,
     assert_same_model,
     checkpoint,
+    cli_here,
     results,
     run_cli,
     run_here,
@@ -60,13 +61,14 @@ def test_run_killed_after_task_2_of_4_resumes_to_the_same_results(regularizer, u
 
 
 @pytest.mark.slow
-def test_kill_during_checkpoint_write_keeps_the_previous_one_and_rerunning_resumes(uninterrupted, tmp_path):
+def test_kill_during_checkpoint_write_keeps_the_previous_one_and_rerunning_resumes(uninterrupted, tmp_path, monkeypatch,
+                                                                                  capsys):
     overrides = [*FOUR_TASKS, *REGULARIZERS["ewc"]]
     assert run_killed(overrides, tmp_path, "checkpoint_renaming:3") == SIGKILLED
     assert (tmp_path / "checkpoint.pt.tmp").is_file()
     assert checkpoint(tmp_path)["progress"] == {"tasks_done": 2, "epochs_done": 0}
 
-    rerun = run_cli([*overrides, f"hydra.run.dir={tmp_path}"])  # resume=auto finds the checkpoint
+    rerun = cli_here([*overrides, f"hydra.run.dir={tmp_path}"], monkeypatch, capsys)  # resume=auto finds the checkpoint
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "resuming from" in (tmp_path / "cli.log").read_text()
     reference = uninterrupted(tuple(REGULARIZERS["ewc"]))

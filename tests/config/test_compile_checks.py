@@ -1,11 +1,11 @@
-"""The tasks' sizes the config checks know before any data is read (``laftr_cl.config.batches``) are the
+"""The tasks' sizes the config checks know before any data is read (``laftr_cl.config.compile_checks``) are the
 sizes the benchmark builders give: exactly for synthetic data, at least as large for the real datasets."""
 from __future__ import annotations
 
 import pytest
 
 from helpers import compose_run_config, shared_dataset
-from laftr_cl.config.batches import task_sizes
+from laftr_cl.config.compile_checks import task_sizes
 from laftr_cl.run.build import load_benchmark
 
 SYN = "data.synthetic={train_per_class: 7, test_per_class: 2}"

@@ -1,11 +1,15 @@
-"""``train.batch_size`` against the number of training examples each task holds, before any data is read.
+"""What ``train.compile`` needs of the config, checked before any data is read.
 
-A compiled step (``train.compile``) has one minibatch shape, so each epoch's last partial minibatch is
-dropped: a task with fewer training examples than one minibatch would train no step at all.
-:func:`task_sizes` tells, from the config alone, how many training examples each task holds — exactly
-for synthetic data (``data.synthetic``), at most for the real datasets (their official training sets'
-largest class, :data:`MOST_PER_CLASS`) — and :func:`check_full_batches` refuses a batch larger than a
-task. The run checks the real sizes again once the data is loaded.
+A compiled step (``compile``, ``cudagraph``) runs forward, loss, backward and update as one function:
+
+* every part of the regularizer must run inside it — its spec says so (``compiled_step``,
+  :mod:`laftr_cl.regularizers.specs`); EWC, SI, LwF and the like act between the loss and the update;
+* it has one minibatch shape, so each epoch's last partial minibatch is dropped: a task with fewer
+  training examples than one minibatch would train no step at all. :func:`task_sizes` tells, from the
+  config alone, how many training examples each task holds — exactly for synthetic data
+  (``data.synthetic``), at most for the real datasets (their official training sets' largest class,
+  :data:`MOST_PER_CLASS`) — and :func:`check_full_batches` refuses a batch larger than a task. The run
+  checks the real sizes again once the data is loaded.
 
 Light on purpose (no torch): the command-line checks call it before Hydra starts.
 """
@@ -14,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from laftr_cl.config.errors import ConfigError
+from laftr_cl.config.errors import ConfigError, fail
+from laftr_cl.regularizers.combination import parts
+from laftr_cl.regularizers.specs import compiled_step_names, spec_for
 
 MOST_PER_CLASS = {"mnist": 6742, "fashion_mnist": 6000, "cifar10": 5000, "cifar100": 500}
 """Training examples of the largest class of each official dataset (MNIST's digit 1)."""
@@ -24,6 +30,26 @@ SOURCES = {"split_mnist": ["mnist"] * 10, "permuted_mnist": ["mnist"] * 10, "spl
 """The dataset each class id of a benchmark comes from (:mod:`laftr_cl.benchmarks.split`)."""
 ALL_CLASSES_EACH_TASK = ("permuted_mnist",)
 """Benchmarks whose every task holds every class (a pixel permutation of the whole dataset)."""
+
+
+def check_compiled_step(cfg: Any, mode: str) -> None:
+    """Refuses ``train.compile=mode`` (not ``none``) with a regularizer part that acts inside the step,
+    or with a task smaller than one minibatch (see the module docstring).
+
+    Raises:
+        ConfigError: naming the setting and the fix.
+    """
+    for part in parts(cfg):
+        plugin = part.config.get("plugin")
+        spec = spec_for(str(part.config.get("name")), plugin.get("_target_") if plugin is not None else None)
+        if plugin is None or spec is None or spec.compiled_step:  # an undeclared one is refused by its own check
+            continue
+        fail("train.compile", mode, f"it runs forward, loss, backward and update as one compiled step, but "
+             f"{part.path}={spec.name} acts inside the step (between the loss and the update); compiled steps "
+             f"take regularizer={', '.join(compiled_step_names())}", "train.compile=none")
+    sizes = task_sizes(cfg)
+    if sizes is not None:
+        check_full_batches(mode, sizes[0], cfg.train.batch_size, exact=sizes[1])
 
 
 def task_sizes(cfg: Any) -> tuple[list[int], bool] | None:
