@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -104,7 +105,10 @@ def discard_new_run_folder(folder: str | Path) -> bool:
         return False
     top = _NEW_FOLDERS.pop(folder)
     for entry in list(folder.iterdir()) if folder.is_dir() else []:
-        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
     for parent in [folder, *folder.parents] if top is not None else []:
         if not parent.is_relative_to(top):
             break
@@ -162,6 +166,8 @@ def _sweep_job_of_another_config(config: DictConfig, sweep_dir: Path) -> str | N
             message = _other_config(job_config, folder, START_NEW_SWEEP) if folder.is_dir() else None
             if message is not None:
                 return f"Job {num} of this sweep ({' '.join(job)}) cannot run in its folder: {message}"
+        return None
+    except HydraException:  # a job that does not compose here: the job's own check answers when it starts
         return None
     finally:
         HydraConfig.instance().set_config(config)

@@ -11,8 +11,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from laftr_cl.benchmarks.fingerprint import data_fingerprint
-from laftr_cl.config.compile_checks import check_full_batches
 from laftr_cl.config.checks import coreset_notes, regularizer_spec, validate_config
+from laftr_cl.config.compile_checks import check_full_batches
 from laftr_cl.loggers.avalanche import keep_interrupted_logs
 from laftr_cl.loggers.wandb_summary import finish_wandb
 from laftr_cl.regularizers.combination import parts

@@ -18,8 +18,9 @@ The run's ``results.json`` then says ``status: failed`` (``interrupted`` for Ctr
 see :mod:`laftr_cl.run.interrupts`) with the ``error`` (see
 :func:`laftr_cl.run.results.record_failure`) — except for a busy folder, whose record is the other
 process's, and a single run refused before training (exit status 2: the data or the model, checked
-once built) in a folder its own launch created: that folder is removed, nothing is left behind. In a single run the process exits with the status. In a sweep (``-m``) a failed job
-is a failed job, not a failed sweep: it is noted in ``<sweep dir>/failed_jobs.jsonl`` and ends
+once built) in a folder its own launch created: that folder is removed, nothing is left behind. In
+a single run the process exits with the status. In a sweep (``-m``) a failed job is a failed job,
+not a failed sweep: it is noted in ``<sweep dir>/failed_jobs.jsonl`` and ends
 normally for Hydra's basic sweeper (every launcher then runs the remaining jobs) or raises
 :class:`JobFailed` to a sweeper that scores jobs (Optuna), which marks the trial failed and goes
 on. :mod:`laftr_cl.run.callbacks` prints the failed jobs when the sweep ends. Ctrl-C stops the

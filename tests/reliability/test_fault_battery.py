@@ -30,7 +30,7 @@ from laftr_cl.run.interrupts import catch_sigterm
 from laftr_cl.run.lock import RunLock
 from laftr_cl.run.outcome import run_job
 from laftr_cl.run.results import cl_metrics
-from reliability.fault_runs import FOUR_TASKS, cli_here, results, run_cli, run_killed
+from reliability.fault_runs import FOUR_TASKS, cli_here, results, run_killed
 from reliability.faults import armed
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
