@@ -198,6 +198,7 @@ class RunFolderCallback(Callback):
         except FileExistsError:  # a folder with files in it: a refusal records itself there
             top, fresh = None, False
         self._take(folder, "run")
+        _NEW_FOLDERS.pop(folder, None)
         if fresh:
             _NEW_FOLDERS[folder] = top
         message = _other_config(config, folder)
@@ -206,6 +207,7 @@ class RunFolderCallback(Callback):
             _refuse(message)
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
+        _NEW_FOLDERS.pop(Path(str(config.hydra.run.dir)).absolute(), None)
         self._release()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
