@@ -3,12 +3,20 @@
 Before Hydra runs anything, :func:`main` composes and validates every job the command asks for
 (:mod:`laftr_cl.config.preflight`): a bad setting is answered in one paragraph — the setting, what is
 allowed, a corrected command — with exit code 2 and no traceback (``LAFTR_CL_TRACEBACK=1`` shows
-it). Only then does Hydra start the run or sweep. Imports stay light until a run needs them.
+it). Only then does Hydra start the run or sweep. Imports stay light until a run needs them; Ctrl-C
+or SIGTERM while they load ends the command with one line (:mod:`laftr_cl.run.interrupts`).
 """
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from laftr_cl.run.interrupts import catch_while_starting
+
+if __name__ == "__main__" or Path(sys.argv[0]).name == "laftr-cl":  # the command, not a module imported by a test
+    catch_while_starting()
+
+# ruff: noqa: E402 (the imports below come after the start-up handler)
 import hydra
 from omegaconf import DictConfig
 
@@ -39,8 +47,11 @@ def main() -> None:
 
     SIGTERM is handled as Ctrl-C (:mod:`laftr_cl.run.interrupts`); either one before the run starts
     (while the command is checked or Hydra sets up) ends the process with one line."""
+    import signal
+
     from laftr_cl.run.interrupts import catch_sigterm, exit_status, startup_message
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here Ctrl-C raises KeyboardInterrupt
     catch_sigterm()
     try:
         _main()

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from laftr_cl.config.compile_checks import check_compiled_step
 from laftr_cl.config.errors import ConfigError, closest, fail
 from laftr_cl.config.options import COMPILE_MODES, PRECISIONS, PREPROCESSING, STRATEGIES
 from laftr_cl.config.targets import check_class_order, check_targets
@@ -111,6 +112,8 @@ def _check_training(cfg: DictConfig) -> None:
                                else ("train.precision", precision, "train.precision=fp32"))
         fail(setting, value, f"regularizer.strategy={strategy} trains with Avalanche's own loop, which takes "
              "train.compile=none and train.precision=fp32", fix)
+    if compile_mode != "none":
+        check_compiled_step(cfg, compile_mode)
 
 
 def _runs_on_cuda(device: str) -> bool:

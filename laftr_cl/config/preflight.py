@@ -60,12 +60,13 @@ def preflight(config_dir: str, overrides: list[str], *, validate: bool = True, m
 
 
 def _check_additions(cfg: DictConfig, job: list[str]) -> None:
-    """``+key=value`` overrides that add a key nothing reads (see :mod:`laftr_cl.config.targets`)."""
+    """``+key=value`` overrides that add a key nothing reads (see :mod:`laftr_cl.config.targets`); a group
+    added under a package (``+regularizer@combine.replay=replay``) is a choice, not a key."""
     from laftr_cl.config.targets import check_added_keys
 
     repository = GlobalHydra.instance().config_loader().repository
     added = {o.get_key_element().lstrip("+"): o.get_value_element_as_str() for o in _parse(job)
-             if o.is_add() and not repository.group_exists(o.get_key_element().lstrip("+").replace(".", "/"))}
+             if o.is_add() and not repository.group_exists(o.key_or_group.replace(".", "/"))}
     if added:
         kept = [o.input_line for o in _parse(job) if o.get_key_element().lstrip("+") not in added]
         check_added_keys(cfg, _compose(kept), added)

@@ -86,6 +86,7 @@ LAFTR = register(RegularizerSpec(
     },
     requires=(Requirement("linearizable"), Requirement("mlp", when={"estimator": "exact"})),
     check=_laftr_check,
+    compiled_step=True,
 ))
 register(LAFTR.variant("laftr_lowrank", inputs="lowrank"))
 
@@ -112,6 +113,7 @@ LIFTR = register(RegularizerSpec(
     },
     requires=(Requirement("liftr_network"),),
     check=_liftr_check,
+    compiled_step=True,
 ))
 
 _MEMORY_FSD = {
@@ -122,9 +124,9 @@ _MEMORY_FSD = {
     "summary_batch_size": SUMMARY_BATCH,
 }
 CORESET_FSD = register(RegularizerSpec("coreset_fsd", "laftr_cl.regularizers.coreset_fsd.CoresetFsdPlugin",
-                                       _MEMORY_FSD, strength="fsd_lambda"))
+                                       _MEMORY_FSD, strength="fsd_lambda", compiled_step=True))
 NTK_FSD = register(RegularizerSpec("ntk_fsd", "laftr_cl.regularizers.ntk_fsd.NtkFsdPlugin", _MEMORY_FSD,
-                                   strength="fsd_lambda"))
+                                   strength="fsd_lambda", compiled_step=True))
 
 
 # ---------------------------------------------------------------- Avalanche's plugins
@@ -222,10 +224,11 @@ register(RegularizerSpec(
     options={"mem_size": _positive_int(200, "examples in the class-balanced buffer")},
     state=("storage_policy",),
     memory=_replay_bytes,
+    compiled_step=True,
 ))
 
 
 # ---------------------------------------------------------------- no plugin
-register(RegularizerSpec("none", None))
+register(RegularizerSpec("none", None, compiled_step=True))
 register(RegularizerSpec("joint", None, alone="regularizer=joint trains on all tasks at once with Avalanche's "
                          "own loop and takes no other regularizer"))

@@ -99,23 +99,31 @@ class FsdRegularizerPlugin(SupervisedPlugin):
         """Mean over ``summaries`` of the FSD estimate at the model's θ (a scalar)."""
         return self.method.estimate(model, self.method.prepare(model, summaries))
 
-    # ------------------------------------------------------------------ training hooks
-    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-        """Checks once, before the first task trains, that the method can summarize this model.
+    def check_model(self, model: nn.Module, input_shape: tuple[int, ...], task_label: int = 0) -> None:
+        """Checks, once, that the method can summarize ``model`` on inputs of ``input_shape`` (no batch
+        dimension); the run calls it before anything is trained or logged.
 
         Raises:
             ConfigError: it cannot (e.g. LAFTR on a network with an op it cannot linearize).
         """
         if self._model_checked:
             return
-        data = task_data(strategy, self.summary_batch_size)
-        x = data[0] if isinstance(data, tuple) else next(iter(data))[0]
         try:
-            self.method.check_model(strategy.model, tuple(x.shape[1:]), experience_task_label(strategy))
+            self.method.check_model(model, tuple(input_shape), task_label)
         except ValueError as err:
             raise ConfigError(f"{err} (Checked before training the first task: nothing was trained.)",
                               "model") from err
         self._model_checked = True
+
+    # ------------------------------------------------------------------ training hooks
+    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        """:meth:`check_model` on the first task's inputs, when the run has not called it."""
+        if self._model_checked:
+            return
+        data = task_data(strategy, self.summary_batch_size)
+        x = data[0] if isinstance(data, tuple) else next(iter(data))[0]
+        self.check_model(strategy.model, tuple(x.shape[1:]), experience_task_label(strategy))
+
     def before_backward(self, strategy: Any, **kwargs: Any) -> None:
         value = self.penalty(strategy.model)
         if value is not None:

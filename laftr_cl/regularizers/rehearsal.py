@@ -185,4 +185,5 @@ register(RegularizerSpec(
     options={"mem_size": _size(200, "examples in the class-balanced buffer the model is retrained on")},
     state=("storage_policy", "init_model"),
     memory=_gdumb_bytes,
+    compiled_step=True,
 ))

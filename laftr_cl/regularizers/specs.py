@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from laftr_cl.fsd.registry import Registry
@@ -128,6 +128,10 @@ class RegularizerSpec:
             iCaRL), built with the model, optimizer and the other parts as its plugins; a run holds
             at most one such part. Its state and bytes are read from the strategy.
         alone: why it takes no other part in a combination (iCaRL swaps the model for its own), or None.
+        compiled_step: the plugin can train under ``train.compile=compile|cudagraph``: it is a penalty the
+            compiled step calls (``prepare``/``penalty``/``record_penalty``) or acts only between tasks
+            (a replay buffer). False for a plugin that acts inside the step (Avalanche's
+            ``before_backward`` and the like: EWC, SI, LwF, MAS, A-GEM): the config checks refuse it.
         restore: called with the plugin after a checkpoint's ``state`` attributes are set back, to
             rebuild what is derived from them and cannot be saved (a data loader's iterator).
     """
@@ -143,6 +147,7 @@ class RegularizerSpec:
     owns_loop: bool = False
     restore: Callable[[Any], None] | None = None
     alone: str | None = None
+    compiled_step: bool = False
 
     def defaults(self) -> dict[str, Any]:
         """Each option's default, by key: the plugin's keyword arguments when none is given."""
@@ -156,8 +161,7 @@ class RegularizerSpec:
         """The same regularizer under another config name, with other option defaults."""
         options = {k: (Option(**{**vars(o), "default": defaults[k]}) if k in defaults else o)
                    for k, o in self.options.items()}
-        return RegularizerSpec(name, self.plugin, options, self.strength, self.requires, self.state,
-                               self.memory, self.check, self.owns_loop, self.restore, self.alone)
+        return replace(self, name=name, options=options)
 
 
 REGULARIZERS: Registry[RegularizerSpec] = Registry("regularizer")
@@ -183,6 +187,11 @@ def spec_for(name: str, target: str | None = None) -> RegularizerSpec | None:
 def registered() -> dict[str, RegularizerSpec]:
     """Every spec registered so far (the built-in ones included), by name."""
     return REGULARIZERS.items()
+
+
+def compiled_step_names() -> list[str]:
+    """The regularizers that train under ``train.compile`` (their spec's ``compiled_step``), sorted."""
+    return sorted(name for name, spec in registered().items() if spec.compiled_step and not spec.owns_loop)
 
 
 def _plugin_class(path: str) -> type:

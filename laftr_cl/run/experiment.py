@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from laftr_cl.benchmarks.fingerprint import data_fingerprint
 from laftr_cl.config.checks import coreset_notes, regularizer_spec, validate_config
+from laftr_cl.config.compile_checks import check_full_batches
 from laftr_cl.loggers.avalanche import keep_interrupted_logs
 from laftr_cl.loggers.wandb_summary import finish_wandb
 from laftr_cl.regularizers.combination import parts
@@ -30,7 +31,6 @@ from laftr_cl.run.checkpoint import Progress, RunCheckpoints
 from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.results import ResultsRecorder
 from laftr_cl.training.batchnorm import check_batchnorm
-from laftr_cl.training.compiled_step import check_full_batches
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.parts import RegularizerParts
 from laftr_cl.training.strategy import build_strategy
@@ -60,6 +60,9 @@ def run_experiment(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     plugins = {part.path: instantiate(part.config.plugin) for part, spec in found
                if part.config.get("plugin") is not None and not spec.owns_loop}
     owner = next((part for part, spec in found if spec.owns_loop), None)
+    for checked in plugins.values():  # e.g. LAFTR on an op it cannot linearize: refused before anything is logged
+        if hasattr(checked, "check_model"):
+            checked.check_model(model, benchmark.input_shape, benchmark.train[0].task_label)
     check_batchnorm(cfg, model)
     batchnorm = instantiate(cfg.batchnorm.plugin) if cfg.batchnorm.plugin is not None else None
     fingerprint = data_fingerprint(benchmark)

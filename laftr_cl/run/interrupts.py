@@ -7,11 +7,15 @@ place that cleans up after Ctrl-C (a half-written checkpoint removed, the lock r
 same for SIGTERM. A second SIGTERM while the first is handled ends the process at once.
 
 Only the ``laftr-cl`` process itself installs it: a job that submitit runs keeps submitit's own
-handlers (which requeue a pre-empted job).
+handlers (which requeue a pre-empted job). Before that, while the command's modules load,
+:func:`end_while_starting` answers both signals (:func:`catch_while_starting`).
+
+Light on purpose (no third-party import): ``laftr_cl.cli`` imports it before anything else.
 """
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -50,3 +54,18 @@ def startup_message(err: KeyboardInterrupt) -> str:
     """The line for an interruption before the run started (while the command was checked or Hydra set up)."""
     return (f"interrupted ({cause(err)}) while starting, before any training: nothing was trained; run the same "
             "command again to start the run.")
+
+
+def end_while_starting(signum: int, frame: FrameType | None) -> None:
+    """The handler of Ctrl-C and SIGTERM while ``laftr-cl`` imports its modules: the line of
+    :func:`startup_message`, then the exit status (no traceback of the import it stopped)."""
+    err = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    print(f"laftr-cl: {startup_message(err)}", file=sys.stderr)
+    raise SystemExit(exit_status(err))
+
+
+def catch_while_starting() -> None:
+    """Installs :func:`end_while_starting` for SIGINT and SIGTERM (main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, end_while_starting)
+        signal.signal(signal.SIGTERM, end_while_starting)

@@ -17,8 +17,10 @@ one paragraph on stderr and an exit status:
 The run's ``results.json`` then says ``status: failed`` (``interrupted`` for Ctrl-C and SIGTERM,
 see :mod:`laftr_cl.run.interrupts`) with the ``error`` (see
 :func:`laftr_cl.run.results.record_failure`) — except for a busy folder, whose record is the other
-process's. In a single run the process exits with the status. In a sweep (``-m``) a failed job
-is a failed job, not a failed sweep: it is noted in ``<sweep dir>/failed_jobs.jsonl`` and ends
+process's, and a single run refused before training (exit status 2: the data or the model, checked
+once built) in a folder its own launch created: that folder is removed, nothing is left behind. In
+a single run the process exits with the status. In a sweep (``-m``) a failed job is a failed job,
+not a failed sweep: it is noted in ``<sweep dir>/failed_jobs.jsonl`` and ends
 normally for Hydra's basic sweeper (every launcher then runs the remaining jobs) or raises
 :class:`JobFailed` to a sweeper that scores jobs (Optuna), which marks the trial failed and goes
 on. :mod:`laftr_cl.run.callbacks` prints the failed jobs when the sweep ends. Ctrl-C stops the
@@ -46,7 +48,7 @@ from omegaconf import DictConfig
 from laftr_cl.config.checks import ConfigError
 from laftr_cl.config.errors import paragraph, show_traceback
 from laftr_cl.run.atomic import RunFolderUnwritable, unwritable_message
-from laftr_cl.run.callbacks import BASIC_SWEEPER, note_failed_job
+from laftr_cl.run.callbacks import BASIC_SWEEPER, discard_new_run_folder, note_failed_job
 from laftr_cl.run.checkpoint import CheckpointError, Progress
 from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.interrupts import cause, exit_status
@@ -106,7 +108,8 @@ def run_job(cfg: DictConfig, output_dir: str | Path) -> float | None:
     except Exception as err:  # noqa: BLE001 - every failure of a sweep job is that job's alone
         code = exit_code(err)
         message = _message(err, output_dir)
-        if not isinstance(err, RunFolderBusy):
+        discarded = _refused_before_training(err, output_dir) and discard_new_run_folder(output_dir)
+        if not discarded and not isinstance(err, RunFolderBusy):
             record_failure(RunFolder(output_dir).results, run_config_dict(cfg), err, message,
                            exit_code=code or 1, refused=isinstance(err, REFUSED))
         if not _in_sweep():
@@ -115,6 +118,13 @@ def run_job(cfg: DictConfig, output_dir: str | Path) -> float | None:
             print(f"laftr-cl: {message}", file=sys.stderr)
             raise SystemExit(code) from None
         return _fail_sweep_job(output_dir, message, code or 1)
+
+
+def _refused_before_training(err: Exception, output_dir: Path) -> bool:
+    """A single run refused (exit status 2) before its first task was recorded or checkpointed."""
+    run = RunFolder(output_dir)
+    return (isinstance(err, REFUSED) and not isinstance(err, RunFolderBusy) and not _in_sweep()
+            and not run.results.exists() and not run.checkpoint.exists())
 
 
 def _in_sweep() -> bool:

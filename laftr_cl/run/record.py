@@ -19,6 +19,8 @@ from laftr_cl.run.folder import RunFolder
 
 START_NEW = "or start a new run in a new folder (leave hydra.run.dir at its default)"
 """The way out every refused resume offers."""
+START_NEW_SWEEP = "or give this sweep a new folder (leave hydra.sweep.dir at its default)"
+"""The same for a sweep job."""
 
 
 def _task_overrides() -> list[str]:
@@ -47,10 +49,11 @@ def read_record(folder: str | Path) -> dict[str, Any] | None:
         return None
 
 
-def other_config_message(checkpoint: Path, saved: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+def other_config_message(checkpoint: Path, saved: Mapping[str, Any], current: Mapping[str, Any],
+                         start_new: str = START_NEW) -> str | None:
     """Why the checkpoint at ``checkpoint``, written with ``saved``, does not continue a run with
     ``current`` (both :func:`~laftr_cl.config.settings.comparable_config`), naming the settings
-    that differ; None when none does."""
+    that differ; None when none does. ``start_new``: the other way out (a new run folder)."""
     keys = sorted(set(saved) | set(current))
     differ = [key for key in keys if saved.get(key, "<absent>") != current.get(key, "<absent>")]
     if not differ:
@@ -62,4 +65,4 @@ def other_config_message(checkpoint: Path, saved: Mapping[str, Any], current: Ma
     where = (f"{record} keeps its command-line overrides and config" if record.is_file()
              else "its first .hydra/overrides.yaml listed them")
     return (f"The checkpoint {checkpoint} belongs to a run with another config — {shown}{more}. Resume with the "
-            f"settings of the interrupted run ({where}), {START_NEW}.")
+            f"settings of the interrupted run ({where}), {start_new}.")

@@ -10,11 +10,13 @@ step — as one compiled function (``compile``) or one replayed CUDA graph (``cu
   draws come from the device's generator, whose state the graph advances on every replay.
 
 Both need fixed shapes: the strategy drops each epoch's last partial minibatch, and a task with
-no full minibatch is refused before training (:func:`check_full_batches`). The regularizer
+no full minibatch is refused before training (:mod:`laftr_cl.config.compile_checks`). The regularizer
 is inside the step, so plugins that act between forward and update (Avalanche's ``before_backward``
 and the like: EWC, SI, LwF, MAS) cannot be used with them; the step's regularizer is any plugin
 with ``penalty(model)`` / ``record_penalty(value)`` / ``prepare(model)`` (LAFTR and the FSD
-baselines). The NaN guard receives each step's loss terms on the device, as in the eager loop.
+baselines). Which regularizers can run here is declared by their spec (``compiled_step``), which the
+config checks read before anything runs; :func:`check_step_settings` checks the plugins a script
+hands the strategy itself. The NaN guard receives each step's loss terms on the device, as in the eager loop.
 """
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ from avalanche.core import SupervisedPlugin
 from avalanche.models.utils import avalanche_forward
 from torch import Tensor, nn
 
-from laftr_cl.config.errors import ConfigError
 from laftr_cl.config.options import COMPILE_MODES
+from laftr_cl.regularizers.specs import compiled_step_names
 from laftr_cl.training.guards import TrainingGuard
 from laftr_cl.training.precision import autocast
 
@@ -72,30 +74,7 @@ def check_step_settings(mode: str, device: torch.device, plugins: Sequence[Any])
             raise ValueError(
                 f"train.compile={mode} runs forward, loss, backward and update as one step, but the plugin "
                 f"{type(plugin).__name__} acts inside the step ({', '.join(hooks)}): use train.compile=none with "
-                "this regularizer (compiled steps support regularizer=none, laftr, coreset_fsd and ntk_fsd).")
-
-
-def check_full_batches(mode: str, train_sizes: Sequence[int], batch_size: int) -> None:
-    """Refuses ``train.compile=mode`` when a task holds fewer training examples than one minibatch:
-    its only (partial) minibatch would be dropped and the task would train no step at all.
-
-    ``train_sizes``: the number of training examples of each task, in order.
-
-    Raises:
-        ConfigError: naming the smallest task and the batch size that gives it one full minibatch.
-    """
-    if mode == "none" or not train_sizes:
-        return
-    smallest = min(train_sizes)
-    if smallest >= batch_size:
-        return
-    short = [i + 1 for i, n in enumerate(train_sizes) if n < batch_size]
-    raise ConfigError(
-        f"Invalid setting train.batch_size={batch_size} with train.compile={mode}: a compiled step has one "
-        f"minibatch shape, so each epoch's last partial minibatch is dropped, and task(s) {short} hold fewer "
-        f"training examples than one minibatch (the smallest holds {smallest}): they would train no step at "
-        f"all. Fix it on the command line, e.g. `laftr-cl ... train.batch_size={smallest}`, or train with "
-        "train.compile=none, which keeps the partial minibatch.", "train.batch_size", f"train.batch_size={smallest}")
+                f"this regularizer (compiled steps support regularizer={', '.join(compiled_step_names())}).")
 
 
 @dataclass

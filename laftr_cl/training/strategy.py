@@ -12,10 +12,10 @@ from torch import nn
 from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
 from laftr_cl.config import options
 from laftr_cl.config.checks import ConfigError
+from laftr_cl.config.compile_checks import check_full_batches
 from laftr_cl.fsd.registry import Registry
 from laftr_cl.training.compiled_step import (
     TrainStep,
-    check_full_batches,
     check_step_settings,
     is_step_penalty,
     run_compiled_epoch,

@@ -119,3 +119,20 @@ def test_a_new_regularizer_is_one_module_and_one_yaml(tmp_path, monkeypatch):
         validate_config(cfg)
     assert memory_bytes(sys.modules["tiny_l2_module"].TinyL2()) == {"nothing": 0, "total": 0}
     assert "tiny_l2" in registered()
+
+
+@pytest.mark.parametrize("name", REGULARIZERS)
+def test_the_declared_compiled_step_support_matches_the_plugins_hooks(name):
+    """``compiled_step`` (what the config checks read) says what the strategy's own check finds in the
+    plugin: a penalty the compiled step calls, or no hook between the loss and the update."""
+    from avalanche.core import SupervisedPlugin
+
+    from laftr_cl.training.compiled_step import STEP_HOOKS
+
+    spec = spec_for(name)
+    if spec.plugin is None or spec.owns_loop:
+        return
+    plugin = get_class(spec.plugin)
+    penalty = all(hasattr(plugin, m) for m in ("prepare", "penalty", "record_penalty"))
+    inside = [h for h in STEP_HOOKS if getattr(plugin, h, None) is not getattr(SupervisedPlugin, h)]
+    assert spec.compiled_step == (penalty or not inside), inside

@@ -6,9 +6,12 @@ another process computes exactly what an uninterrupted one does.
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,39 @@ def run_cli(args: list[str], *, kill_at: str | None = None) -> subprocess.Comple
         paths = (str(sitecustomize_dir(kill_at)), str(REPO_ROOT), os.environ.get("PYTHONPATH"))
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     return helpers_run_cli(args, env=env, timeout=600)
+
+
+def cli_here(args: list[str], monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """``laftr-cl ARGS`` in this process (:func:`laftr_cl.cli.main`: the checks, Hydra, its callbacks, the
+    run or the sweep on Hydra's basic or Optuna sweeper, without a process's import cost), as
+    :func:`run_cli` answers it. SIGTERM's handler and the sweep launch id are given back afterwards
+    (``monkeypatch``), and so are the root logger's handlers (Hydra configures logging for the run)."""
+    from laftr_cl import cli
+    from laftr_cl.run.callbacks import LAUNCH_ENV
+
+    monkeypatch.setattr(sys, "argv", ["laftr-cl", *args])
+    monkeypatch.setenv(LAUNCH_ENV, "")
+    capsys.readouterr()
+    sigterm = signal.getsignal(signal.SIGTERM)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as ended:
+        code = ended.code if isinstance(ended.code, int) else 1
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+        for handler in root.handlers[:]:  # Hydra's console handler writes into this test's captured stream
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
 
 
 def results(run_dir: Path) -> dict[str, Any]:

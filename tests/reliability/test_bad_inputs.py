@@ -17,12 +17,13 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import compose_run_config, tiny_benchmark, tiny_strategy
+from helpers import compose_run_config, shared_dataset, tiny_benchmark, tiny_strategy
 from laftr_cl import cli
 from laftr_cl.config.errors import ConfigError
 from laftr_cl.run.experiment import run_experiment
 from laftr_cl.regularizers.laftr import LaftrPlugin
 from laftr_cl.training.guards import NoTrainingStepError, TrainingGuard
+from reliability.fault_runs import cli_here
 
 SYN = ["data.synthetic={train_per_class: 5, test_per_class: 2}", "logger=csv", "train.epochs=1", "device=cpu"]
 """The tiny synthetic run every case starts from."""
@@ -51,6 +52,22 @@ CASES = [
     ("sweep-without-m", ["seed=0,1"], r"`seed=0,1` gives several values.*no -m", "laftr-cl -m", None),
     ("empty-run-dir", ["hydra.run.dir="], r"hydra\.run\.dir='': the run folder is empty", "hydra.run.dir=logs/my_run",
      None),
+    ("compile-task-smaller-than-a-batch", ["data.synthetic={train_per_class: 20, test_per_class: 10}",
+                                          "train.compile=compile"],
+     r"train\.batch_size=128 with train\.compile=compile.*the smallest holds 40", "train.batch_size=40", None),
+    ("compile-batch-larger-than-any-task", ["train.batch_size=100000", "train.compile=compile", "regularizer=laftr"],
+     r"train\.batch_size=100000 with train\.compile=compile.*the smallest holds 10", "train.batch_size=10", None),
+    ("compile-batch-larger-than-the-real-data", ["data.synthetic=null", "train.batch_size=100000",
+                                                 "train.compile=compile"],
+     r"the smallest can hold at most 13484", "train.batch_size=13484", None),
+    ("compile-with-a-plugin-inside-the-step", ["train.compile=compile", "train.batch_size=8", "regularizer=ewc"],
+     r"train\.compile='compile'.*regularizer=ewc acts inside the step", "train.compile=none", None),
+    ("compile-sweep-with-a-plugin-inside-the-step", ["-m", "regularizer=laftr,ewc", "train.compile=compile",
+                                                     "train.batch_size=8"],
+     r"regularizer=ewc acts inside the step", "train.compile=none", None),
+    ("compile-with-a-combined-plugin-inside-the-step", ["train.compile=compile", "train.batch_size=8",
+                                                        "regularizer=laftr", "+regularizer@combine.si=si"],
+     r"combine\.si=si acts inside the step", "train.compile=none", None),
     ("slurm-without-sbatch", ["-m", "hydra/launcher=slurm"], r"hydra/launcher=slurm submits each job with SLURM's sbatch",
      None, None),
 ]
@@ -135,4 +152,34 @@ def test_an_optimizer_key_the_optimizer_takes_is_accepted(monkeypatch, capsys, t
     from laftr_cl.config.preflight import preflight
 
     assert preflight(cli.CONFIG_DIR, ["optimizer=sgd", "+optimizer.nesterov=true", "+hydra.job.env_set.FOO=1", *SYN]) == 1
+    assert preflight(cli.CONFIG_DIR, ["regularizer=laftr", "+regularizer@combine.replay=replay", *SYN]) == 1
     assert not Path(tmp_path).joinpath("run").exists()
+
+
+REFUSED_ONCE_BUILT = [
+    ("data-not-there", lambda tmp: [f"data.root={tmp / 'nowhere'}"], r"cannot read its data under data\.root="),
+    ("compile-batch-larger-than-the-real-tasks", lambda tmp: [f"data.root={shared_dataset('mnist-5k')}",
+                                                              "train.compile=compile", "train.batch_size=5000"],
+     r"train\.batch_size=5000 with train\.compile=compile.*the smallest holds 1000"),
+]
+
+
+@pytest.mark.parametrize("empty_folder", [False, True], ids=["new-folder", "empty-folder"])
+@pytest.mark.parametrize("args, names", [case[1:] for case in REFUSED_ONCE_BUILT], ids=[c[0] for c in REFUSED_ONCE_BUILT])
+def test_a_run_refused_once_its_data_is_read_leaves_nothing_behind(args, names, empty_folder, tmp_path, monkeypatch,
+                                                                   capsys):
+    """What only the data can tell is refused after Hydra set the run folder up: the folder this launch
+    created (or the files it wrote into an empty one) goes again."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    run_dir = runs / "run" if empty_folder else runs / "new" / "run"
+    if empty_folder:
+        run_dir.mkdir()
+    monkeypatch.chdir(tmp_path)
+    out = cli_here([*(a for a in SYN if not a.startswith("data.synthetic")), *args(tmp_path),
+                    f"hydra.run.dir={run_dir}"], monkeypatch, capsys)
+    code, err = out.returncode, out.stderr
+    assert code == 2
+    assert err.startswith("laftr-cl: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert re.search(names, err), err
+    assert [p.relative_to(runs) for p in runs.rglob("*")] == ([Path("run")] if empty_folder else [])

@@ -19,7 +19,7 @@ import time
 import pytest
 import yaml
 
-from helpers import compose_run_config, shared_dataset
+from helpers import REPO_ROOT, compose_run_config, run_python, shared_dataset
 from laftr_cl import cli
 from laftr_cl.reporting import output
 from laftr_cl.reporting.compare import main as compare_main
@@ -30,7 +30,7 @@ from laftr_cl.run.interrupts import catch_sigterm
 from laftr_cl.run.lock import RunLock
 from laftr_cl.run.outcome import run_job
 from laftr_cl.run.results import cl_metrics
-from reliability.fault_runs import FOUR_TASKS, results, run_cli, run_killed
+from reliability.fault_runs import FOUR_TASKS, cli_here, results, run_killed
 from reliability.faults import armed
 
 TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
@@ -126,6 +126,35 @@ def test_an_interruption_while_starting_is_one_line(signal_class, code, tmp_path
     assert not (tmp_path / "run").exists()
 
 
+INTERRUPT_AT_IMPORT = """\
+import os, signal, sys
+
+
+class _SignalAtImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "hydra":  # the first heavy import of laftr-cl's start-up
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.{signal_name})
+        return None
+
+
+sys.meta_path.insert(0, _SignalAtImport())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_name, what, code", [("SIGINT", "Ctrl-C", 130), ("SIGTERM", "SIGTERM", 143)])
+def test_an_interruption_while_the_command_imports_is_one_line(signal_name, what, code, tmp_path):
+    """Ctrl-C in the first second (Python importing Hydra, before ``main`` runs): one line, no traceback."""
+    (tmp_path / "sitecustomize.py").write_text(INTERRUPT_AT_IMPORT.format(signal_name=signal_name))
+    done = run_python(["-m", "laftr_cl.cli", *TWO_TASKS, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path,
+                      env={"PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)])}, timeout=120)
+    assert done.returncode == code, done.stderr
+    assert done.stderr == (f"laftr-cl: interrupted ({what}) while starting, before any training: nothing was "
+                           "trained; run the same command again to start the run.\n")
+    assert not (tmp_path / "run").exists()
+
+
 # ------------------------------------------------------------------ a full disk
 @pytest.mark.parametrize("full_at, kept", [
     (1, "no checkpoint had been written yet"),  # the first checkpoint: there is no previous one to keep
@@ -180,13 +209,14 @@ def held_folder(tmp_path):
     ("run", ["regularizer=si"]),
     ("sweep", ["-m", "seed=0,1"]),
 ])
-def test_a_second_run_or_sweep_in_a_live_folder_is_refused_before_hydra_writes(kind, args, held_folder):
+def test_a_second_run_or_sweep_in_a_live_folder_is_refused_before_hydra_writes(kind, args, held_folder, monkeypatch,
+                                                                             capsys):
     folder, start = held_folder
     (folder / ".hydra").mkdir(parents=True)
     finished = "regularizer:\n  name: ewc\n"  # what the live (or finished) run's Hydra wrote
     (folder / ".hydra" / "config.yaml").write_text(finished)
     holder = start(kind)
-    out = run_cli([*args, *TWO_TASKS, f"hydra.{kind}.dir={folder}"])
+    out = cli_here([*args, *TWO_TASKS, f"hydra.{kind}.dir={folder}"], monkeypatch, capsys)
     assert out.returncode == 2, out.stderr[-2000:]
     assert out.stderr.startswith(f"laftr-cl: The {kind} folder {folder} is in use by another laftr-cl process "
                                  f"(pid {holder.pid} on host ")
@@ -195,17 +225,32 @@ def test_a_second_run_or_sweep_in_a_live_folder_is_refused_before_hydra_writes(k
     assert sorted(p.name for p in folder.iterdir()) == [".hydra", "laftr-cl.lock"]
 
 
-@pytest.mark.slow
-def test_a_resume_with_another_config_is_refused_before_hydra_rewrites_the_folder(tmp_path):
-    assert run_cli([*TWO_TASKS, "regularizer=ewc", f"hydra.run.dir={tmp_path}"]).returncode == 0
+def test_a_resume_with_another_config_is_refused_before_hydra_rewrites_the_folder(tmp_path, monkeypatch, capsys):
+    assert cli_here([*TWO_TASKS, "regularizer=ewc", f"hydra.run.dir={tmp_path}"], monkeypatch, capsys).returncode == 0
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "laftr-cl.lock"]
     before = {p: p.read_bytes() for p in files}
-    out = run_cli([*TWO_TASKS, "regularizer=si", f"hydra.run.dir={tmp_path}"])
-    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
-    assert out.stderr.startswith(f"laftr-cl: The checkpoint {tmp_path / 'checkpoint.pt'} belongs to a run with "
-                                 "another config — regularizer.name: checkpoint 'ewc', this run 'si'")
+    out = cli_here([*TWO_TASKS, "regularizer=si", f"hydra.run.dir={tmp_path}"], monkeypatch, capsys)
+    code, err = out.returncode, out.stderr
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"laftr-cl: The checkpoint {tmp_path / 'checkpoint.pt'} belongs to a run with "
+                          "another config — regularizer.name: checkpoint 'ewc', this run 'si'")
     assert {p: p.read_bytes() for p in files} == before  # .hydra/, cli.log, results.json: the ewc run's
     assert (tmp_path / "laftr-cl.lock").read_text() == ""  # released, nobody to take over from
+
+
+def test_a_sweep_whose_job_folder_holds_another_config_is_refused_before_hydra_writes(tmp_path, monkeypatch, capsys):
+    """The grid changed (its λs swapped places): job 0's folder holds job 1's finished run of before."""
+    sweep = ["-m", *TWO_TASKS, "regularizer=ewc", f"hydra.sweep.dir={tmp_path}"]
+    assert cli_here([*sweep, "regularizer.plugin.ewc_lambda=1,10"], monkeypatch, capsys).returncode == 0
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "laftr-cl.lock"]
+    before = {p: p.read_bytes() for p in files}
+    out = cli_here([*sweep, "regularizer.plugin.ewc_lambda=10,1"], monkeypatch, capsys)
+    code, err = out.returncode, out.stderr
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("laftr-cl: Job 0 of this sweep (") and "regularizer.plugin.ewc_lambda: " \
+        "checkpoint 1, this run 10" in err and "hydra.sweep.dir" in err
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.name != "laftr-cl.lock") == sorted(files)
+    assert {p: p.read_bytes() for p in files} == before  # .hydra/ of both jobs, multirun.yaml: as they were
 
 
 def test_failure_notes_belong_to_their_own_launch(tmp_path, monkeypatch):
@@ -217,13 +262,12 @@ def test_failure_notes_belong_to_their_own_launch(tmp_path, monkeypatch):
     assert len((tmp_path / FAILED_JOBS).read_text().splitlines()) == 3
 
 
-@pytest.mark.slow
-def test_a_sweep_launched_again_reports_only_its_own_failures(tmp_path):
+def test_a_sweep_launched_again_reports_only_its_own_failures(tmp_path, monkeypatch, capsys):
     """A stale note of another launch in the sweep folder is not this sweep's failure."""
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / FAILED_JOBS).write_text(json.dumps({"job": 7, "overrides": ["seed=7"], "folder": "", "exit_code": 3,
                                                     "error": "an old failure", "launch": "another"}) + "\n")
-    out = run_cli(["-m", *TWO_TASKS, "seed=0,1", f"hydra.sweep.dir={tmp_path}"])
+    out = cli_here(["-m", *TWO_TASKS, "seed=0,1", f"hydra.sweep.dir={tmp_path}"], monkeypatch, capsys)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "job(s) of the sweep" not in out.stderr and "Traceback" not in out.stderr
     assert all(json.loads(p.read_text())["status"] == "completed" for p in tmp_path.glob("*/results.json"))
@@ -317,13 +361,13 @@ def test_out_on_a_full_disk_leaves_nothing_half_written(tmp_path, capsys, monkey
 
 
 # ------------------------------------------------------------------ searches that complete no trial
-@pytest.mark.slow
 @pytest.mark.parametrize("trials, why", [
     (["optimizer.lr=choice(1e30)", "hydra.sweeper.n_trials=2"], "all 2 trial(s) failed"),
     (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0 asks for no trial"),
 ])
-def test_an_optuna_search_without_a_completed_trial_ends_with_its_yaml(trials, why, tmp_path):
-    out = run_cli(["-m", "hparams_search=optuna", *TWO_TASKS, *trials, f"hydra.sweep.dir={tmp_path}"])
+def test_an_optuna_search_without_a_completed_trial_ends_with_its_yaml(trials, why, tmp_path, monkeypatch, capsys):
+    out = cli_here(["-m", "hparams_search=optuna", *TWO_TASKS, *trials, f"hydra.sweep.dir={tmp_path}"], monkeypatch,
+                   capsys)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Traceback" not in out.stderr and "No trials are completed yet" not in out.stderr
     line = next(x for x in out.stderr.splitlines() if "has no completed trial" in x)

@@ -1,7 +1,7 @@
 """Runs killed with SIGKILL resume to exactly the uninterrupted result (accuracy matrix, weights).
 
 Killed runs are forked processes (cheap) or real ``laftr-cl`` processes where the command line
-matters (re-running a command, submitit's requeue).
+matters (re-running a command, submitit's requeue, which also continues the job's wandb run).
 """
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from typing import Callable
 
 import pytest
 
+from laftr_cl.loggers.wandb_offline import read_offline_run
+from laftr_cl.run.folder import RunFolder
 from reliability.fault_runs import (
     FOUR_TASKS,
     REGULARIZERS,
     assert_same_model,
     checkpoint,
+    cli_here,
     results,
     run_cli,
     run_here,
@@ -58,13 +61,14 @@ def test_run_killed_after_task_2_of_4_resumes_to_the_same_results(regularizer, u
 
 
 @pytest.mark.slow
-def test_kill_during_checkpoint_write_keeps_the_previous_one_and_rerunning_resumes(uninterrupted, tmp_path):
+def test_kill_during_checkpoint_write_keeps_the_previous_one_and_rerunning_resumes(uninterrupted, tmp_path, monkeypatch,
+                                                                                  capsys):
     overrides = [*FOUR_TASKS, *REGULARIZERS["ewc"]]
     assert run_killed(overrides, tmp_path, "checkpoint_renaming:3") == SIGKILLED
     assert (tmp_path / "checkpoint.pt.tmp").is_file()
     assert checkpoint(tmp_path)["progress"] == {"tasks_done": 2, "epochs_done": 0}
 
-    rerun = run_cli([*overrides, f"hydra.run.dir={tmp_path}"])  # resume=auto finds the checkpoint
+    rerun = cli_here([*overrides, f"hydra.run.dir={tmp_path}"], monkeypatch, capsys)  # resume=auto finds the checkpoint
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "resuming from" in (tmp_path / "cli.log").read_text()
     reference = uninterrupted(tuple(REGULARIZERS["ewc"]))
@@ -86,17 +90,23 @@ def test_kill_inside_a_task_resumes_from_the_epoch_checkpoint(uninterrupted, tmp
 
 
 @pytest.mark.slow
-def test_preempted_submitit_job_is_requeued_and_resumes(uninterrupted, tmp_path):
+def test_preempted_submitit_job_is_requeued_resumes_and_continues_its_wandb_run(uninterrupted, tmp_path):
     # SIGUSR2 is submitit's pre-emption signal: the job checkpoints itself through the launcher,
     # exits, and submitit starts it again with the same config in the same folder.
     overrides = tuple(REGULARIZERS["ewc"])
     out = run_cli(["-m", "hydra/launcher=submitit_local_jobs", f"hydra.sweep.dir={tmp_path}",
-                   *FOUR_TASKS, *overrides], kill_at="checkpoint_written:2:SIGUSR2")
+                   *FOUR_TASKS, *overrides, "logger=[csv,wandb]"], kill_at="checkpoint_written:2:SIGUSR2")
     assert out.returncode == 0, out.stderr[-3000:]
     (job_dir,) = [path.parent for path in tmp_path.glob("*/results.json")]
     assert "resuming from" in (job_dir / "cli.log").read_text()
     assert results(job_dir)["accuracy_matrix"] == results(uninterrupted(overrides))["accuracy_matrix"]
     assert_same_model(job_dir, uninterrupted(overrides))
+    run_id = RunFolder(job_dir).wandb_id.read_text().strip()  # the requeued job continues its wandb run
+    first, second = (read_offline_run(path) for path in sorted((job_dir / "wandb").glob("offline-run-*")))
+    assert first["id"] == second["id"] == run_id  # one wandb run, two attempts
+    assert "final/average_accuracy" not in first["summary"]
+    assert second["summary"]["final/average_accuracy"] == pytest.approx(results(job_dir)["final"]["average_accuracy"])
+    assert min(row["_step"] for row in second["history"]) > max(row["_step"] for row in first["history"])
 
 
 def test_a_finished_run_is_not_trained_again(uninterrupted, caplog):

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from laftr_cl.training.guards import NonFiniteLossError
-from reliability.fault_runs import FOUR_TASKS, checkpoint, run_cli, run_here
+from reliability.fault_runs import FOUR_TASKS, checkpoint, cli_here, run_here
 
 DIVERGING_SGD = ["optimizer=sgd", "optimizer.lr=1e10"]
 """Plain SGD with a huge step: the cross-entropy is NaN at the third step of the first task."""
@@ -55,9 +55,8 @@ def test_non_finite_regularizer_term_is_named_as_the_culprit(tmp_path):
         run_here([*FOUR_TASKS, "regularizer=ewc", "regularizer.plugin.ewc_lambda=1e45"], tmp_path)
 
 
-@pytest.mark.slow
-def test_cli_prints_the_error_as_one_paragraph(tmp_path):
-    out = run_cli([*FOUR_TASKS, *DIVERGING_SGD, f"hydra.run.dir={tmp_path}"])
+def test_cli_prints_the_error_as_one_paragraph(tmp_path, monkeypatch, capsys):
+    out = cli_here([*FOUR_TASKS, *DIVERGING_SGD, f"hydra.run.dir={tmp_path}"], monkeypatch, capsys)
     assert out.returncode == 3
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("laftr-cl: The training loss is not finite at task 1")
