@@ -60,10 +60,12 @@ def run_cli(args: list[str], *, kill_at: str | None = None) -> subprocess.Comple
     """``laftr-cl ARGS`` (:func:`helpers.run_cli`); ``kill_at`` arms the fault hook in it and in the jobs it
     starts (:func:`reliability.faults.sitecustomize_dir`)."""
     env = {**ONE_THREAD_ENV, "HYDRA_FULL_ERROR": "0", "WANDB_SILENT": "true"}
-    if kill_at:
-        paths = (str(sitecustomize_dir(kill_at)), str(REPO_ROOT), os.environ.get("PYTHONPATH"))
+    if not kill_at:
+        return helpers_run_cli(args, env=env, timeout=600)
+    with sitecustomize_dir(kill_at) as hook:
+        paths = (str(hook), str(REPO_ROOT), os.environ.get("PYTHONPATH"))
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    return helpers_run_cli(args, env=env, timeout=600)
+        return helpers_run_cli(args, env=env, timeout=600)
 
 
 def cli_here(args: list[str], monkeypatch, capsys) -> subprocess.CompletedProcess:

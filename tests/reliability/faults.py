@@ -59,10 +59,13 @@ CHECKPOINT_EVENTS.append(_kill)
 """
 
 
-def sitecustomize_dir(spec: str) -> Path:
-    """A new folder with a ``sitecustomize.py`` that arms ``spec`` in every Python process started
-    with the folder on its ``PYTHONPATH``."""
+@contextmanager
+def sitecustomize_dir(spec: str) -> Iterator[Path]:
+    """A temporary folder with a ``sitecustomize.py`` that arms ``spec`` in every Python process started
+    with the folder on its ``PYTHONPATH``; removed on exit."""
     event, at, signal_name = (spec.split(":") + [""])[:3]
-    folder = Path(tempfile.mkdtemp(prefix="laftr-cl-fault-"))
-    (folder / "sitecustomize.py").write_text(SITECUSTOMIZE.format(event=event, at=at, signal_name=signal_name or "SIGKILL"))
-    return folder
+    with tempfile.TemporaryDirectory(prefix="laftr-cl-fault-") as name:
+        folder = Path(name)
+        (folder / "sitecustomize.py").write_text(
+            SITECUSTOMIZE.format(event=event, at=at, signal_name=signal_name or "SIGKILL"))
+        yield folder
