@@ -75,12 +75,29 @@ def _main() -> None:
     if args.help:
         _help(expanded)
         return
-    quiet(optuna=any("optuna" in o for o in expanded))
+    optuna = any("optuna" in o for o in expanded)
+    quiet(optuna=optuna)
+    if optuna:
+        _register_optuna_sweeper()
     own_config = args.config_name or args.config_path or args.config_dir  # checked by the run itself
     if not (args.hydra_help or args.info or args.shell_completion or own_config):
         multirun = True if args.multirun else (False if args.run else None)
         _preflight(expanded, validate=args.cfg is None, multirun=multirun)
     _run()
+
+
+def _register_optuna_sweeper() -> None:
+    """Hands laftr-cl's Optuna sweeper to Hydra directly. Hydra looks for sweepers by scanning the
+    ``hydra_plugins`` namespace, and an editable install (``pip install -e .``, setuptools' import hook)
+    hides the project's part of that namespace from the scan: the search would stop at "Unknown plugin
+    class". Without hydra-optuna-sweeper, Hydra's own message about the sweeper stands."""
+    from hydra.core.plugins import Plugins
+
+    try:
+        from hydra_plugins.laftr_cl_optuna import LaftrOptunaSweeper
+    except ImportError:
+        return
+    Plugins.instance().register(LaftrOptunaSweeper)
 
 
 def _preflight(overrides: list[str], validate: bool, multirun: bool | None = None) -> None:
