@@ -37,6 +37,10 @@ DATASETS = {"split_mnist": "MNIST", "permuted_mnist": "MNIST", "split_fmnist": "
 FIXED = ("benchmark.name", "dataset", "regularizer.name")
 """Settings every table shows, differing or not."""
 
+SETTINGS_ADDED = ({"batchnorm.name": "track", "batchnorm.plugin": None},)
+"""Settings that runs of older laftr-cl versions do not record, each with the values that do what those
+runs did (``batchnorm=track``: PyTorch's own BatchNorm behaviour): such a run is grouped as if it held them."""
+
 CHOICE_NODES = ("benchmark", "model", "optimizer", "regularizer", "batchnorm")
 """Config nodes picked as a whole (a config group): their other settings belong to the choice."""
 
@@ -85,6 +89,9 @@ def group_key(run: Run) -> dict[str, Any]:
     flat["regularizer.name"] = run_method_name(config)  # laftr+replay for a combination
     if flat.get(COMBINE) == {}:
         del flat[COMBINE]  # no further part: the same group as a run from before combinations
+    for added in SETTINGS_ADDED:
+        if not any(key in flat for key in added):
+            flat.update(added)  # a run from before the setting: what it did, said the way runs say it now
     return flat
 
 

@@ -160,3 +160,12 @@ def test_a_setting_that_holds_the_seed_does_not_split_a_group(tmp_path):
     _write_run(tmp_path / "other", "split_mnist", "laftr", 0, 0.7, optimizer={"seed": 5})
     rows = summarize_runs(load_results(tmp_path))
     assert sorted(row["n"] for row in rows) == [1, 2]  # a fixed seed of 5 is a setting of its own
+
+
+def test_a_run_from_before_a_setting_existed_joins_the_runs_that_keep_its_old_behaviour(tmp_path):
+    _write_run(tmp_path / "old", "split_mnist", "ewc", 0, 0.8)  # recorded before `batchnorm` existed
+    _write_run(tmp_path / "new", "split_mnist", "ewc", 1, 0.9, batchnorm={"name": "track", "plugin": None})
+    _write_run(tmp_path / "frozen", "split_mnist", "ewc", 0, 0.7, batchnorm={"name": "freeze", "plugin": {}})
+    rows = summarize_runs(load_results(tmp_path))
+    assert sorted((row["n"], row["average_accuracy"].mean) for row in rows) == [(1, pytest.approx(0.7)),
+                                                                               (2, pytest.approx(0.85))]
