@@ -26,6 +26,7 @@ from reliability.faults import armed, sitecustomize_dir
 FOUR_TASKS = ["debug=fast", "benchmark=permuted_mnist", "benchmark.num_experiences=4",
               "model.net.hidden_sizes=[16]"]
 """Permuted MNIST on synthetic data: 4 tasks of 160 training and 80 test examples."""
+TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
 
 REGULARIZERS = {
     "none": ["regularizer=none"],
@@ -41,6 +42,27 @@ def run_here(overrides: list[str], run_dir: Path) -> dict[str, Any]:
     """One run in this process with ``run_dir`` as Hydra's output folder; its results payload."""
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_experiment(compose_run_config(overrides, run_dir), run_dir)
+
+
+def run_job_here(overrides: list[str], run_dir: Path) -> float | None:
+    """One run in this process as ``laftr-cl`` runs a job (:func:`laftr_cl.run.outcome.run_job`: its
+    failures become one paragraph and ``SystemExit``)."""
+    from laftr_cl.run.outcome import run_job
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_job(compose_run_config(overrides, run_dir), run_dir)
+
+
+def stopped_run(overrides: list[str], run_dir: Path, capsys) -> tuple[int, str]:
+    """:func:`run_job_here` for a run that must stop: its exit status and what it printed, asserted to
+    be one ``laftr-cl:`` line and no traceback."""
+    import pytest
+
+    with pytest.raises(SystemExit) as stopped:
+        run_job_here(overrides, run_dir)
+    err = capsys.readouterr().err
+    assert err.startswith("laftr-cl: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return stopped.value.code, err
 
 
 def run_killed(overrides: list[str], run_dir: Path, kill_at: str) -> int | None:

@@ -15,29 +15,17 @@ import sys
 import pytest
 import yaml
 
-from helpers import REPO_ROOT, compose_run_config
+from helpers import REPO_ROOT
 from laftr_cl.run import checkpoint as checkpointing
 from laftr_cl.run.folder import RunFolder
-from laftr_cl.run.outcome import run_job
-from reliability.fault_runs import FOUR_TASKS, ONE_THREAD_ENV, checkpoint, results, run_here
+from reliability.fault_runs import (ONE_THREAD_ENV, TWO_TASKS, checkpoint, results, run_here,
+                                    run_job_here, stopped_run)
 from reliability.faults import armed
 
-TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
-
-
-def _run_job(overrides, run_dir):
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_job(compose_run_config(overrides, run_dir), run_dir)
-
-
-def _exit_status(overrides, run_dir, capsys):
-    with pytest.raises(SystemExit) as stopped:
-        _run_job(overrides, run_dir)
-    return stopped.value.code, capsys.readouterr().err
 
 
 def test_a_diverging_run_exits_3_and_its_results_say_failed(tmp_path, capsys):
-    code, err = _exit_status([*TWO_TASKS, "optimizer.lr=1e30"], tmp_path, capsys)
+    code, err = stopped_run([*TWO_TASKS, "optimizer.lr=1e30"], tmp_path, capsys)
     assert code == 3 and err.startswith("laftr-cl: The training loss is not finite") and "Traceback" not in err
     record = results(tmp_path)
     assert record["status"] == "failed" and record["complete"] is False
@@ -47,12 +35,12 @@ def test_a_diverging_run_exits_3_and_its_results_say_failed(tmp_path, capsys):
 
 def test_ctrl_c_says_the_last_checkpoint_and_how_to_resume_in_one_line(tmp_path, capsys, caplog):
     with armed("checkpoint_written:1:SIGINT"):
-        code, err = _exit_status(TWO_TASKS, tmp_path, capsys)
+        code, err = stopped_run(TWO_TASKS, tmp_path, capsys)
     assert code == 130
     assert err == (f"laftr-cl: interrupted (Ctrl-C); the last checkpoint, {tmp_path / 'checkpoint.pt'}, holds 1 "
                    f"task(s) done: run the same command with hydra.run.dir={tmp_path} to continue from there.\n")
     with caplog.at_level("INFO", logger="laftr_cl"):
-        assert _run_job(TWO_TASKS, tmp_path) is not None
+        assert run_job_here(TWO_TASKS, tmp_path) is not None
     assert results(tmp_path)["status"] == "completed"
     assert "logs in csv/ moved to csv.part1/" in caplog.text  # the CSV continuation is said
 
@@ -69,7 +57,7 @@ def test_a_full_disk_names_the_folder_and_bytes_and_keeps_the_previous_checkpoin
         real_write(path, data)
 
     monkeypatch.setattr(checkpointing, "_write_file", fill_the_disk)
-    code, err = _exit_status(TWO_TASKS, tmp_path, capsys)
+    code, err = stopped_run(TWO_TASKS, tmp_path, capsys)
     assert code == 4 and "Traceback" not in err
     assert f"The disk holding the run folder {tmp_path} is full" in err and "needs " in err and " bytes" in err
     assert "enforce fail" not in err
@@ -85,17 +73,17 @@ def test_a_full_disk_under_a_logger_is_the_same_paragraph(tmp_path, capsys, monk
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(log_file))
 
     monkeypatch.setattr("laftr_cl.run.results.accuracy_row", full)  # stands in for any logger's write
-    code, err = _exit_status(TWO_TASKS, tmp_path, capsys)
+    code, err = stopped_run(TWO_TASKS, tmp_path, capsys)
     assert code == 4 and err.startswith(f"laftr-cl: The disk holding the run folder {log_file.parent} is full")
     assert "Traceback" not in err
 
 
 def test_a_refused_resume_keeps_the_record_it_points_to(tmp_path, capsys):
-    _run_job([*TWO_TASKS, "regularizer=ewc"], tmp_path)
+    run_job_here([*TWO_TASKS, "regularizer=ewc"], tmp_path)
     record = RunFolder(tmp_path).record.read_text()
     before = (tmp_path / "results.json").read_text()
     assert yaml.safe_load(record)["overrides"] == [*TWO_TASKS, "regularizer=ewc"]
-    code, err = _exit_status([*TWO_TASKS, "regularizer=ewc", "regularizer.plugin.ewc_lambda=7"], tmp_path, capsys)
+    code, err = stopped_run([*TWO_TASKS, "regularizer=ewc", "regularizer.plugin.ewc_lambda=7"], tmp_path, capsys)
     assert code == 2 and "belongs to a run with another config" in err
     assert f"{RunFolder(tmp_path).record} keeps its command-line overrides" in err
     assert RunFolder(tmp_path).record.read_text() == record  # the record it points to is unchanged

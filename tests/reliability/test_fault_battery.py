@@ -19,7 +19,7 @@ import time
 import pytest
 import yaml
 
-from helpers import REPO_ROOT, compose_run_config, run_python, shared_dataset
+from helpers import REPO_ROOT, run_python, shared_dataset
 from laftr_cl import cli
 from laftr_cl.reporting import output
 from laftr_cl.reporting.compare import main as compare_main
@@ -28,27 +28,12 @@ from laftr_cl.run.callbacks import FAILED_JOBS, LAUNCH_ENV, failed_jobs, note_fa
 from laftr_cl.run.folder import RunFolder
 from laftr_cl.run.interrupts import catch_sigterm
 from laftr_cl.run.lock import RunLock
-from laftr_cl.run.outcome import run_job
 from laftr_cl.run.results import cl_metrics
-from reliability.fault_runs import FOUR_TASKS, cli_here, results, run_killed
+from reliability.fault_runs import TWO_TASKS, cli_here, results, run_job_here, run_killed, stopped_run
 from reliability.faults import armed
 
-TWO_TASKS = [*FOUR_TASKS, "benchmark.num_experiences=2"]
 MNIST_TWO_TASKS = ["benchmark=split_mnist", "benchmark.num_experiences=5", "model.net.hidden_sizes=[16]",
                    "logger=csv", "device=cpu", "train.batch_size=256"]
-
-
-def _run_job(overrides, run_dir):
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_job(compose_run_config(overrides, run_dir), run_dir)
-
-
-def _stopped(overrides, run_dir, capsys):
-    with pytest.raises(SystemExit) as stopped:
-        _run_job(overrides, run_dir)
-    err = capsys.readouterr().err
-    assert err.startswith("laftr-cl: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    return stopped.value.code, err
 
 
 # ------------------------------------------------------------------ kills and the data a run resumes on
@@ -67,7 +52,7 @@ def test_a_resume_on_other_data_is_refused_naming_both_fingerprints(killed_mnist
     (other / "raw").symlink_to(shared_dataset("fashion-mnist") / "FashionMNIST" / "raw")  # MNIST's layout
     folder = RunFolder(killed_mnist_run)
     before = {path: path.read_bytes() for path in (folder.checkpoint, folder.record, folder.results)}
-    code, err = _stopped([*MNIST_TWO_TASKS, f"data.root={other.parent}"], killed_mnist_run, capsys)
+    code, err = stopped_run([*MNIST_TWO_TASKS, f"data.root={other.parent}"], killed_mnist_run, capsys)
     saved = results(killed_mnist_run)["benchmark"]["data_fingerprint"]
     assert code == 2 and "was trained on other data" in err
     assert f"labels {saved['labels']}, inputs {saved['inputs']}" in err  # the checkpoint's fingerprint …
@@ -78,7 +63,7 @@ def test_a_resume_on_other_data_is_refused_naming_both_fingerprints(killed_mnist
 def test_the_same_files_moved_to_another_folder_resume(killed_mnist_run, tmp_path):
     moved = tmp_path / "moved"
     shutil.copytree(shared_dataset("mnist-5k"), moved)
-    _run_job([*MNIST_TWO_TASKS, f"data.root={moved}"], killed_mnist_run)
+    run_job_here([*MNIST_TWO_TASKS, f"data.root={moved}"], killed_mnist_run)
     record = results(killed_mnist_run)
     assert record["status"] == "completed" and len(record["accuracy_matrix"]) == 5
 
@@ -96,14 +81,14 @@ def sigterm_caught():
 def test_a_signal_says_where_to_resume_and_results_say_interrupted(signal_name, what, code, tmp_path, capsys,
                                                                    sigterm_caught):
     with armed(f"checkpoint_written:1:{signal_name}"):
-        got, err = _stopped(TWO_TASKS, tmp_path, capsys)
+        got, err = stopped_run(TWO_TASKS, tmp_path, capsys)
     assert got == code
     assert err == (f"laftr-cl: interrupted ({what}); the last checkpoint, {tmp_path / 'checkpoint.pt'}, holds 1 "
                    f"task(s) done: run the same command with hydra.run.dir={tmp_path} to continue from there.\n")
     record = results(tmp_path)
     assert record["status"] == "interrupted" and record["error"]["exit_code"] == code
     assert len(record["accuracy_matrix"]) == 1  # the task it finished is kept
-    _run_job(TWO_TASKS, tmp_path)  # the command it names continues the run
+    run_job_here(TWO_TASKS, tmp_path)  # the command it names continues the run
     assert results(tmp_path)["status"] == "completed"
 
 
@@ -170,7 +155,7 @@ def test_a_full_disk_says_what_was_kept(full_at, kept, tmp_path, capsys, monkeyp
         real_write(path, data)
 
     monkeypatch.setattr(checkpointing, "_write_file", full)
-    code, err = _stopped(TWO_TASKS, tmp_path, capsys)
+    code, err = stopped_run(TWO_TASKS, tmp_path, capsys)
     assert code == 4 and f"The disk holding the run folder {tmp_path} is full" in err and kept in err
     assert not list(tmp_path.glob("*.tmp"))
     assert RunFolder(tmp_path).checkpoint.is_file() == (full_at > 1)
