@@ -12,8 +12,8 @@ per unit: per channel×row×col for convolutions); ``nn.BatchNorm1d/2d`` in eval
 map with the reference network's running statistics); ``+``/``−`` of two values (residuals) or of a
 constant, multiplication by a number, ``torch.cat`` along features; ``nn.AvgPool2d``,
 ``nn.AdaptiveAvgPool2d``, ``F.avg_pool2d``, ``F.adaptive_avg_pool2d``, ``mean`` over feature dims;
-``nn.MaxPool2d``/``F.max_pool2d`` (routed through the reference's argmax); ``nn.Flatten``,
-``flatten``, ``view``, ``reshape``, ``squeeze``, ``unsqueeze``, ``contiguous``; ``nn.Dropout``,
+``nn.MaxPool2d``/``F.max_pool2d`` and ``nn.AdaptiveMaxPool2d`` of a dividing output size (routed through the
+reference's argmax); ``nn.Flatten``, ``flatten``, ``view``, ``reshape``, ``squeeze``, ``unsqueeze``, ``contiguous``; ``nn.Dropout``,
 ``F.dropout``; ``nn.Identity``; a constant output mask (``masked_fill``, ``x[..., mask] = v``).
 Beyond ReLU (docs/transformers.md; :mod:`~laftr_cl.fsd.view_rules`): gated activations (GELU, SiLU,
 tanh, sigmoid, LeakyReLU, ELU, Softplus: :mod:`~laftr_cl.fsd.activations`), elementwise functions and
@@ -42,7 +42,7 @@ from laftr_cl.fsd.view_builder import build_ops
 SUPPORTED_LAYERS = (
     nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.RMSNorm, nn.MultiheadAttention,
     nn.Embedding, nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus, nn.Softmax,
-    nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
+    nn.MaxPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Identity,
 )
 """The torch.nn layers the gated view reads (torch.fx keeps torch.nn's own layers whole; any other module's
 forward is traced through). Functions and tensor methods: see the module docstring. ``nn.Embedding`` only

@@ -27,7 +27,7 @@ SUPPORTED_SUMMARY = (
     "BatchNorm1d/2d (eval mode), LayerNorm, RMSNorm, nn.MultiheadAttention, nn.TransformerEncoderLayer and "
     "nn.TransformerEncoder (read through their forward), scaled_dot_product_attention, softmax, "
     "matmul, products, exp/sqrt/rsqrt/pow, residual +/−, torch.cat, parameters read directly (class tokens, "
-    "positional embeddings), indexing, transpose/permute/unbind/chunk, average / adaptive-average / max pooling, "
+    "positional embeddings), indexing, transpose/permute/unbind/chunk, average / adaptive-average / max / adaptive-max pooling, "
     "mean, flatten/view/reshape, dropout and identity"
 )
 
@@ -82,6 +82,18 @@ class _Builder(TransformerRules, ArithmeticRules):
 
     def fail(self, node: fx.Node, reason: str = "") -> None:
         raise ValueError(unsupported_op_message(op_name(node, self.model), self.trace.paths.get(node, ""), reason))
+
+    def adaptive_max_pool(self, node: fx.Node, output_size: Any) -> PoolSettings:
+        """``AdaptiveMaxPool2d(output_size)`` as the plain max pooling it is when the output size divides the
+        input's height and width (windows of input/output, no overlap): read at the reference's argmax."""
+        height, width = self.feature_shape(node.args[0])[-2:]
+        out = output_size if isinstance(output_size, tuple) else (output_size, output_size)
+        out_h, out_w = (height if out[0] is None else out[0]), (width if out[1] is None else out[1])
+        if height % out_h or width % out_w:
+            self.fail(node, f"output_size {tuple(out)} does not divide the input's {height}×{width} (its windows "
+                      "would overlap unevenly)")
+        kernel = (height // out_h, width // out_w)
+        return PoolSettings(kernel, kernel)
 
     def feature_shape(self, node: fx.Node, batch_dim: int = 0) -> tuple[int, ...]:
         """Per-example shape of the node's value (the batch at ``batch_dim``), from its shadow (checks
@@ -207,6 +219,10 @@ class _Builder(TransformerRules, ArithmeticRules):
                 self.fail(node, "return_indices=True")
             settings = PoolSettings(module.kernel_size, module.stride, module.padding, module.dilation, module.ceil_mode)
             self.add(node, MaxPoolOp, acts, settings, static=x.static)
+        elif isinstance(module, nn.AdaptiveMaxPool2d):
+            if module.return_indices:
+                self.fail(node, "return_indices=True")
+            self.add(node, MaxPoolOp, acts, self.adaptive_max_pool(node, module.output_size), static=x.static)
         elif isinstance(module, nn.Dropout):
             self.add(node, DropoutOp, acts, float(module.p), batch_dim=x.batch_dim)
         elif isinstance(module, nn.Flatten):
