@@ -13,8 +13,8 @@ map with the reference network's running statistics); ``+``/``−`` of two value
 constant, multiplication by a number, ``torch.cat`` along features; ``nn.AvgPool2d``,
 ``nn.AdaptiveAvgPool2d``, ``F.avg_pool2d``, ``F.adaptive_avg_pool2d``, ``mean`` over feature dims;
 ``nn.MaxPool2d``/``F.max_pool2d`` and ``nn.AdaptiveMaxPool2d`` of a dividing output size (routed through the
-reference's argmax); ``nn.Flatten``, ``flatten``, ``view``, ``reshape``, ``squeeze``, ``unsqueeze``, ``contiguous``; ``nn.Dropout``,
-``F.dropout``; ``nn.Identity``; a constant output mask (``masked_fill``, ``x[..., mask] = v``).
+reference's argmax); ``nn.Flatten``, ``flatten``, ``view``, ``reshape``, ``squeeze``, ``unsqueeze``, ``contiguous``;
+``nn.Dropout``, ``F.dropout``; ``nn.Identity``; a constant output mask (``masked_fill``, ``x[..., mask] = v``).
 Beyond ReLU (docs/transformers.md; :mod:`~laftr_cl.fsd.view_rules`): gated activations (GELU, SiLU,
 tanh, sigmoid, LeakyReLU, ELU, Softplus: :mod:`~laftr_cl.fsd.activations`), elementwise functions and
 products (:mod:`~laftr_cl.fsd.ops_pointwise`), LayerNorm/RMSNorm (:mod:`~laftr_cl.fsd.ops_norm`),

@@ -20,8 +20,8 @@ from torch import nn
 from helpers import compose_run_config, shared_dataset, tiny_benchmark, tiny_strategy
 from laftr_cl import cli
 from laftr_cl.config.errors import ConfigError
-from laftr_cl.run.experiment import run_experiment
 from laftr_cl.regularizers.laftr import LaftrPlugin
+from laftr_cl.run.experiment import run_experiment
 from laftr_cl.training.guards import NoTrainingStepError, TrainingGuard
 from reliability.fault_runs import cli_here
 

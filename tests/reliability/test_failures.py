@@ -18,10 +18,8 @@ import yaml
 from helpers import REPO_ROOT
 from laftr_cl.run import checkpoint as checkpointing
 from laftr_cl.run.folder import RunFolder
-from reliability.fault_runs import (ONE_THREAD_ENV, TWO_TASKS, checkpoint, results, run_here,
-                                    run_job_here, stopped_run)
+from reliability.fault_runs import ONE_THREAD_ENV, TWO_TASKS, checkpoint, results, run_here, run_job_here, stopped_run
 from reliability.faults import armed
-
 
 
 def test_a_diverging_run_exits_3_and_its_results_say_failed(tmp_path, capsys):
