@@ -6,12 +6,16 @@ from torch import Tensor
 
 from laftr_cl.benchmarks.avalanche_scenario import tensor_scenario
 from laftr_cl.benchmarks.base import ScenarioKind, TaskTensors, TensorBenchmark
+from laftr_cl.benchmarks.catalog import CATALOG
 from laftr_cl.benchmarks.data import benchmark_data
 from laftr_cl.benchmarks.registry import register
 from laftr_cl.benchmarks.settings import BenchmarkSettings, resolve_scenario, task_labels
-from laftr_cl.benchmarks.sources import MNIST, load_sources
+from laftr_cl.benchmarks.sources import SOURCES, load_sources
 
 NAME = "permuted_mnist"
+FACTS = CATALOG[NAME]
+"""Its classes (one dataset's, all of them in every experience) and default number of experiences."""
+SOURCE = SOURCES[FACTS.parts[0].dataset]
 PERMUTED_SCENARIOS: tuple[ScenarioKind, ...] = ("domain",)
 """``domain``: one head, task label 0. ``task`` is refused (:data:`NO_TASK_SCENARIO`)."""
 NO_TASK_SCENARIO = (
@@ -39,12 +43,12 @@ def permuted_mnist(settings: BenchmarkSettings) -> TensorBenchmark:
             f"benchmark.class_order={list(settings.class_order)} does not apply to {NAME!r}: "
             "every experience holds the same 10 digits. Set benchmark.class_order=null."
         )
-    num_experiences = settings.num_experiences or 10
+    num_experiences = settings.num_experiences or FACTS.default_experiences
     data = benchmark_data(
         settings,
-        MNIST.input_shape,
-        MNIST.num_classes,
-        lambda s: load_sources(s, NAME, MNIST)[0],
+        FACTS.input_shape,
+        FACTS.num_classes,
+        lambda s: load_sources(s, NAME, SOURCE)[0],
     )
     permutations = pixel_permutations(num_experiences, data.x_train[0].numel(), settings.seed)
     labels = task_labels(kind, num_experiences)
@@ -55,9 +59,9 @@ def permuted_mnist(settings: BenchmarkSettings) -> TensorBenchmark:
         scenario=tensor_scenario(train, test),
         train=train,
         test=test,
-        task_classes=[list(range(MNIST.num_classes)) for _ in range(num_experiences)],
-        num_classes=MNIST.num_classes,
-        input_shape=MNIST.input_shape,
+        task_classes=[list(range(FACTS.num_classes)) for _ in range(num_experiences)],
+        num_classes=FACTS.num_classes,
+        input_shape=FACTS.input_shape,
         scenario_kind=kind,
         extra={"synthetic": settings.synthetic is not None, "permutations": permutations},
     )

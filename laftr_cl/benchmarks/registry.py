@@ -1,7 +1,8 @@
 """Benchmark name → builder, and the one entry point ``build_benchmark``.
 
 A new benchmark is one function ``builder(settings: BenchmarkSettings) -> TensorBenchmark``
-decorated with ``@register("name")`` in a module imported by ``laftr_cl.benchmarks``.
+decorated with ``@register("name")`` in a module that ``laftr_cl.benchmarks`` imports on first use, plus
+its entry in :data:`laftr_cl.benchmarks.catalog.CATALOG` (its classes, what the config checks read).
 """
 from __future__ import annotations
 

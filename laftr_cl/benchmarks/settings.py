@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from laftr_cl.benchmarks.base import ScenarioKind
+from laftr_cl.benchmarks.catalog import SYNTHETIC_TEST_PER_CLASS, SYNTHETIC_TRAIN_PER_CLASS
 from laftr_cl.config.options import PREPROCESSING
 
 _SCENARIO_MEANING = {
@@ -24,8 +25,8 @@ _SCENARIO_MEANING = {
 class SyntheticSpec:
     """Size of the random stand-in data (``data.synthetic``): samples per class and split."""
 
-    train_per_class: int = 20
-    test_per_class: int = 10
+    train_per_class: int = SYNTHETIC_TRAIN_PER_CLASS
+    test_per_class: int = SYNTHETIC_TEST_PER_CLASS
 
     @classmethod
     def from_setting(cls, setting: Mapping) -> SyntheticSpec:

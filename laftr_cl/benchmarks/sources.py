@@ -19,6 +19,7 @@ from torch import Tensor
 from torchvision import datasets
 
 from laftr_cl.benchmarks.base import ClassificationData
+from laftr_cl.benchmarks.catalog import DATASETS, DatasetFacts
 from laftr_cl.benchmarks.data import data_device
 from laftr_cl.benchmarks.errors import missing_data_error
 from laftr_cl.benchmarks.settings import BenchmarkSettings
@@ -36,39 +37,46 @@ class DatasetSource:
     """A torchvision dataset: its class, the files it reads under ``data.root``, its statistics.
 
     Attributes:
+        facts: its shape and classes (:data:`laftr_cl.benchmarks.catalog.DATASETS`).
         dataset_class: e.g. ``torchvision.datasets.MNIST``; its ``.data`` is uint8
             ``[N, H, W]`` (grey) or ``[N, H, W, C]`` (colour), its ``.targets`` the labels.
         files: paths relative to ``data.root``, e.g. ``MNIST/raw/train-images-idx3-ubyte``.
         mean, std: per-channel statistics of the training images scaled to [0, 1].
-        input_shape: ``(C, H, W)`` of one normalised image.
-        num_classes: number of class ids ``0 … num_classes − 1``.
     """
 
+    facts: DatasetFacts
     dataset_class: type
     files: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    input_shape: tuple[int, int, int]
-    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one normalised image."""
+        return self.facts.input_shape
+
+    @property
+    def num_classes(self) -> int:
+        """The number of class ids ``0 … num_classes − 1``."""
+        return self.facts.num_classes
 
 
 MNIST = DatasetSource(
+    facts=DATASETS["mnist"],
     dataset_class=datasets.MNIST,
     files=tuple(f"MNIST/raw/{name}" for name in _IDX_FILES),
     mean=(0.1307,),
     std=(0.3081,),
-    input_shape=(1, 28, 28),
-    num_classes=10,
 )
 FASHION_MNIST = DatasetSource(
+    facts=DATASETS["fashion_mnist"],
     dataset_class=datasets.FashionMNIST,
     files=tuple(f"FashionMNIST/raw/{name}" for name in _IDX_FILES),
     mean=(0.2860,),
     std=(0.3530,),
-    input_shape=(1, 28, 28),
-    num_classes=10,
 )
 CIFAR10 = DatasetSource(
+    facts=DATASETS["cifar10"],
     dataset_class=datasets.CIFAR10,
     files=tuple(
         f"cifar-10-batches-py/{name}"
@@ -76,17 +84,17 @@ CIFAR10 = DatasetSource(
     ),
     mean=(0.4914, 0.4822, 0.4465),
     std=(0.2470, 0.2435, 0.2616),
-    input_shape=(3, 32, 32),
-    num_classes=10,
 )
 CIFAR100 = DatasetSource(
+    facts=DATASETS["cifar100"],
     dataset_class=datasets.CIFAR100,
     files=tuple(f"cifar-100-python/{name}" for name in ("train", "test", "meta")),
     mean=(0.5071, 0.4865, 0.4409),
     std=(0.2673, 0.2564, 0.2762),
-    input_shape=(3, 32, 32),
-    num_classes=100,
 )
+
+SOURCES = {"mnist": MNIST, "fashion_mnist": FASHION_MNIST, "cifar10": CIFAR10, "cifar100": CIFAR100}
+"""Each dataset of :data:`~laftr_cl.benchmarks.catalog.DATASETS` as torchvision reads it."""
 
 
 def load_sources(

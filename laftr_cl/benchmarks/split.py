@@ -1,11 +1,15 @@
-"""Class-split benchmarks: each experience holds its own classes (Split MNIST, FMNIST, CIFAR)."""
+"""Class-split benchmarks: each experience holds its own classes (Split MNIST, FMNIST, CIFAR).
+
+Each benchmark's classes and default number of experiences are its entry of
+:data:`laftr_cl.benchmarks.catalog.CATALOG`.
+"""
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
 from laftr_cl.benchmarks.avalanche_scenario import tensor_scenario
 from laftr_cl.benchmarks.base import ClassificationData, ScenarioKind, TensorBenchmark
+from laftr_cl.benchmarks.catalog import CATALOG, DATASETS, Part
 from laftr_cl.benchmarks.data import LoadReal, benchmark_data
 from laftr_cl.benchmarks.registry import register
 from laftr_cl.benchmarks.settings import (
@@ -14,21 +18,11 @@ from laftr_cl.benchmarks.settings import (
     resolve_task_classes,
     task_labels,
 )
-from laftr_cl.benchmarks.sources import (
-    CIFAR10,
-    CIFAR100,
-    FASHION_MNIST,
-    MNIST,
-    DatasetSource,
-    load_sources,
-)
+from laftr_cl.benchmarks.sources import SOURCES, load_sources
 from laftr_cl.benchmarks.splits import split_by_class
 
 SPLIT_SCENARIOS: tuple[ScenarioKind, ...] = ("task", "class")
 """Scenarios of every split benchmark; the first is the default."""
-
-CIFAR100_CLASSES_IN_CIFAR110_6 = 50
-"""split_cifar110_6 uses CIFAR-100 classes 0–49, as global ids 10–59."""
 
 
 def build_split(
@@ -63,42 +57,61 @@ def build_split(
     )
 
 
-def _split_source(
-    name: str, source: DatasetSource, settings: BenchmarkSettings, default_experiences: int
-) -> TensorBenchmark:
-    """A split of one torchvision dataset over all its classes."""
+def split_catalogued(name: str, settings: BenchmarkSettings) -> TensorBenchmark:
+    """Benchmark ``name`` of :data:`~laftr_cl.benchmarks.catalog.CATALOG`: its datasets' classes,
+    joined as its parts say, cut into equal experiences."""
+    facts = CATALOG[name]
+    sources = [SOURCES[part.dataset] for part in facts.parts]
     return build_split(
         name,
         settings,
-        input_shape=source.input_shape,
-        num_classes=source.num_classes,
-        default_experiences=default_experiences,
-        load_real=lambda s: load_sources(s, name, source)[0],
+        input_shape=facts.input_shape,
+        num_classes=facts.num_classes,
+        default_experiences=facts.default_experiences,
+        load_real=lambda s: join_parts(load_sources(s, name, *sources), facts.parts),
     )
+
+
+def join_parts(loaded: list[ClassificationData], parts: tuple[Part, ...]) -> ClassificationData:
+    """One dataset of the first ``part.classes`` classes of each loaded dataset, in order, their ids
+    shifted past the previous parts' (``loaded[i]`` is ``parts[i]``'s dataset). A single part of all its
+    dataset's classes is that dataset itself (no copy)."""
+    if len(parts) == 1 and parts[0].classes == DATASETS[parts[0].dataset].num_classes:
+        return loaded[0]
+    device = loaded[0].x_train.device
+    train, test, offset = ([], []), ([], []), 0
+    for data, part in zip(loaded, parts):
+        data = data.to(device)
+        for (xs, ys), x, y in ((train, data.x_train, data.y_train), (test, data.x_test, data.y_test)):
+            keep = y < part.classes
+            xs.append(x[keep])
+            ys.append(y[keep] + offset)
+        offset += part.classes
+    return ClassificationData(torch.cat(train[0]), torch.cat(train[1]), torch.cat(test[0]), torch.cat(test[1]))
 
 
 @register("split_mnist")
 def split_mnist(settings: BenchmarkSettings) -> TensorBenchmark:
     """MNIST ``[N, 1, 28, 28]`` as 5 experiences of digit pairs (0/1, 2/3, …, 8/9)."""
-    return _split_source("split_mnist", MNIST, settings, default_experiences=5)
+    return split_catalogued("split_mnist", settings)
 
 
 @register("split_fmnist")
 def split_fmnist(settings: BenchmarkSettings) -> TensorBenchmark:
     """Fashion-MNIST ``[N, 1, 28, 28]`` as 5 experiences of class pairs (0/1, …, 8/9)."""
-    return _split_source("split_fmnist", FASHION_MNIST, settings, default_experiences=5)
+    return split_catalogued("split_fmnist", settings)
 
 
 @register("split_cifar10")
 def split_cifar10(settings: BenchmarkSettings) -> TensorBenchmark:
     """CIFAR-10 ``[N, 3, 32, 32]`` as 5 experiences of 2 classes."""
-    return _split_source("split_cifar10", CIFAR10, settings, default_experiences=5)
+    return split_catalogued("split_cifar10", settings)
 
 
 @register("split_cifar100")
 def split_cifar100(settings: BenchmarkSettings) -> TensorBenchmark:
     """CIFAR-100 ``[N, 3, 32, 32]`` as 10 experiences of 10 classes."""
-    return _split_source("split_cifar100", CIFAR100, settings, default_experiences=10)
+    return split_catalogued("split_cifar100", settings)
 
 
 @register("split_cifar110_6")
@@ -106,37 +119,9 @@ def split_cifar110_6(settings: BenchmarkSettings) -> TensorBenchmark:
     """The LAFTR paper's 6-task Split CIFAR (60 classes, ``[N, 3, 32, 32]``).
 
     Experience 0 is all of CIFAR-10 (global ids 0–9); experiences 1–5 are CIFAR-100 classes
-    0–9, 10–19, …, 40–49 as global ids 10–19, …, 50–59. (Avalanche's ``SplitCIFAR110`` instead
-    spreads all 100 CIFAR-100 classes over the experiences.) ``class_order`` permutes the 60
-    global ids before they are cut into ``num_experiences`` (default 6) chunks.
+    0–9, 10–19, …, 40–49 as global ids 10–19, …, 50–59, each dataset normalised with its own
+    statistics. (Avalanche's ``SplitCIFAR110`` instead spreads all 100 CIFAR-100 classes over the
+    experiences.) ``class_order`` permutes the 60 global ids before they are cut into
+    ``num_experiences`` (default 6) chunks.
     """
-    return build_split(
-        "split_cifar110_6",
-        settings,
-        input_shape=CIFAR10.input_shape,
-        num_classes=CIFAR10.num_classes + CIFAR100_CLASSES_IN_CIFAR110_6,
-        default_experiences=6,
-        load_real=_cifar110_6_data,
-    )
-
-
-def _cifar110_6_data(settings: BenchmarkSettings) -> ClassificationData:
-    """CIFAR-10 (ids 0–9) then CIFAR-100 classes 0–49 (ids 10–59), each normalised with its own
-    statistics."""
-    cifar10, cifar100 = load_sources(settings, "split_cifar110_6", CIFAR10, CIFAR100)
-    cifar100 = cifar100.to(cifar10.x_train.device)
-    x_train, y_train = _append_cifar100(
-        cifar10.x_train, cifar10.y_train, cifar100.x_train, cifar100.y_train
-    )
-    x_test, y_test = _append_cifar100(
-        cifar10.x_test, cifar10.y_test, cifar100.x_test, cifar100.y_test
-    )
-    return ClassificationData(x_train, y_train, x_test, y_test)
-
-
-def _append_cifar100(
-    x10: Tensor, y10: Tensor, x100: Tensor, y100: Tensor
-) -> tuple[Tensor, Tensor]:
-    """CIFAR-10 samples, then the CIFAR-100 samples of classes 0–49 relabelled 10–59."""
-    keep = y100 < CIFAR100_CLASSES_IN_CIFAR110_6
-    return torch.cat([x10, x100[keep]]), torch.cat([y10, y100[keep] + CIFAR10.num_classes])
+    return split_catalogued("split_cifar110_6", settings)

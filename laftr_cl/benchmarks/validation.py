@@ -14,6 +14,7 @@ from torch import Tensor
 
 from laftr_cl.benchmarks.avalanche_scenario import tensor_scenario
 from laftr_cl.benchmarks.base import TaskTensors, TensorBenchmark
+from laftr_cl.benchmarks.catalog import held_out_count
 
 
 def check_validation_fraction(fraction: float) -> None:
@@ -27,7 +28,8 @@ def check_validation_fraction(fraction: float) -> None:
 
 def hold_out_validation(benchmark: TensorBenchmark, fraction: float, seed: int) -> TensorBenchmark:
     """``benchmark`` trained on ``1 − fraction`` of each experience's training data and evaluated
-    on the held-out rest (``round(fraction · n_c)`` examples of each class c, at least one).
+    on the held-out rest (``round(fraction · n_c)`` examples of each class c, at least one:
+    :func:`~laftr_cl.benchmarks.catalog.held_out_count`).
 
     ``extra["eval_split"]`` is ``"validation"``. Raises ValueError when a class has too few
     training examples to leave some on both sides.
@@ -52,7 +54,7 @@ def _split(task: TaskTensors, fraction: float, generator: torch.Generator,
     held: list[Tensor] = []
     for label in labels.unique().tolist():
         members = torch.nonzero(labels == label).flatten()
-        count = max(1, round(fraction * members.numel()))
+        count = held_out_count(fraction, members.numel())
         if count >= members.numel():
             raise ValueError(
                 f"data.validation_fraction={fraction} leaves no training example of class {label} in "

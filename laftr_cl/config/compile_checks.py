@@ -7,9 +7,10 @@ A compiled step (``compile``, ``cudagraph``) runs forward, loss, backward and up
 * it has one minibatch shape, so each epoch's last partial minibatch is dropped: a task with fewer
   training examples than one minibatch would train no step at all. :func:`task_sizes` tells, from the
   config alone, how many training examples each task holds — exactly for synthetic data
-  (``data.synthetic``), at most for the real datasets (their official training sets' largest class,
-  :data:`MOST_PER_CLASS`) — and :func:`check_full_batches` refuses a batch larger than a task. The run
-  checks the real sizes again once the data is loaded.
+  (``data.synthetic``), at most for the real datasets (their official training sets' largest class) —
+  and :func:`check_full_batches` refuses a batch larger than a task. The run checks the real sizes again
+  once the data is loaded. What it knows of each benchmark is what the builders build from
+  (:mod:`laftr_cl.benchmarks.catalog`).
 
 Light on purpose (no torch): the command-line checks call it before Hydra starts.
 """
@@ -18,18 +19,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from laftr_cl.benchmarks.catalog import (
+    CATALOG,
+    DATASETS,
+    SYNTHETIC_TRAIN_PER_CLASS,
+    held_out_count,
+)
 from laftr_cl.config.errors import ConfigError, fail
 from laftr_cl.regularizers.combination import parts
 from laftr_cl.regularizers.specs import compiled_step_names, spec_for
-
-MOST_PER_CLASS = {"mnist": 6742, "fashion_mnist": 6000, "cifar10": 5000, "cifar100": 500}
-"""Training examples of the largest class of each official dataset (MNIST's digit 1)."""
-SOURCES = {"split_mnist": ["mnist"] * 10, "permuted_mnist": ["mnist"] * 10, "split_fmnist": ["fashion_mnist"] * 10,
-           "split_cifar10": ["cifar10"] * 10, "split_cifar100": ["cifar100"] * 100,
-           "split_cifar110_6": ["cifar10"] * 10 + ["cifar100"] * 50}
-"""The dataset each class id of a benchmark comes from (:mod:`laftr_cl.benchmarks.split`)."""
-ALL_CLASSES_EACH_TASK = ("permuted_mnist",)
-"""Benchmarks whose every task holds every class (a pixel permutation of the whole dataset)."""
 
 
 def check_compiled_step(cfg: Any, mode: str) -> None:
@@ -57,24 +55,27 @@ def task_sizes(cfg: Any) -> tuple[list[int], bool] | None:
     data) or at most (real data); None when the config does not say (an unknown benchmark, a class
     order or task count the benchmark's own checks refuse)."""
     bench, data = cfg.benchmark, cfg.data
-    sources = SOURCES.get(str(bench.get("name")))
-    tasks = bench.get("num_experiences")
-    if sources is None or not isinstance(tasks, int) or tasks < 1:
+    facts = CATALOG.get(str(bench.get("name")))
+    if facts is None:
         return None
+    tasks = bench.get("num_experiences")
+    tasks = facts.default_experiences if tasks is None else tasks
     order = bench.get("class_order")
-    order = list(range(len(sources))) if order is None else list(order) if isinstance(order, Sequence) else []
-    every = str(bench.name) in ALL_CLASSES_EACH_TASK
-    if not all(type(c) is int for c in order) or sorted(order) != list(range(len(sources))) \
-            or (len(sources) % tasks and not every):
+    every = facts.every_class_each_task
+    if every and order is not None:
+        return None
+    order = list(range(facts.num_classes)) if order is None else list(order) if isinstance(order, Sequence) else []
+    if type(tasks) is not int or tasks < 1 or not all(type(c) is int for c in order) \
+            or sorted(order) != list(range(facts.num_classes)) or (facts.num_classes % tasks and not every):
         return None
     synthetic = data.get("synthetic")
-    per_class = [int(synthetic.get("train_per_class", 20))] * len(sources) if synthetic is not None else \
-        [MOST_PER_CLASS[s] for s in sources]
+    per_class = [int(synthetic.get("train_per_class", SYNTHETIC_TRAIN_PER_CLASS))] * facts.num_classes \
+        if synthetic is not None else [DATASETS[name].largest_class for name in facts.class_datasets]
     fraction = data.get("validation_fraction") or 0.0
-    kept = [n - max(1, round(fraction * n)) if fraction > 0 else n for n in per_class]
+    kept = [n - held_out_count(fraction, n) for n in per_class]
     if every:
         return [sum(kept)] * tasks, synthetic is not None
-    size = len(sources) // tasks
+    size = facts.num_classes // tasks
     return [sum(kept[c] for c in order[i * size:(i + 1) * size]) for i in range(tasks)], synthetic is not None
 
 

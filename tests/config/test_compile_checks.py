@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import compose_run_config, shared_dataset
+from helpers import compose_run_config, run_python, shared_dataset
+from laftr_cl.benchmarks.catalog import CATALOG
 from laftr_cl.config.compile_checks import task_sizes
 from laftr_cl.run.build import load_benchmark
 
@@ -22,6 +23,31 @@ def test_the_synthetic_task_sizes_are_those_the_builders_give(overrides):
     cfg = compose_run_config([*overrides, "device=cpu"])
     built = load_benchmark(cfg, "cpu")
     assert task_sizes(cfg) == ([int(t.y.shape[0]) for t in built.train], True)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3])
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_every_benchmark_s_task_sizes_are_those_its_builder_gives(name, fraction):
+    cfg = compose_run_config([f"benchmark={name}", "data.synthetic={train_per_class: 5, test_per_class: 1}",
+                              f"data.validation_fraction={fraction}", "benchmark.num_experiences=null", "device=cpu"])
+    built = load_benchmark(cfg, "cpu")
+    assert task_sizes(cfg) == ([int(t.y.shape[0]) for t in built.train], True)
+    assert len(built.train) == CATALOG[name].default_experiences
+
+
+def test_a_config_the_builders_refuse_has_no_task_sizes():
+    for overrides in (["benchmark=permuted_mnist", "benchmark.class_order=[1,0,2,3,4,5,6,7,8,9]"],
+                      ["benchmark.num_experiences=3"], ["benchmark.class_order=[0,0,2,3,4,5,6,7,8,9]"],
+                      ["benchmark.name=split_unknown"]):
+        assert task_sizes(compose_run_config([SYN, *overrides, "device=cpu"])) is None, overrides
+
+
+@pytest.mark.slow
+def test_the_config_checks_read_the_benchmark_facts_without_torch():
+    code = "import sys, laftr_cl.config.compile_checks; print([m for m in ('torch', 'avalanche') if m in sys.modules])"
+    out = run_python(["-c", code])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_a_real_dataset_never_holds_more_than_its_bound():
