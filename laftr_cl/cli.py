@@ -75,10 +75,8 @@ def _main() -> None:
     if args.help:
         _help(expanded)
         return
-    optuna = any("optuna" in o for o in expanded)
-    quiet(optuna=optuna)
-    if optuna:
-        _register_optuna_sweeper()
+    quiet()
+    _register_optuna_sweeper()
     own_config = args.config_name or args.config_path or args.config_dir  # checked by the run itself
     if not (args.hydra_help or args.info or args.shell_completion or own_config):
         multirun = True if args.multirun else (False if args.run else None)
@@ -87,10 +85,13 @@ def _main() -> None:
 
 
 def _register_optuna_sweeper() -> None:
-    """Hands laftr-cl's Optuna sweeper to Hydra directly. Hydra looks for sweepers by scanning the
-    ``hydra_plugins`` namespace, and an editable install (``pip install -e .``, setuptools' import hook)
-    hides the project's part of that namespace from the scan: the search would stop at "Unknown plugin
-    class". Without hydra-optuna-sweeper, Hydra's own message about the sweeper stands."""
+    """Hands laftr-cl's Optuna sweeper to Hydra directly, whatever the command: Hydra looks for sweepers by
+    scanning the ``hydra_plugins`` namespace, and an editable install (``pip install -e .``, setuptools'
+    import hook) hides the project's part of that namespace from the scan, so any config choosing the
+    sweeper (``hparams_search=...``, a user's own file under ``--config-dir``) would stop at "Unknown plugin
+    class". Cheap: Hydra's scan imports hydra-optuna-sweeper's modules anyway (not Optuna itself, which the
+    sweeper imports when a search starts), and registering is one entry in Hydra's plugin table. Without
+    hydra-optuna-sweeper, Hydra's own message about the sweeper stands."""
     from hydra.core.plugins import Plugins
 
     try:

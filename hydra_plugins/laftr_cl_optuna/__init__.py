@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List
+from typing import Any, List
 
 from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
 from omegaconf import OmegaConf
+
+from laftr_cl.loggers.console import quiet_optuna
 
 RESULTS_NAME = "optimization_results.yaml"
 NO_COMPLETED_TRIAL = "No trials are completed yet"
@@ -25,7 +27,12 @@ NO_COMPLETED_TRIAL = "No trials are completed yet"
 
 
 class LaftrOptunaSweeper(OptunaSweeper):
-    """See the module docstring."""
+    """See the module docstring. Optuna logs warnings only where laftr-cl quiets the console
+    (:func:`laftr_cl.loggers.console.quiet_optuna`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # imports Optuna
+        quiet_optuna()
 
     def sweep(self, arguments: List[str]) -> None:
         try:

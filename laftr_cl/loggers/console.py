@@ -34,9 +34,9 @@ def _known(message: Warning | str, category: type[Warning], filename: str) -> bo
                for cat, msg, path in KNOWN_WARNINGS)
 
 
-def quiet(optuna: bool = False) -> None:
-    """Silences the known warnings and wandb's console output; with ``optuna`` (a search is
-    configured) also Optuna's INFO lines. Once per process."""
+def quiet() -> None:
+    """Silences the known warnings and wandb's console output, and Optuna's INFO lines where Optuna is
+    imported after it (:func:`quiet_optuna`). Once per process."""
     if os.environ.get(VERBOSE_ENV) == "1" or getattr(warnings.showwarning, "_laftr_cl", False):
         return
     shown = warnings.showwarning
@@ -52,7 +52,14 @@ def quiet(optuna: bool = False) -> None:
     os.environ.setdefault("WANDB_CONSOLE", "off")
     for name in ("optuna", "alembic", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    if optuna:  # it resets its logger's level when imported: import it first
-        import optuna as optuna_module
 
-        optuna_module.logging.set_verbosity(optuna_module.logging.WARNING)
+
+def quiet_optuna() -> None:
+    """Optuna's INFO lines (one per trial) down to warnings, where :func:`quiet` quieted this process.
+    Optuna resets its logger's level when it is first imported, so laftr-cl's Optuna sweeper calls this
+    once it has imported Optuna (importing Optuna takes seconds: a run without a search never does)."""
+    if not getattr(warnings.showwarning, "_laftr_cl", False):
+        return
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
