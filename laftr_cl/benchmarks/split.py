@@ -57,7 +57,7 @@ def build_split(
     )
 
 
-def split_catalogued(name: str, settings: BenchmarkSettings) -> TensorBenchmark:
+def _split_catalogued(name: str, settings: BenchmarkSettings) -> TensorBenchmark:
     """Benchmark ``name`` of :data:`~laftr_cl.benchmarks.catalog.CATALOG`: its datasets' classes,
     joined as its parts say, cut into equal experiences."""
     facts = CATALOG[name]
@@ -68,11 +68,11 @@ def split_catalogued(name: str, settings: BenchmarkSettings) -> TensorBenchmark:
         input_shape=facts.input_shape,
         num_classes=facts.num_classes,
         default_experiences=facts.default_experiences,
-        load_real=lambda s: join_parts(load_sources(s, name, *sources), facts.parts),
+        load_real=lambda s: _join_parts(load_sources(s, name, *sources), facts.parts),
     )
 
 
-def join_parts(loaded: list[ClassificationData], parts: tuple[Part, ...]) -> ClassificationData:
+def _join_parts(loaded: list[ClassificationData], parts: tuple[Part, ...]) -> ClassificationData:
     """One dataset of the first ``part.classes`` classes of each loaded dataset, in order, their ids
     shifted past the previous parts' (``loaded[i]`` is ``parts[i]``'s dataset). A single part of all its
     dataset's classes is that dataset itself (no copy)."""
@@ -93,25 +93,25 @@ def join_parts(loaded: list[ClassificationData], parts: tuple[Part, ...]) -> Cla
 @register("split_mnist")
 def split_mnist(settings: BenchmarkSettings) -> TensorBenchmark:
     """MNIST ``[N, 1, 28, 28]`` as 5 experiences of digit pairs (0/1, 2/3, …, 8/9)."""
-    return split_catalogued("split_mnist", settings)
+    return _split_catalogued("split_mnist", settings)
 
 
 @register("split_fmnist")
 def split_fmnist(settings: BenchmarkSettings) -> TensorBenchmark:
     """Fashion-MNIST ``[N, 1, 28, 28]`` as 5 experiences of class pairs (0/1, …, 8/9)."""
-    return split_catalogued("split_fmnist", settings)
+    return _split_catalogued("split_fmnist", settings)
 
 
 @register("split_cifar10")
 def split_cifar10(settings: BenchmarkSettings) -> TensorBenchmark:
     """CIFAR-10 ``[N, 3, 32, 32]`` as 5 experiences of 2 classes."""
-    return split_catalogued("split_cifar10", settings)
+    return _split_catalogued("split_cifar10", settings)
 
 
 @register("split_cifar100")
 def split_cifar100(settings: BenchmarkSettings) -> TensorBenchmark:
     """CIFAR-100 ``[N, 3, 32, 32]`` as 10 experiences of 10 classes."""
-    return split_catalogued("split_cifar100", settings)
+    return _split_catalogued("split_cifar100", settings)
 
 
 @register("split_cifar110_6")
@@ -124,4 +124,4 @@ def split_cifar110_6(settings: BenchmarkSettings) -> TensorBenchmark:
     experiences.) ``class_order`` permutes the 60 global ids before they are cut into
     ``num_experiences`` (default 6) chunks.
     """
-    return split_catalogued("split_cifar110_6", settings)
+    return _split_catalogued("split_cifar110_6", settings)
