@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The ViT continual-learning tables (docs/transformers.md, "Continual learning with the ViT"): every method
+# × seeds 0–4 on one task-incremental benchmark with model=vit, as one `laftr-cl -m` multirun per method,
+# LANES of them side by side.
+#   scripts/vit_sweep.sh EXPERIMENT OUT_DIR [METHOD ...]
+#   e.g. scripts/vit_sweep.sh split_mnist_5k logs/vit/split_mnist_5k laftr liftr
+# Then: laftr-cl-compare OUT_DIR --out docs/transformers/...
+set -euo pipefail
+experiment=$1 out=$2; shift 2
+lanes=${LANES:-2}
+seeds=${SEEDS:-0,1,2,3,4}
+mkdir -p "$out"
+# Strengths: chosen once per method on Split MNIST-5k's validation split (docs/transformers.md) and used on
+# both benchmarks. A variable set in the environment wins.
+declare -A method=(
+  [none]="regularizer=none"
+  [ewc]="regularizer=ewc regularizer.plugin.ewc_lambda=${EWC_LAMBDA:-1000}"
+  [si]="regularizer=si regularizer.plugin.si_lambda=${SI_LAMBDA:-100}"
+  [lwf]="regularizer=lwf regularizer.plugin.alpha=${LWF_ALPHA:-4}"
+  [replay]="regularizer=replay regularizer.plugin.mem_size=200"
+  [coreset_fsd]="regularizer=coreset_fsd regularizer.plugin.coreset_size=40 regularizer.plugin.fsd_lambda=${CORESET_LAMBDA:-10}"
+  [laftr]="regularizer=laftr regularizer.plugin.fsd_lambda=${LAFTR_LAMBDA:-10}"
+  [liftr]="regularizer=liftr regularizer.plugin.covariance=diag regularizer.plugin.fsd_lambda=${LIFTR_LAMBDA:-0.1}"
+)
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(laftr liftr coreset_fsd ewc si lwf replay none)
+for name in "${names[@]}"; do
+  [ -n "${method[$name]:-}" ] || { echo "unknown method $name; known: ${!method[*]}" >&2; exit 2; }
+  echo "$name|${method[$name]}"
+done | xargs -P "$lanes" -I{} bash -c '
+  name=${1%%|*} overrides=${1#*|}
+  start=$(date +%s)
+  python -m laftr_cl.cli -m experiment='"$experiment"' model=vit $overrides seed='"$seeds"' \
+    hydra.sweep.dir='"$out"'/$name ${EXTRA:-} > '"$out"'/$name.log 2>&1 || echo "$name failed, see '"$out"'/$name.log"
+  echo "$name: $(( $(date +%s) - start )) s"
+' _ {}
