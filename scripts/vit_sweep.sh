@@ -11,7 +11,8 @@ lanes=${LANES:-2}
 seeds=${SEEDS:-0,1,2,3,4}
 mkdir -p "$out"
 # Strengths: chosen once per method on Split MNIST-5k's validation split (docs/transformers.md) and used on
-# both benchmarks. A variable set in the environment wins.
+# both benchmarks (laftr_diag_latest, LAFTR at about the coreset's bytes, takes LAFTR's). A variable set in the
+# environment wins.
 declare -A method=(
   [none]="regularizer=none"
   [ewc]="regularizer=ewc regularizer.plugin.ewc_lambda=${EWC_LAMBDA:-1000}"
@@ -20,10 +21,11 @@ declare -A method=(
   [replay]="regularizer=replay regularizer.plugin.mem_size=200"
   [coreset_fsd]="regularizer=coreset_fsd regularizer.plugin.coreset_size=40 regularizer.plugin.fsd_lambda=${CORESET_LAMBDA:-10}"
   [laftr]="regularizer=laftr regularizer.plugin.fsd_lambda=${LAFTR_LAMBDA:-10}"
+  [laftr_diag_latest]="regularizer=laftr regularizer.plugin.fsd_lambda=${LAFTR_LAMBDA:-10} regularizer.plugin.inputs=diag regularizer.plugin.anchor=latest"
   [liftr]="regularizer=liftr regularizer.plugin.covariance=diag regularizer.plugin.fsd_lambda=${LIFTR_LAMBDA:-0.1}"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(laftr liftr coreset_fsd ewc si lwf replay none)
+[ ${#names[@]} -gt 0 ] || names=(laftr laftr_diag_latest liftr coreset_fsd ewc si lwf replay none)
 for name in "${names[@]}"; do
   [ -n "${method[$name]:-}" ] || { echo "unknown method $name; known: ${!method[*]}" >&2; exit 2; }
   echo "$name|${method[$name]}"
