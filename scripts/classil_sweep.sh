@@ -7,9 +7,6 @@
 # Methods without a buffer (none, ewc, lwf, laftr) do not depend on BUDGET.
 set -euo pipefail
 experiment=$1 budget=$2 out=$3; shift 3
-lanes=${LANES:-2}
-mkdir -p "$out"
-seeds=${SEEDS:-0,1,2,3,4}
 # Strengths: chosen on the validation split once per method and benchmark (docs/class_incremental.md,
 # "Strengths"); the defaults below hold where the validation kept them. A variable set in the environment wins.
 case $experiment in
@@ -35,13 +32,5 @@ declare -A method=(
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(replay der er_ace laftr+replay laftr ewc none lwf agem gdumb icarl coreset_fsd+replay)
-for name in "${names[@]}"; do
-  [ -n "${method[$name]:-}" ] || { echo "unknown method $name; known: ${!method[*]}" >&2; exit 2; }
-  echo "$name|${method[$name]}"
-done | xargs -P "$lanes" -I{} bash -c '
-  name=${1%%|*} overrides=${1#*|}
-  start=$(date +%s)
-  python -m laftr_cl.cli -m experiment='"$experiment"' $overrides seed='"$seeds"' \
-    hydra.sweep.dir='"$out"'/$name ${EXTRA:-} > '"$out"'/$name.log 2>&1 || echo "$name failed, see '"$out"'/$name.log"
-  echo "$name: $(( $(date +%s) - start )) s"
-' _ {}
+source "$(dirname "$0")/sweep_methods.sh"
+sweep_methods "$out" "experiment=$experiment" "${names[@]}"

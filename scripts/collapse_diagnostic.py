@@ -27,15 +27,10 @@ from typing import Any
 
 import torch
 from avalanche.core import SupervisedPlugin
-from avalanche.training.determinism.rng_manager import RNGManager
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from torch import nn
 
-from laftr_cl.cli import CONFIG_DIR
 from laftr_cl.fsd import fsd, summarize, true_fsd
-from laftr_cl.run.build import build_evaluator, build_model, load_benchmark, resolve_device
-from laftr_cl.training.strategy import build_strategy
+from laftr_cl.study.probed_run import probed_run
 
 COLUMNS = ("task", "epoch", "acc", "acc_head", "acc_shared", "share0", "est", "lin_real", "true",
            "g_ce", "g_fsd", "cos", "dW_dead", "dW_live", "on_new")
@@ -130,23 +125,13 @@ def _format(row: tuple) -> str:
 
 
 def main(overrides: list[str]) -> None:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
-    device = resolve_device("cpu")
-    RNGManager.set_random_seeds(cfg.seed)
-    benchmark = load_benchmark(cfg, device)
-    model = build_model(cfg, benchmark, device)
-    optimizer = instantiate(cfg.optimizer, params=model.parameters())
-    laftr = instantiate(cfg.regularizer.plugin)
-    probe = CollapseProbe(laftr, benchmark, laftr.method.fsd_options, laftr.fsd_lambda)
-    strategy = build_strategy("naive", model=model, optimizer=optimizer, plugins=[laftr, probe],
-                              evaluator=build_evaluator([]), benchmark=benchmark, device=device,
-                              epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
-                              eval_batch_size=cfg.train.eval_batch_size)
+    run = probed_run(overrides, lambda laftr, benchmark: CollapseProbe(laftr, benchmark, laftr.method.fsd_options,
+                                                                       laftr.fsd_lambda))
     print(" ".join(f"{c:>10}" if i > 1 else f"{c:>5}" for i, c in enumerate(COLUMNS)), flush=True)
-    for experience in benchmark.scenario.train_stream:
-        strategy.train(experience)
-    final = [_accuracy(model.net.eval(), t.x, t.y, classes)[0] for t, classes in zip(benchmark.test, benchmark.task_classes)]
+    for experience in run.benchmark.scenario.train_stream:
+        run.strategy.train(experience)
+    final = [_accuracy(run.strategy.model.net.eval(), t.x, t.y, classes)[0]
+             for t, classes in zip(run.benchmark.test, run.benchmark.task_classes)]
     print("final accuracy per task: " + " ".join(f"{100 * a:.1f}" for a in final)
           + f"  mean {100 * sum(final) / len(final):.2f}")
 

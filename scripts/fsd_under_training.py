@@ -25,15 +25,10 @@ from typing import Any
 
 import torch
 from avalanche.core import SupervisedPlugin
-from avalanche.training.determinism.rng_manager import RNGManager
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
-from laftr_cl.cli import CONFIG_DIR
 from laftr_cl.fsd import true_fsd
 from laftr_cl.regularizers.fsd_plugin import FsdRegularizerPlugin
-from laftr_cl.run.build import build_evaluator, build_model, load_benchmark, resolve_device
-from laftr_cl.training.strategy import build_strategy
+from laftr_cl.study.probed_run import probed_run
 
 COLUMNS = ("task", "epoch", "acc", "estimate", "true", "estimate/true")
 ESTIMATE_CALLS = 5
@@ -71,26 +66,17 @@ class TruthProbe(SupervisedPlugin):
         print(f"{row[0]:>4} {row[1]:>5} " + " ".join(f"{v:>13.4g}" for v in row[2:]), flush=True)
 
 
-def main(overrides: list[str]) -> None:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
-    device = resolve_device("cpu")
-    RNGManager.set_random_seeds(cfg.seed)
-    benchmark = load_benchmark(cfg, device)
-    model = build_model(cfg, benchmark, device)
-    optimizer = instantiate(cfg.optimizer, params=model.parameters())
-    regularizer = instantiate(cfg.regularizer.plugin)
+def _refuse_other_regularizers(cfg: Any, regularizer: Any) -> None:
     if not isinstance(regularizer, FsdRegularizerPlugin):
         sys.exit(f"regularizer={cfg.regularizer.name} is not an FSD method: choose laftr, liftr, coreset_fsd or ntk_fsd.")
-    strategy = build_strategy("naive", model=model, optimizer=optimizer,
-                              plugins=[regularizer, TruthProbe(regularizer, benchmark)],
-                              evaluator=build_evaluator([]), benchmark=benchmark, device=device,
-                              epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
-                              eval_batch_size=cfg.train.eval_batch_size)
-    print(f"{cfg.regularizer.name}: λ = {regularizer.fsd_lambda}, ρ = {regularizer.method.metric}", flush=True)
+
+
+def main(overrides: list[str]) -> None:
+    run = probed_run(overrides, TruthProbe, check=_refuse_other_regularizers)
+    print(f"{run.cfg.regularizer.name}: λ = {run.regularizer.fsd_lambda}, ρ = {run.regularizer.method.metric}", flush=True)
     print(" ".join(f"{c:>5}" if i < 2 else f"{c:>13}" for i, c in enumerate(COLUMNS)), flush=True)
-    for experience in list(benchmark.scenario.train_stream)[:2]:
-        strategy.train(experience)
+    for experience in list(run.benchmark.scenario.train_stream)[:2]:
+        run.strategy.train(experience)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,6 @@
 # Then: laftr-cl-compare OUT_DIR --out docs/transformers/...
 set -euo pipefail
 experiment=$1 out=$2; shift 2
-lanes=${LANES:-2}
-seeds=${SEEDS:-0,1,2,3,4}
-mkdir -p "$out"
 # Strengths: chosen once per method on Split MNIST-5k's validation split (docs/transformers.md) and used on
 # both benchmarks (laftr_diag_latest, LAFTR at about the coreset's bytes, takes LAFTR's). A variable set in the
 # environment wins.
@@ -26,13 +23,5 @@ declare -A method=(
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(laftr laftr_diag_latest liftr coreset_fsd ewc si lwf replay none)
-for name in "${names[@]}"; do
-  [ -n "${method[$name]:-}" ] || { echo "unknown method $name; known: ${!method[*]}" >&2; exit 2; }
-  echo "$name|${method[$name]}"
-done | xargs -P "$lanes" -I{} bash -c '
-  name=${1%%|*} overrides=${1#*|}
-  start=$(date +%s)
-  python -m laftr_cl.cli -m experiment='"$experiment"' model=vit $overrides seed='"$seeds"' \
-    hydra.sweep.dir='"$out"'/$name ${EXTRA:-} > '"$out"'/$name.log 2>&1 || echo "$name failed, see '"$out"'/$name.log"
-  echo "$name: $(( $(date +%s) - start )) s"
-' _ {}
+source "$(dirname "$0")/sweep_methods.sh"
+sweep_methods "$out" "experiment=$experiment model=vit" "${names[@]}"
