@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from laftr_cl.cli import CONFIG_DIR
+from laftr_cl.config.root import CONFIG_DIR
 from laftr_cl.run.build import build_evaluator, build_model, load_benchmark, resolve_device
 from laftr_cl.training.strategy import build_strategy
 
