@@ -82,6 +82,8 @@ def fsd(
         raise ValueError(f"Unknown smooth_ops={smooth_ops!r}: choose one of {', '.join(SMOOTH_OPS)}.")
     check_reduction(reduction)
     bank = _bank(model, summaries, anchor, class_weights)
+    if estimate.reads_gate_statistics and not bank.has_gate_statistics:
+        raise ValueError(gate_statistics_needed(estimator))
     slot_values = estimate(
         bank,
         metric=metric,
@@ -95,6 +97,12 @@ def fsd(
     with float32_region(bank.device):  # the weighted mean over slots stays fp32 under bf16 autocast
         per_task = bank.per_task(slot_values)
     return reduce_tasks(per_task, reduction)
+
+
+def gate_statistics_needed(estimator: str) -> str:
+    """The refusal for an estimator that reads gate statistics given summaries made with ``rates="none"``."""
+    return (f"estimator={estimator} draws its gates from the firing rates kept in each summary, but rates=none keeps "
+            "none: use estimator=relu (it gates by the reference network itself), or keep rates=per_unit.")
 
 
 def _bank(

@@ -36,6 +36,9 @@ class SummaryBank:
         view: the :class:`GatedView` of ``model``.
         num_tasks: T. num_snapshots: N. slots: P. max_classes: C_max. input_shape: per-example input shape.
         inputs: the slots' input models, batch ``[N, P]``.
+        has_gate_statistics: False when the summaries were made with ``rates="none"`` (and the network has
+            gates): then ``firing_rates``, ``gate_second_moments`` and ``gate_laws`` are empty, and only an
+            estimator that gates by the reference network (``relu``) can use the bank.
         firing_rates: one ``[N, P, *units]`` tensor per gate (``[N, P, channels, 1, 1]`` per channel):
             firing rates of binary gates, ``E[g]`` of smooth ones.
         gate_second_moments: per gate, ``E[g²]`` ``[N, P, *units]`` of a smooth gate, None for a binary one.
@@ -92,10 +95,11 @@ class SummaryBank:
             return torch.cat([t.to(self.device, self.dtype) for t in per_summary])[flat_index].reshape(
                 *shape, *per_summary[0].shape[1:])
 
-        self.firing_rates = [stacked([s.firing_rates[j] for s in summaries]) for j in range(self.view.num_relus)]
+        gates = range(self.view.num_relus) if self.has_gate_statistics else range(0)
+        self.firing_rates = [stacked([s.firing_rates[j] for s in summaries]) for j in gates]
         self.gate_second_moments = [
-            None if a.binary else stacked([s.gate_second_moments[j] for s in summaries])
-            for j, a in enumerate(self.view.activations)
+            None if self.view.activations[j].binary else stacked([s.gate_second_moments[j] for s in summaries])
+            for j in gates
         ]
         self.gate_laws = [gate_law(a, m, q) for a, m, q in
                           zip(self.view.activations, self.firing_rates, self.gate_second_moments)]
@@ -118,24 +122,18 @@ class SummaryBank:
         names = {type(s.inputs).__name__ for s in summaries}
         if len(names) > 1:
             raise ValueError(f"All summaries of one fsd() call need the same input model (got {sorted(names)}).")
-        units = [tuple(u) for u in self.view.unit_shapes]
-        per_channel = [u[:1] + (1,) * (len(u) - 1) for u in units]
+        kept = [len(s.firing_rates) > 0 for s in summaries]
+        if self.view.num_relus and any(kept) and not all(kept):
+            raise ValueError(
+                f"Summaries {[t for t, k in enumerate(kept) if not k]} keep no gate statistics (rates='none') but "
+                f"summaries {[t for t, k in enumerate(kept) if k]} do: make every summary of one fsd() call with the "
+                "same rates."
+            )
+        self.has_gate_statistics = not self.view.num_relus or all(kept)
         all_heads = list(range(len(self.view.task_labels)))
         for t, s in enumerate(summaries):
-            got = [tuple(r.shape[1:]) for r in s.firing_rates]
-            if len(got) != len(units) or any(g not in (u, c) for g, u, c in zip(got, units, per_channel)):
-                raise ValueError(
-                    f"Summary {t} has firing rates of shapes {got} but the model's gated activations have {units}: "
-                    "it was made for another architecture."
-                )
-            second = s.gate_second_moments or (None,) * len(units)
-            smooth = [not a.binary for a in self.view.activations]
-            if len(second) != len(units) or any((q is not None) != m for q, m in zip(second, smooth)):
-                names = [a.name for a in self.view.activations]
-                raise ValueError(
-                    f"Summary {t} keeps second moments for gates {[q is not None for q in second]} but the model's "
-                    f"activations are {names} (smooth ones need them): it was made for another architecture."
-                )
+            if self.has_gate_statistics:
+                self._check_gate_statistics(t, s)
             width = self.view.output_widths[self.view.head_of(s.task_label)]
             if s.output_units is not None and int(s.output_units.max()) >= width:
                 raise ValueError(
@@ -146,6 +144,24 @@ class SummaryBank:
                 self._check_snapshot(t, s, [self.view.head_of(s.task_label)])
             elif t == len(summaries) - 1:
                 self._check_snapshot(t, s, all_heads)
+
+    def _check_gate_statistics(self, t: int, summary: TaskSummary) -> None:
+        units = [tuple(u) for u in self.view.unit_shapes]
+        per_channel = [u[:1] + (1,) * (len(u) - 1) for u in units]
+        got = [tuple(r.shape[1:]) for r in summary.firing_rates]
+        if len(got) != len(units) or any(g not in (u, c) for g, u, c in zip(got, units, per_channel)):
+            raise ValueError(
+                f"Summary {t} has firing rates of shapes {got} but the model's gated activations have {units}: "
+                "it was made for another architecture."
+            )
+        second = summary.gate_second_moments or (None,) * len(units)
+        smooth = [not a.binary for a in self.view.activations]
+        if len(second) != len(units) or any((q is not None) != m for q, m in zip(second, smooth)):
+            names = [a.name for a in self.view.activations]
+            raise ValueError(
+                f"Summary {t} keeps second moments for gates {[q is not None for q in second]} but the model's "
+                f"activations are {names} (smooth ones need them): it was made for another architecture."
+            )
 
     def _check_snapshot(self, t: int, summary: TaskSummary, heads: list[int]) -> None:
         if summary.snapshot is None:

@@ -20,7 +20,9 @@ FORMAT_VERSION = 3
 BatchNorm running statistics; summaries record their ``task_label``. 3: ``gate_second_moments`` (smooth
 gates: GELU, SiLU, ...). Version 2 states still load (every gate of a version-2 summary is a ReLU)."""
 READABLE_VERSIONS = (2, 3)
-RATES = ("per_unit", "per_channel")
+RATES = ("per_unit", "per_channel", "none")
+"""How gate statistics are kept: per unit, per channel of a convolution, or not at all (``none``: for
+the ``relu`` estimator, which gates by the reference network itself and never reads them)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,7 +37,7 @@ class TaskSummary:
             for a ReLU (or LeakyReLU) the fraction of the component's inputs with pre-activation ``s > 0``
             at θ_t; for a smooth gate (GELU, SiLU, tanh, ...) the mean gate ``E[g(s)]``. With
             ``rates="per_channel"`` a convolution's rates are ``[C, channels, 1, 1]``: the mean over
-            inputs and positions.
+            inputs and positions. Empty with ``rates="none"``.
         inputs: the input model, batch shape ``[C]``.
         num_examples: ``[C]`` (int64) examples per component.
         input_shape: per-example input shape, e.g. ``(1, 28, 28)``.
@@ -47,7 +49,7 @@ class TaskSummary:
         task_label: the task label whose head the task used (a model whose forward takes
             ``task_labels``), or None.
         gate_second_moments: per gate, ``E[g(s)²]`` shaped as its firing rates for a smooth gate and
-            None for a binary one (ReLU, LeakyReLU); None when every gate is binary.
+            None for a binary one (ReLU, LeakyReLU); None when every gate is binary or with ``rates="none"``.
     """
 
     firing_rates: tuple[Tensor, ...]
@@ -147,7 +149,9 @@ def summarize(
             ignored for other models.
         rates: ``per_unit`` (one firing rate per unit: per channel×row×col for a convolution) or
             ``per_channel`` (one per channel of a convolution, the rate over its positions: H·W times
-            fewer bytes; gates stay per unit, drawn with their channel's rate).
+            fewer bytes; gates stay per unit, drawn with their channel's rate), or ``none`` (no gate
+            statistics: only the ``relu`` estimator, which gates by the reference network, can use the
+            summary).
         batch_size: chunk size when ``data`` is a tuple of tensors.
         generator: draws the coreset (on the generator's device).
 
@@ -184,8 +188,9 @@ def summarize(
     ]
     num_examples = counts[present]
     means, seconds = gates.statistics(present, num_examples, reference.dtype)
-    firing_rates = tuple(_rates(m, shape, rates) for m, shape in zip(means, view.unit_shapes))
-    second_moments = tuple(None if q is None else _rates(q, shape, rates) for q, shape in zip(seconds, view.unit_shapes))
+    kept = () if rates == "none" else tuple(zip(means, seconds, view.unit_shapes))
+    firing_rates = tuple(_rates(m, shape, rates) for m, _, shape in kept)
+    second_moments = tuple(None if q is None else _rates(q, shape, rates) for _, q, shape in kept)
     return TaskSummary(
         firing_rates=firing_rates,
         inputs=input_class.stack(models),

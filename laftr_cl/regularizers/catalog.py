@@ -38,11 +38,22 @@ SEED = Option(int, 0, "draws the stored inputs", low=0)
 
 
 # ---------------------------------------------------------------- the project's FSD regularizers
+def _reads_gate_statistics(estimator: str) -> bool:
+    from laftr_cl.fsd import ESTIMATORS
+
+    return ESTIMATORS.get(estimator).reads_gate_statistics
+
+
 def _laftr_check(options: Mapping[str, Any], cfg: Any) -> tuple[str, Any, str, str] | None:
     rank, coreset_size = LAFTR.default("rank"), LAFTR.default("coreset_size")
     if options.get("estimator") == "exact" and options.get("metric") != "l2_logit":
         return ("regularizer.plugin.metric", options.get("metric"),
                 "estimator=exact is the closed form of the l2_logit metric only", "regularizer.plugin.metric=l2_logit")
+    if options.get("rates") == "none" and _reads_gate_statistics(options.get("estimator")):
+        return ("regularizer.plugin.rates", "none",
+                f"rates=none keeps no firing rates, and estimator={options.get('estimator')} draws its gates from them; "
+                "only estimator=relu gates by the reference network itself",
+                "regularizer.plugin.estimator=relu, or regularizer.plugin.rates=per_unit")
     if options.get("inputs") == "lowrank" and options.get("rank") is None:
         return ("regularizer.plugin.rank", None, "inputs=lowrank needs an integer rank k >= 1",
                 f"regularizer.plugin.rank={rank}")
@@ -70,7 +81,8 @@ LAFTR = register(RegularizerSpec(
         "rank": _positive_int(20, "k of the lowrank input model", nullable=True),
         "coreset_size": _positive_int(100, "m stored inputs per task (per class with classwise)", nullable=True),
         "classwise": Option(bool, False, "one (input model, firing rates) per class of the task"),
-        "rates": Option(str, "per_unit", "one firing rate per unit, or per conv channel", choices=_fsd_names("RATES")),
+        "rates": Option(str, "per_unit", "one firing rate per unit, per conv channel, or none "
+                        "(estimator=relu only)", choices=_fsd_names("RATES")),
         "gate_draws": Option(str, "per_input", "one gate vector per input or per step",
                              choices=_fsd_names("GATE_DRAWS")),
         "same_dropout": Option(bool, False, "one shared dropout mask for both networks inside the FSD"),

@@ -27,6 +27,7 @@ BAD_SETTINGS = [
     (f"{LAFTR} +regularizer.plugin.fsd_lamda=1", "Did you mean 'fsd_lambda'"),
     (f"{LAFTR} regularizer.plugin.fsd_lambda=-1", "regularizer.plugin.fsd_lambda=-1"),
     (f"{LAFTR} regularizer.plugin.estimator=exact", "regularizer.plugin.metric=l2_logit"),
+    (f"{LAFTR} regularizer.plugin.rates=none", "regularizer.plugin.estimator=relu"),
     (f"model=cifar_net {LAFTR} regularizer.plugin.estimator=exact regularizer.plugin.metric=l2_logit", "needs an MLP"),
     ("regularizer=none regularizer.plugin.fsd_lambda=1", "fsd_lambda is an option of regularizer=coreset_fsd"),
     ("regularizer=ewc_online regularizer.plugin.decay_factor=5", "regularizer.plugin.decay_factor=5"),

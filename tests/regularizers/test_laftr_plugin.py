@@ -38,6 +38,15 @@ def test_summary_uses_the_task_head_and_reports_memory(benchmark):
     assert logged["LAFTR_summary_bytes"] == memory["total"]
 
 
+def test_relu_estimator_with_rates_none_keeps_no_gate_statistics_and_regularizes(benchmark):
+    plugin = LaftrPlugin(num_samples=8, inputs="diag", estimator="relu", rates="none")
+    strategy = tiny_strategy(benchmark, [plugin])
+    strategy.train(benchmark.scenario.train_stream[0])
+    strategy.train(benchmark.scenario.train_stream[1])
+    assert plugin.memory_bytes()["rates"] == 0 and plugin.memory_bytes()["inputs"] > 0
+    assert strategy.evaluator.get_last_metrics()["LAFTR_FSD/train_phase/Exp001"] > 0
+
+
 def test_anchor_latest_keeps_one_snapshot(benchmark):
     plugin = LaftrPlugin(num_samples=8, inputs="diag", anchor="latest")
     strategy = tiny_strategy(benchmark, [plugin])

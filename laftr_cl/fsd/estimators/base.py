@@ -13,6 +13,10 @@ GATE_DRAWS = ("per_input", "per_step")
 class Estimator:
     """Estimates FSD for every slot of a :class:`SummaryBank` in one batched pass."""
 
+    reads_gate_statistics = True
+    """False for an estimator that gates by the reference network itself: it can use summaries made
+    with ``rates="none"``."""
+
     def __call__(
         self,
         bank: SummaryBank,

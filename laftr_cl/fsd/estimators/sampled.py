@@ -68,7 +68,9 @@ class BernoulliEstimator(SampledEstimator):
 @ESTIMATORS.register("relu")
 class ReluEstimator(SampledEstimator):
     """Deterministic gates ``z = g(s^t)`` of the reference network on the drawn inputs (ReLU: ``1[s^t > 0]``),
-    so the reference pass is the network itself on the draws."""
+    so the reference pass is the network itself on the draws. It reads no gate statistics."""
+
+    reads_gate_statistics = False
 
     def gates(self, bank, relu_index, s, noise, per_step):
         return bank.view.activations[relu_index].gate(s)

@@ -7,7 +7,8 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from laftr_cl.fsd.api import fsd
+from laftr_cl.fsd.api import fsd, gate_statistics_needed
+from laftr_cl.fsd.estimators import ESTIMATORS
 from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
@@ -24,8 +25,9 @@ def stored(summary: TaskSummary, storage_dtype: str | None) -> TaskSummary:
     The bank casts them back to the model's dtype when it stacks them, so a ``float16`` summary halves
     the per-task bytes and changes the regularizer only by the rounding of rates and statistics.
     """
-    dtype = STORAGE_DTYPES[storage_dtype] if storage_dtype is not None else summary.firing_rates[0].dtype
-    if dtype == summary.firing_rates[0].dtype:
+    made = next(t.dtype for t in summary.inputs.tensors().values() if t.is_floating_point())
+    dtype = STORAGE_DTYPES[storage_dtype] if storage_dtype is not None else made
+    if dtype == made:
         return summary
     second = summary.gate_second_moments
     return dataclasses.replace(summary, firing_rates=tuple(r.to(dtype) for r in summary.firing_rates),
@@ -56,6 +58,8 @@ class LaftrMethod(FsdMethod):
         if storage_dtype is not None and storage_dtype not in STORAGE_DTYPES:
             raise ValueError(f"storage_dtype={storage_dtype!r} is not a storage dtype: choose "
                              f"{' or '.join(STORAGE_DTYPES)} (the dtype of the kept firing rates and input statistics).")
+        if rates == "none" and ESTIMATORS.get(estimator).reads_gate_statistics:
+            raise ValueError(gate_statistics_needed(estimator))
         self.metric = metric
         self.storage_dtype = storage_dtype
         self.summary_options = dict(inputs=inputs, rank=rank, coreset_size=coreset_size, classwise=classwise,

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor, nn
 
+from laftr_cl.fsd.estimators import ESTIMATORS
 from laftr_cl.fsd.methods import FsdMethod, Summary, fsd_method
 
 Data = tuple[Tensor, Tensor]
@@ -92,6 +93,8 @@ def build_methods(spec: Mapping[str, Any], *, metric: str, num_samples: int, rep
                          "drop it for this model, e.g. methods.laftr.estimators=[bernoulli,relu].")
     for inputs in _input_models(laftr):
         for estimator in estimators:
+            if inputs["rates"] == "none" and ESTIMATORS.get(estimator).reads_gate_statistics:
+                continue  # rates=none keeps no gate statistics: a row for the relu estimator only
             options = {k: v for k, v in inputs.items() if k != "name"}
             method = fsd_method("laftr", estimator=estimator, metric="l2_logit" if estimator == "exact" else metric,
                                 num_samples=num_samples, **options)
@@ -129,7 +132,8 @@ def _input_models(laftr: Mapping[str, Any]) -> list[dict[str, Any]]:
         else:
             models.append({"inputs": inputs, "name": inputs})
     layouts = laftr.get("rates") or ["per_unit"]
-    with_rates = [{**m, "rates": r, "name": m["name"] if r == "per_unit" else f"{m['name']}, {r} rates"}
+    rate_names = {"per_unit": "", "none": ", no gate statistics"}
+    with_rates = [{**m, "rates": r, "name": m["name"] + rate_names.get(r, f", {r} rates")}
                   for m in models for r in layouts]
     statistics = laftr.get("bn_stats") or ["reference"]
     with_statistics = [{**m, "bn_stats": b, "name": m["name"] if b == "reference" else f"{m['name']}, {b} BN stats"}
