@@ -4,7 +4,8 @@
   largest class;
 * :data:`CATALOG`: each benchmark's class ids (the datasets they come from, in order), its default
   number of experiences and whether every experience holds every class;
-* :func:`held_out_count`: how many training examples of a class the validation split holds out.
+* :func:`held_out_count`: how many training examples of a class the validation split holds out;
+* :func:`resolve_task_classes`: the classes of each experience of a split benchmark.
 
 The builders (:mod:`laftr_cl.benchmarks.split`, :mod:`~laftr_cl.benchmarks.permuted`,
 :mod:`~laftr_cl.benchmarks.sources`, :mod:`~laftr_cl.benchmarks.validation`) build from these facts;
@@ -13,6 +14,7 @@ torch here: the command-line checks import it before Hydra starts.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -106,3 +108,28 @@ def held_out_count(fraction: float, count: int) -> int:
     """Training examples of a class of ``count`` held out for validation under
     ``data.validation_fraction=fraction``: ``max(1, round(fraction · count))``, none when ``fraction`` is 0."""
     return max(1, round(fraction * count)) if fraction > 0 else 0
+
+
+def resolve_task_classes(
+    benchmark: str, num_classes: int, class_order: Sequence[int] | None, num_experiences: int
+) -> list[list[int]]:
+    """Cuts ``class_order`` (default ``0 … num_classes − 1``) into ``num_experiences`` equal chunks.
+
+    Returns ``task_classes``: ``task_classes[i]`` = the class ids of experience ``i``.
+    """
+    natural = list(range(num_classes))
+    order = natural if class_order is None else list(class_order)
+    if not all(type(c) is int for c in order) or sorted(order) != natural:
+        raise ValueError(
+            f"benchmark.class_order={order} is not a permutation of {benchmark!r}'s classes "
+            f"0..{num_classes - 1} (each id exactly once): fix it, or set "
+            "benchmark.class_order=null for the natural order."
+        )
+    if num_classes % num_experiences:
+        divisors = [n for n in range(1, num_classes + 1) if num_classes % n == 0]
+        raise ValueError(
+            f"benchmark.num_experiences={num_experiences} does not divide {benchmark!r}'s "
+            f"{num_classes} classes into equal experiences: choose one of {divisors}."
+        )
+    size = num_classes // num_experiences
+    return [order[i * size : (i + 1) * size] for i in range(num_experiences)]

@@ -129,28 +129,3 @@ def resolve_scenario(
 def task_labels(kind: ScenarioKind, num_experiences: int) -> list[int]:
     """Each experience's task label: its index in the ``task`` scenario, else 0."""
     return list(range(num_experiences)) if kind == "task" else [0] * num_experiences
-
-
-def resolve_task_classes(
-    benchmark: str, num_classes: int, class_order: Sequence[int] | None, num_experiences: int
-) -> list[list[int]]:
-    """Cuts ``class_order`` (default ``0 … num_classes − 1``) into ``num_experiences`` equal chunks.
-
-    Returns ``task_classes``: ``task_classes[i]`` = the class ids of experience ``i``.
-    """
-    natural = list(range(num_classes))
-    order = natural if class_order is None else list(class_order)
-    if not all(type(c) is int for c in order) or sorted(order) != natural:
-        raise ValueError(
-            f"benchmark.class_order={order} is not a permutation of {benchmark!r}'s classes "
-            f"0..{num_classes - 1} (each id exactly once): fix it, or set "
-            "benchmark.class_order=null for the natural order."
-        )
-    if num_classes % num_experiences:
-        divisors = [n for n in range(1, num_classes + 1) if num_classes % n == 0]
-        raise ValueError(
-            f"benchmark.num_experiences={num_experiences} does not divide {benchmark!r}'s "
-            f"{num_classes} classes into equal experiences: choose one of {divisors}."
-        )
-    size = num_classes // num_experiences
-    return [order[i * size : (i + 1) * size] for i in range(num_experiences)]

@@ -9,13 +9,12 @@ import torch
 
 from laftr_cl.benchmarks.avalanche_scenario import tensor_scenario
 from laftr_cl.benchmarks.base import ClassificationData, ScenarioKind, TensorBenchmark
-from laftr_cl.benchmarks.catalog import CATALOG, DATASETS, Part
+from laftr_cl.benchmarks.catalog import CATALOG, DATASETS, Part, resolve_task_classes
 from laftr_cl.benchmarks.data import LoadReal, benchmark_data
 from laftr_cl.benchmarks.registry import register
 from laftr_cl.benchmarks.settings import (
     BenchmarkSettings,
     resolve_scenario,
-    resolve_task_classes,
     task_labels,
 )
 from laftr_cl.benchmarks.sources import SOURCES, load_sources

@@ -24,6 +24,7 @@ from laftr_cl.benchmarks.catalog import (
     DATASETS,
     SYNTHETIC_TRAIN_PER_CLASS,
     held_out_count,
+    resolve_task_classes,
 )
 from laftr_cl.config.errors import ConfigError, fail
 from laftr_cl.regularizers.combination import parts
@@ -62,11 +63,7 @@ def task_sizes(cfg: Any) -> tuple[list[int], bool] | None:
     tasks = facts.default_experiences if tasks is None else tasks
     order = bench.get("class_order")
     every = facts.every_class_each_task
-    if every and order is not None:
-        return None
-    order = list(range(facts.num_classes)) if order is None else list(order) if isinstance(order, Sequence) else []
-    if type(tasks) is not int or tasks < 1 or not all(type(c) is int for c in order) \
-            or sorted(order) != list(range(facts.num_classes)) or (facts.num_classes % tasks and not every):
+    if every and order is not None or type(tasks) is not int or tasks < 1:
         return None
     synthetic = data.get("synthetic")
     per_class = [int(synthetic.get("train_per_class", SYNTHETIC_TRAIN_PER_CLASS))] * facts.num_classes \
@@ -75,8 +72,12 @@ def task_sizes(cfg: Any) -> tuple[list[int], bool] | None:
     kept = [n - held_out_count(fraction, n) for n in per_class]
     if every:
         return [sum(kept)] * tasks, synthetic is not None
-    size = facts.num_classes // tasks
-    return [sum(kept[c] for c in order[i * size:(i + 1) * size]) for i in range(tasks)], synthetic is not None
+    try:
+        task_classes = resolve_task_classes(str(bench.name), facts.num_classes,
+                                            list(order) if isinstance(order, Sequence) else order, tasks)
+    except (TypeError, ValueError):  # the benchmark's own checks answer a bad class order or task count
+        return None
+    return [sum(kept[c] for c in classes) for classes in task_classes], synthetic is not None
 
 
 def check_full_batches(mode: str, train_sizes: Sequence[int], batch_size: int, *, exact: bool = True) -> None:
