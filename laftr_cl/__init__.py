@@ -66,8 +66,8 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on first use
-    from laftr_cl.benchmarks import BENCHMARKS, build_benchmark
     from laftr_cl import fsd
+    from laftr_cl.benchmarks import BENCHMARKS, build_benchmark
     from laftr_cl.fsd import ESTIMATORS, INPUT_MODELS, METRICS, SummaryBank, TaskSummary, summarize, true_fsd
     from laftr_cl.fsd.methods import FSD_METHODS, FsdMethod, fsd_method
     from laftr_cl.fsd.registry import Registry

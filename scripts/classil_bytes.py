@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from laftr_cl.reporting.scan import scan_results  # noqa: E402
 from laftr_cl.reporting.groups import FIXED, differing_settings, group_runs  # noqa: E402
+from laftr_cl.reporting.scan import scan_results  # noqa: E402
 
 KINDS = {"examples": "buffer", "logits": "logits", "snapshot": "θ-sized", "importances": "θ-sized"}
 COLUMNS = ("buffer", "logits", "summaries", "θ-sized")

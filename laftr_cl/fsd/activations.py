@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-
 @dataclass(frozen=True)
 class Pointwise:
     """One gated activation ``φ(s) = offset + gate(s)·s``.

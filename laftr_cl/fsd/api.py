@@ -11,13 +11,13 @@ from laftr_cl.fsd.data import iterate_batches
 from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
-from laftr_cl.fsd.ops import BN_STATS
-from laftr_cl.fsd.ops import SMOOTH_OPS
+from laftr_cl.fsd.ops import BN_STATS, SMOOTH_OPS
 from laftr_cl.fsd.precision import float32_region
 from laftr_cl.fsd.reduction import check_reduction, reduce_tasks
 from laftr_cl.fsd.summary import TaskSummary
 from laftr_cl.fsd.tensors import eval_mode, output_unit_index
 from laftr_cl.fsd.trace import forward_with_task
+
 
 def fsd(
     model: nn.Module,

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from laftr_cl.fsd.activations import function_activation, in_place_activation, module_activation
 from laftr_cl.fsd.graph_ops import PerExampleOp
 from laftr_cl.fsd.ops_attention import AttentionCore, AttentionOp, MatmulOp, MultiheadAttentionOp, SoftmaxOp
-from laftr_cl.fsd.ops_norm import FunctionalNormOp, NormOp, Normalizer
+from laftr_cl.fsd.ops_norm import FunctionalNormOp, Normalizer, NormOp
 from laftr_cl.fsd.ops_pointwise import ELEMENTWISE_FUNCTIONS, ELEMENTWISE_METHODS, ElementwiseOp
 from laftr_cl.fsd.ops_tokens import ParamOp
 from laftr_cl.fsd.trace import EXAMPLE_BATCH

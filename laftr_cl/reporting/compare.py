@@ -11,7 +11,8 @@ the minimum final accuracy and ``n`` beside it. A seed that appears twice in a g
 (invalid JSON, missing or mistyped fields, a ``final`` that disagrees with its accuracy matrix), are
 listed under the table with the reason, never averaged. An ``--out`` that is a file, or a disk that
 cannot take the report, is one paragraph (exit status 2 or 4) and leaves no half-written file.
-Writes ``comparison.md`` and ``comparison.csv`` into the folder (or ``--out``) and the plots of :mod:`laftr_cl.reporting.plots` (unless ``--no-plots``), and prints the Markdown.
+Writes ``comparison.md`` and ``comparison.csv`` into the folder (or ``--out``) and the plots of
+:mod:`laftr_cl.reporting.plots` (unless ``--no-plots``), and prints the Markdown.
 
 ``--frontier`` writes the accuracy–memory frontier instead (:mod:`laftr_cl.reporting.frontier`): one row per
 (benchmark, method, budget) with the bytes kept per task and the copies of θ, ``frontier.md`` and

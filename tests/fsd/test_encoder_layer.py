@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from transformer_models import EncoderViT
 
 from helpers import assert_gradient_matches_finite_differences, perturbed
 from laftr_cl.fsd import SummaryBank, fsd, summarize
 from laftr_cl.fsd.liftr import LiftrBank, liftr_fsd, liftr_summarize
-from transformer_models import EncoderViT
 
 LAYERS = [(norm_first, activation) for norm_first in (True, False) for activation in ("relu", "gelu")]
 

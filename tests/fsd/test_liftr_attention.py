@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from helpers import assert_gradient_matches_finite_differences
-
 from laftr_cl.fsd.liftr import LiftrBank, liftr_fsd, liftr_summarize
 
 DTYPE = torch.float64

@@ -7,11 +7,11 @@ import io
 
 import pytest
 import torch
+from transformer_models import TinyViT
 
 from laftr_cl.fsd import SummaryBank, TaskSummary, fsd, summarize
 from laftr_cl.fsd.methods import fsd_method
 from laftr_cl.fsd.methods.laftr import stored
-from transformer_models import TinyViT
 
 
 def _vit_task(seed: int = 0) -> tuple[TinyViT, torch.Tensor, torch.Tensor]:

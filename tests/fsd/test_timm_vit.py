@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from laftr_cl.fsd import fsd, summarize
-from helpers import perturbed
 from test_transformer_ops import _passes
+
+from helpers import perturbed
+from laftr_cl.fsd import fsd, summarize
 
 timm_vit = pytest.importorskip("timm.models.vision_transformer")
 

@@ -9,12 +9,12 @@ import pytest
 import torch
 from avalanche.models.dynamic_modules import IncrementalClassifier
 from torch import nn
+from transformer_models import VARIANTS, MultiTaskViT, TinyViT
 
 from helpers import perturbed
 from laftr_cl.fsd import SummaryBank, fsd, summarize
 from laftr_cl.fsd.ops import PassContext
-from laftr_cl.models import ViT, TaskMaskedClassifier
-from transformer_models import VARIANTS, MultiTaskViT, TinyViT
+from laftr_cl.models import TaskMaskedClassifier, ViT
 
 
 def _data(n=24, seed=0):

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from helpers import compose_run_config
-from laftr_cl.run.experiment import run_experiment
 from laftr_cl.models import MASKED_LOGIT, MLP, CifarNet, TaskMaskedClassifier, ViT
+from laftr_cl.run.experiment import run_experiment
 
 
 def test_mlp_shapes_and_layers():

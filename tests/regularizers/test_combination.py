@@ -6,11 +6,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import compose_run_config
-from laftr_cl.reporting.comparison import summarize_runs
+from laftr_cl.cli import CONFIG_DIR
 from laftr_cl.config.checks import ConfigError, validate_config
 from laftr_cl.config.preflight import preflight
-from laftr_cl.cli import CONFIG_DIR
 from laftr_cl.regularizers.combination import parts, run_method_name
+from laftr_cl.reporting.comparison import summarize_runs
 from laftr_cl.training.guards import strengths
 
 LAFTR_REPLAY = ["regularizer=laftr", "+regularizer@combine.replay=replay"]

@@ -6,10 +6,10 @@ import torch
 
 from helpers import compose_run_config, regularized_from_the_second_task, tiny_strategy
 from laftr_cl.config.checks import ConfigError
-from laftr_cl.run.experiment import run_experiment
 from laftr_cl.models import MLP, TaskMaskedClassifier
 from laftr_cl.regularizers.liftr import LiftrPlugin
 from laftr_cl.regularizers.specs import spec_for
+from laftr_cl.run.experiment import run_experiment
 
 
 def test_python_defaults_are_the_spec_defaults():

@@ -10,8 +10,8 @@ import torch
 
 from helpers import compose_run_config
 from laftr_cl.config.checks import ConfigError
-from laftr_cl.run.experiment import run_experiment
 from laftr_cl.models import BnCnn
+from laftr_cl.run.experiment import run_experiment
 from laftr_cl.training.batchnorm import (
     FreezeBatchNormStats,
     TaskBatchNormStats,

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from test_host_syncs import reads_in_second_task_epoch
 
 from laftr_cl.regularizers.liftr import LiftrPlugin
-from test_host_syncs import reads_in_second_task_epoch
 
 
 @pytest.mark.parametrize("mode,covariance", [("deterministic", "full"), ("stochastic", "diag")])

@@ -4,8 +4,9 @@
     FSD_t(θ) ≈ mean over the m stored x of ρ(f(x; θ_t)[O_t], f_lin(x; θ)[O_t])
 
 ``J (θ − θ_t)`` is one Jacobian–vector product (``torch.func.jvp``: forward-mode AD, no Jacobian
-is formed; ``nn.MultiheadAttention`` runs unfused, see :func:`laftr_cl.fsd.tensors.unfused_attention`), differentiable w.r.t. θ through the tangent. f_lin agrees with f to first order in
-θ − θ_t, so the estimate agrees with the true discrepancy on the stored inputs to that order.
+is formed; ``nn.MultiheadAttention`` runs unfused, see :func:`laftr_cl.fsd.tensors.unfused_attention`),
+differentiable w.r.t. θ through the tangent. f_lin agrees with f to first order in θ − θ_t, so the
+estimate agrees with the true discrepancy on the stored inputs to that order.
 """
 from __future__ import annotations
 

@@ -41,7 +41,6 @@ from laftr_cl.fsd.liftr.steps import INPUT, Outputs, ParamValue, Step, StepIndex
 from laftr_cl.fsd.trace import EXAMPLE_BATCH, TraceFailure, takes_task_labels, trace_model
 from laftr_cl.fsd.view_builder import op_name
 
-
 ACTIVATION_MODULES = (nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU, nn.Softplus, nn.LeakyReLU, nn.Mish)
 ACTIVATION_FUNCTIONS = {F.relu, torch.relu, F.gelu, torch.tanh, F.tanh, torch.sigmoid, F.sigmoid, F.silu, F.elu,
                         F.softplus, F.leaky_relu, F.mish}

@@ -25,8 +25,8 @@ from torch import Tensor
 
 from laftr_cl.fsd.liftr.attention import AttentionStep
 from laftr_cl.fsd.liftr.bank import LiftrBank
-from laftr_cl.fsd.liftr.steps import INPUT, Step
 from laftr_cl.fsd.liftr.states import Map, Moments, apply, per_task, sandwich
+from laftr_cl.fsd.liftr.steps import INPUT, Step
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.trace import EXAMPLE_BATCH
 

@@ -25,7 +25,6 @@ from laftr_cl.fsd.liftr.attention import record as record_attention
 from laftr_cl.fsd.liftr.graph import Network, Step
 from laftr_cl.fsd.liftr.interpret import run_graph
 
-
 RECORDED = ("linear", "conv", "activation", "layernorm", "attention")
 """The step kinds that keep statistics."""
 

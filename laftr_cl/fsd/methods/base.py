@@ -70,6 +70,7 @@ class FsdMethod(ABC):
     def check_model(self, model: nn.Module, input_shape: Sequence[int], task_label: int | None = None) -> None:
         """Raises ValueError when this method cannot summarize ``model`` on inputs of ``input_shape``
         (e.g. an op LAFTR cannot linearize); a dry run, nothing is kept. Here: every model is fine."""
+        return None
 
     def check(self, model: nn.Module, summaries: Sequence[Summary]) -> None:
         """Raises ValueError/RuntimeError when ``summaries`` do not fit ``model`` (another architecture)."""

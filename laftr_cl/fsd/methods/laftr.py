@@ -8,8 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from laftr_cl.fsd.api import fsd, gate_statistics_needed
-from laftr_cl.fsd.estimators import ESTIMATORS
 from laftr_cl.fsd.bank import SummaryBank
+from laftr_cl.fsd.estimators import ESTIMATORS
 from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
 from laftr_cl.fsd.summary import TaskSummary, summarize

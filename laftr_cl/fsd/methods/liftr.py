@@ -8,8 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from laftr_cl.fsd.baselines.common import plain_network
-from laftr_cl.fsd.liftr import (LIFTR_COVARIANCES, LIFTR_MODES, LiftrBank, LiftrSummary, liftr_fsd,
-                                liftr_summarize)
+from laftr_cl.fsd.liftr import LIFTR_COVARIANCES, LIFTR_MODES, LiftrBank, LiftrSummary, liftr_fsd, liftr_summarize
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
 
 

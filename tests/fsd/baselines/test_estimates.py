@@ -7,7 +7,6 @@ from baseline_helpers import moved, random_direction, tiny_data, tiny_mlp
 from torch import nn
 
 from laftr_cl.fsd import true_fsd
-from laftr_cl.models.vit import ViT
 from laftr_cl.fsd.baselines import (
     CoresetSummary,
     FisherSummary,
@@ -19,6 +18,7 @@ from laftr_cl.fsd.baselines import (
     ntk_fsd,
     ntk_summarize,
 )
+from laftr_cl.models.vit import ViT
 
 HEAD = [0, 1]
 
