@@ -60,6 +60,8 @@ METHODS: dict[str, Callable[[int], Any]] = {
     "laftr bernoulli, lowrank inputs, current BN stats": lambda s: LaftrPlugin(
         estimator="bernoulli", metric="l2_prob", num_samples=s, inputs="lowrank", rank=20, bn_stats="current"),
     "laftr exact": lambda s: LaftrPlugin(estimator="exact", metric="l2_logit", num_samples=s),
+    "laftr relu, lowrank inputs, no rates": lambda s: LaftrPlugin(estimator="relu", metric="l2_prob", num_samples=s,
+                                                                  inputs="lowrank", rank=20, rates="none"),
     "liftr deterministic": lambda s: LiftrPlugin(mode="deterministic", covariance="full"),
     "liftr deterministic, diag": lambda s: LiftrPlugin(mode="deterministic", covariance="diag"),
     "liftr stochastic": lambda s: LiftrPlugin(mode="stochastic", covariance="full", num_samples=s),
@@ -91,7 +93,8 @@ SETUPS = {
                                "laftr bernoulli, lowrank inputs", "laftr bernoulli, lowrank inputs, current BN stats")),
     "vit": Setup("ViT (patch 4, width 64, depth 2, 4 heads; model=vit), Split MNIST 5 tasks, multi-head",
                  "split_mnist", 5, (1, 28, 28), 10, lambda: ViT(1, 784, 10), multi_head=True,
-                 methods=("none", "ewc", "laftr bernoulli", "laftr bernoulli, diag inputs")),
+                 methods=("none", "ewc", "laftr bernoulli", "laftr bernoulli, diag inputs",
+                          "laftr relu, lowrank inputs, no rates")),
 }
 
 
@@ -233,7 +236,8 @@ def print_summary_parts(prepared_methods: dict[str, tuple[nn.Module, Any]]) -> N
             continue
         summary = plugin.summaries[0]
         rows = {method: summary.nbytes()}
-        if any(len(r.shape) != 4 for r in summary.firing_rates):  # per-channel rates are for convolutions only
+        convolutions_only = summary.firing_rates and all(len(r.shape) == 4 for r in summary.firing_rates)
+        if not convolutions_only:  # per-channel rates are for convolutions' rates only
             print(f"| {method} | {rows[method]['rates']:,} | {rows[method]['inputs']:,} | "
                   f"{rows[method]['snapshot']:,} | {rows[method]['total']:,} |")
             continue
