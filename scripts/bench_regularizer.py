@@ -236,7 +236,7 @@ def print_summary_parts(prepared_methods: dict[str, tuple[nn.Module, Any]]) -> N
             continue
         summary = plugin.summaries[0]
         rows = {method: summary.nbytes()}
-        convolutions_only = summary.firing_rates and all(len(r.shape) == 4 for r in summary.firing_rates)
+        convolutions_only = bool(summary.firing_rates) and all(len(r.shape) == 4 for r in summary.firing_rates)
         if not convolutions_only:  # per-channel rates exist for convolutions only, and need kept rates
             print(f"| {method} | {rows[method]['rates']:,} | {rows[method]['inputs']:,} | "
                   f"{rows[method]['snapshot']:,} | {rows[method]['total']:,} |")

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from laftr_cl.fsd.bank import SummaryBank
 from laftr_cl.fsd.data import iterate_batches
-from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS
+from laftr_cl.fsd.estimators import ESTIMATORS, GATE_DRAWS, require_gate_statistics
 from laftr_cl.fsd.metrics import get_metric
 from laftr_cl.fsd.noise import Noise
 from laftr_cl.fsd.ops import BN_STATS, SMOOTH_OPS
@@ -82,8 +82,7 @@ def fsd(
         raise ValueError(f"Unknown smooth_ops={smooth_ops!r}: choose one of {', '.join(SMOOTH_OPS)}.")
     check_reduction(reduction)
     bank = _bank(model, summaries, anchor, class_weights)
-    if estimate.reads_gate_statistics and not bank.has_gate_statistics:
-        raise ValueError(gate_statistics_needed(estimator))
+    require_gate_statistics(estimator, bank.has_gate_statistics)
     slot_values = estimate(
         bank,
         metric=metric,
@@ -97,12 +96,6 @@ def fsd(
     with float32_region(bank.device):  # the weighted mean over slots stays fp32 under bf16 autocast
         per_task = bank.per_task(slot_values)
     return reduce_tasks(per_task, reduction)
-
-
-def gate_statistics_needed(estimator: str) -> str:
-    """The refusal for an estimator that reads gate statistics given summaries made with ``rates="none"``."""
-    return (f"estimator={estimator} draws its gates from the firing rates kept in each summary, but rates=none keeps "
-            "none: use estimator=relu (it gates by the reference network itself), or keep rates=per_unit.")
 
 
 def _bank(

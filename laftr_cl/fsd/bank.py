@@ -77,6 +77,7 @@ class SummaryBank:
         self.summaries, self.anchor, self.class_weights = summaries, anchor, class_weights
         param = next(model.parameters())
         self.device, self.dtype = param.device, param.dtype
+        self.has_gate_statistics = self._gate_statistics_kept(summaries)
         self._check(summaries)
 
         slots = self._slot_table(summaries, anchor, class_weights)  # [(summary, component, weight)]
@@ -122,14 +123,6 @@ class SummaryBank:
         names = {type(s.inputs).__name__ for s in summaries}
         if len(names) > 1:
             raise ValueError(f"All summaries of one fsd() call need the same input model (got {sorted(names)}).")
-        kept = [len(s.firing_rates) > 0 for s in summaries]
-        if self.view.num_relus and any(kept) and not all(kept):
-            raise ValueError(
-                f"Summaries {[t for t, k in enumerate(kept) if not k]} keep no gate statistics (rates='none') but "
-                f"summaries {[t for t, k in enumerate(kept) if k]} do: make every summary of one fsd() call with the "
-                "same rates."
-            )
-        self.has_gate_statistics = not self.view.num_relus or all(kept)
         all_heads = list(range(len(self.view.task_labels)))
         for t, s in enumerate(summaries):
             if self.has_gate_statistics:
@@ -144,6 +137,17 @@ class SummaryBank:
                 self._check_snapshot(t, s, [self.view.head_of(s.task_label)])
             elif t == len(summaries) - 1:
                 self._check_snapshot(t, s, all_heads)
+
+    def _gate_statistics_kept(self, summaries: Sequence[TaskSummary]) -> bool:
+        """Whether the summaries keep gate statistics (a network without gates needs none); a mix is refused."""
+        kept = [len(s.firing_rates) > 0 for s in summaries]
+        if self.view.num_relus and any(kept) and not all(kept):
+            raise ValueError(
+                f"Summaries {[t for t, k in enumerate(kept) if not k]} keep no gate statistics (rates='none') but "
+                f"summaries {[t for t, k in enumerate(kept) if k]} do: make every summary of one fsd() call with the "
+                "same rates."
+            )
+        return not self.view.num_relus or all(kept)
 
     def _check_gate_statistics(self, t: int, summary: TaskSummary) -> None:
         units = [tuple(u) for u in self.view.unit_shapes]

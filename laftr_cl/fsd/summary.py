@@ -187,10 +187,7 @@ def summarize(
         for c in present.tolist()
     ]
     num_examples = counts[present]
-    means, seconds = gates.statistics(present, num_examples, reference.dtype)
-    kept = () if rates == "none" else tuple(zip(means, seconds, view.unit_shapes))
-    firing_rates = tuple(_rates(m, shape, rates) for m, _, shape in kept)
-    second_moments = tuple(None if q is None else _rates(q, shape, rates) for _, q, shape in kept)
+    firing_rates, second_moments = _gate_statistics(gates, present, num_examples, reference.dtype, view, rates)
     return TaskSummary(
         firing_rates=firing_rates,
         inputs=input_class.stack(models),
@@ -202,6 +199,17 @@ def summarize(
         task_label=task_label,
         gate_second_moments=second_moments if any(q is not None for q in second_moments) else None,
     )
+
+
+def _gate_statistics(gates: GateCounts, present: Tensor, num_examples: Tensor, dtype: torch.dtype, view: GatedView,
+                     rates: str) -> tuple[tuple[Tensor, ...], tuple[Tensor | None, ...]]:
+    """Per gate, ``E[g]`` and ``E[g²]`` (None for a binary gate) of the present components, laid out as
+    ``rates`` says; nothing with ``rates="none"``."""
+    if rates == "none":
+        return (), ()
+    means, seconds = gates.statistics(present, num_examples, dtype)
+    return (tuple(_rates(m, shape, rates) for m, shape in zip(means, view.unit_shapes)),
+            tuple(None if q is None else _rates(q, shape, rates) for q, shape in zip(seconds, view.unit_shapes)))
 
 
 def _rates(per_unit: Tensor, unit_shape: torch.Size, rates: str) -> Tensor:

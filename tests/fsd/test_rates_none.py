@@ -9,6 +9,7 @@ import pytest
 import torch
 from transformer_models import TinyViT
 
+from helpers import perturbed
 from laftr_cl.fsd import SummaryBank, TaskSummary, fsd, summarize
 from laftr_cl.fsd.methods import fsd_method
 from laftr_cl.fsd.methods.laftr import stored
@@ -19,12 +20,6 @@ def _vit_task(seed: int = 0) -> tuple[TinyViT, torch.Tensor, torch.Tensor]:
     net = TinyViT(classes=3).double()
     x = torch.randn(40, 1, 8, 8, dtype=torch.float64)
     return net, x, torch.arange(40) % 3
-
-
-def _moved(net: torch.nn.Module, scale: float = 0.05) -> None:
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(scale * torch.randn_like(p))
 
 
 @pytest.mark.parametrize("model", ["vit", "mlp"])
@@ -38,7 +33,7 @@ def test_relu_estimate_is_unchanged_without_gate_statistics(model, lib):
     assert dropped.firing_rates == () and dropped.gate_second_moments is None
     assert kept.nbytes()["rates"] > 0 and dropped.nbytes()["rates"] == 0
     assert dropped.nbytes()["total"] == kept.nbytes()["total"] - kept.nbytes()["rates"]
-    _moved(net)
+    net = perturbed(net, scale=0.05)
     with_rates = fsd(net, [kept], estimator="relu", metric="l2_logit", generator=torch.Generator().manual_seed(3))
     without = fsd(net, [dropped], estimator="relu", metric="l2_logit", generator=torch.Generator().manual_seed(3))
     assert with_rates.item() > 0
@@ -74,7 +69,7 @@ def test_a_summary_without_rates_round_trips_and_is_stored_in_float16():
     buffer.seek(0)
     loaded = TaskSummary.from_state_dict(torch.load(buffer, weights_only=True))
     assert loaded.firing_rates == ()
-    _moved(net)
+    net = perturbed(net, scale=0.05)
     a = fsd(net, [dropped], estimator="relu", generator=torch.Generator().manual_seed(1))
     b = fsd(net, [loaded], estimator="relu", generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(a, b, rtol=0, atol=0)

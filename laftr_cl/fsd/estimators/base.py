@@ -46,3 +46,12 @@ class Estimator:
 
 
 ESTIMATORS: Registry[type[Estimator]] = Registry("estimator")
+
+
+def require_gate_statistics(estimator: str, kept: bool) -> None:
+    """Refuses ``estimator`` when the summaries keep no gate statistics (``rates="none"``: ``kept`` False)
+    and it draws its gates from them."""
+    if not kept and ESTIMATORS.get(estimator).reads_gate_statistics:
+        raise ValueError(f"estimator={estimator} draws its gates from the firing rates kept in each summary, but "
+                         "rates=none keeps none: use estimator=relu (it gates by the reference network itself), or "
+                         "keep rates=per_unit.")

@@ -7,9 +7,9 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from laftr_cl.fsd.api import fsd, gate_statistics_needed
+from laftr_cl.fsd.api import fsd
 from laftr_cl.fsd.bank import SummaryBank
-from laftr_cl.fsd.estimators import ESTIMATORS
+from laftr_cl.fsd.estimators import require_gate_statistics
 from laftr_cl.fsd.gated_view import GatedView
 from laftr_cl.fsd.methods.base import FSD_METHODS, FsdMethod
 from laftr_cl.fsd.summary import TaskSummary, summarize
@@ -58,8 +58,7 @@ class LaftrMethod(FsdMethod):
         if storage_dtype is not None and storage_dtype not in STORAGE_DTYPES:
             raise ValueError(f"storage_dtype={storage_dtype!r} is not a storage dtype: choose "
                              f"{' or '.join(STORAGE_DTYPES)} (the dtype of the kept firing rates and input statistics).")
-        if rates == "none" and ESTIMATORS.get(estimator).reads_gate_statistics:
-            raise ValueError(gate_statistics_needed(estimator))
+        require_gate_statistics(estimator, kept=rates != "none")
         self.metric = metric
         self.storage_dtype = storage_dtype
         self.summary_options = dict(inputs=inputs, rank=rank, coreset_size=coreset_size, classwise=classwise,
