@@ -51,7 +51,7 @@ def _laftr_check(options: Mapping[str, Any], cfg: Any) -> tuple[str, Any, str, s
                 "estimator=exact is the closed form of the l2_logit metric only", "regularizer.plugin.metric=l2_logit")
     if options.get("rates") == "none" and _reads_gate_statistics(options.get("estimator")):
         return ("regularizer.plugin.rates", "none",
-                f"rates=none keeps no firing rates, and estimator={options.get('estimator')} draws its gates from them "
+                f"rates=none keeps no firing rates, and estimator={options.get('estimator')} reads them "
                 "(only estimator=relu gates by the reference network itself; or keep rates=per_unit)",
                 "regularizer.plugin.estimator=relu")
     if options.get("inputs") == "lowrank" and options.get("rank") is None:

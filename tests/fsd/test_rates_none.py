@@ -43,13 +43,13 @@ def test_relu_estimate_is_unchanged_without_gate_statistics(model, lib):
 def test_every_estimator_that_reads_the_rates_refuses_a_summary_without_them(lib):
     net, x, y = _vit_task()
     dropped = summarize(net, (x, y), inputs="diag", rates="none")
-    with pytest.raises(ValueError, match="estimator=bernoulli draws its gates .* use estimator=relu"):
+    with pytest.raises(ValueError, match="estimator=bernoulli reads the firing rates .* use estimator=relu"):
         fsd(net, [dropped], estimator="bernoulli")
     mlp = lib.make_mlp()
     mlp_dropped = summarize(mlp, lib.task_data(), inputs="full", rates="none")
-    with pytest.raises(ValueError, match="estimator=exact draws its gates"):
+    with pytest.raises(ValueError, match="estimator=exact reads the firing rates"):
         fsd(mlp, [mlp_dropped], estimator="exact", metric="l2_logit")
-    with pytest.raises(ValueError, match="estimator=bernoulli draws its gates"):
+    with pytest.raises(ValueError, match="estimator=bernoulli reads the firing rates"):
         fsd_method("laftr", rates="none")  # refused when the method is made, before any task
 
 

@@ -50,8 +50,8 @@ ESTIMATORS: Registry[type[Estimator]] = Registry("estimator")
 
 def require_gate_statistics(estimator: str, kept: bool) -> None:
     """Refuses ``estimator`` when the summaries keep no gate statistics (``rates="none"``: ``kept`` False)
-    and it draws its gates from them."""
+    and it reads them."""
     if not kept and ESTIMATORS.get(estimator).reads_gate_statistics:
-        raise ValueError(f"estimator={estimator} draws its gates from the firing rates kept in each summary, but "
+        raise ValueError(f"estimator={estimator} reads the firing rates kept in each summary, but "
                          "rates=none keeps none: use estimator=relu (it gates by the reference network itself), or "
                          "keep rates=per_unit.")
